@@ -1,0 +1,241 @@
+//! Conditions in compiled form: operands parsed once per snapshot, matching without allocation.
+
+use regex::Regex;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::context::{AttrRef, Context};
+use crate::model::{Condition, Operator};
+
+/// A condition whose operands are parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledCondition {
+    attribute: String,
+    negate: bool,
+    test: Test,
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    /// `eq` / `in`: equal to any operand (strings, numbers by value, booleans).
+    Equals {
+        strings: Vec<String>,
+        numbers: Vec<f64>,
+        bools: Vec<bool>,
+    },
+    Contains(Vec<String>),
+    StartsWith(Vec<String>),
+    EndsWith(Vec<String>),
+    Matches(Vec<Regex>),
+    Number(Cmp, Vec<f64>),
+    Semver(Cmp, Vec<semver::Version>),
+    /// Instants as Unix nanoseconds; `Lt` = before, `Gt` = after.
+    Time(Cmp, Vec<i128>),
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmp {
+    Eq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl Cmp {
+    fn holds<T: PartialOrd>(self, left: &T, right: &T) -> bool {
+        match self {
+            Cmp::Eq => left == right,
+            Cmp::Lt => left < right,
+            Cmp::Lte => left <= right,
+            Cmp::Gt => left > right,
+            Cmp::Gte => left >= right,
+        }
+    }
+}
+
+/// Why an operand could not be compiled; validation reports it with the operand's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OperandError {
+    pub index: usize,
+    pub message: String,
+}
+
+impl CompiledCondition {
+    /// Parses the operands. Errors name the first operand that does not fit the operator.
+    pub(crate) fn compile(c: &Condition) -> Result<Self, OperandError> {
+        let test = match c.operator {
+            Operator::Eq | Operator::In => equals(&c.values)?,
+            Operator::Contains => Test::Contains(strings(&c.values)?),
+            Operator::StartsWith => Test::StartsWith(strings(&c.values)?),
+            Operator::EndsWith => Test::EndsWith(strings(&c.values)?),
+            Operator::Matches => Test::Matches(
+                strings(&c.values)?
+                    .iter()
+                    .enumerate()
+                    .map(|(index, s)| {
+                        Regex::new(s).map_err(|e| OperandError { index, message: format!("invalid regex: {e}") })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Operator::Lt => Test::Number(Cmp::Lt, numbers(&c.values)?),
+            Operator::Lte => Test::Number(Cmp::Lte, numbers(&c.values)?),
+            Operator::Gt => Test::Number(Cmp::Gt, numbers(&c.values)?),
+            Operator::Gte => Test::Number(Cmp::Gte, numbers(&c.values)?),
+            Operator::SemverEq => Test::Semver(Cmp::Eq, versions(&c.values)?),
+            Operator::SemverLt => Test::Semver(Cmp::Lt, versions(&c.values)?),
+            Operator::SemverLte => Test::Semver(Cmp::Lte, versions(&c.values)?),
+            Operator::SemverGt => Test::Semver(Cmp::Gt, versions(&c.values)?),
+            Operator::SemverGte => Test::Semver(Cmp::Gte, versions(&c.values)?),
+            Operator::Before => Test::Time(Cmp::Lt, instants(&c.values)?),
+            Operator::After => Test::Time(Cmp::Gt, instants(&c.values)?),
+            Operator::Exists => Test::Exists,
+        };
+        Ok(CompiledCondition { attribute: c.attribute.clone(), negate: c.negate, test })
+    }
+
+    /// Whether the condition holds for the context. A missing attribute or one of the wrong type does not
+    /// match; `negate` inverts the final answer.
+    pub(crate) fn holds(&self, ctx: &Context) -> bool {
+        let matched = match ctx.attr(&self.attribute) {
+            None => false,
+            Some(attr) => self.matches_attr(attr),
+        };
+        matched != self.negate
+    }
+
+    fn matches_attr(&self, attr: AttrRef<'_>) -> bool {
+        match attr {
+            AttrRef::Key(key) => self.test.matches_str(key),
+            AttrRef::Value(Value::Array(items)) => match self.test {
+                Test::Exists => true,
+                _ => items.iter().any(|item| self.test.matches_value(item)),
+            },
+            AttrRef::Value(v) => self.test.matches_value(v),
+        }
+    }
+}
+
+impl Test {
+    fn matches_value(&self, v: &Value) -> bool {
+        match (self, v) {
+            (Test::Exists, _) => true,
+            (_, Value::String(s)) => self.matches_str(s),
+            (Test::Equals { numbers, .. }, Value::Number(n)) => n.as_f64().is_some_and(|n| numbers.contains(&n)),
+            (Test::Equals { bools, .. }, Value::Bool(b)) => bools.contains(b),
+            (Test::Number(cmp, operands), Value::Number(n)) => {
+                n.as_f64().is_some_and(|n| operands.iter().any(|o| cmp.holds(&n, o)))
+            }
+            (Test::Time(cmp, operands), Value::Number(n)) => n
+                .as_i64()
+                .map(|ms| i128::from(ms) * 1_000_000)
+                .is_some_and(|t| operands.iter().any(|o| cmp.holds(&t, o))),
+            _ => false,
+        }
+    }
+
+    fn matches_str(&self, s: &str) -> bool {
+        match self {
+            Test::Equals { strings, .. } => strings.iter().any(|o| o == s),
+            Test::Contains(ops) => ops.iter().any(|o| s.contains(o.as_str())),
+            Test::StartsWith(ops) => ops.iter().any(|o| s.starts_with(o.as_str())),
+            Test::EndsWith(ops) => ops.iter().any(|o| s.ends_with(o.as_str())),
+            Test::Matches(res) => res.iter().any(|re| re.is_match(s)),
+            Test::Semver(cmp, ops) => parse_semver(s).is_some_and(|v| ops.iter().any(|o| cmp.holds(&v, o))),
+            Test::Time(cmp, ops) => parse_instant(s).is_some_and(|t| ops.iter().any(|o| cmp.holds(&t, o))),
+            Test::Exists => true,
+            Test::Number(..) => false,
+        }
+    }
+}
+
+fn equals(values: &[Value]) -> Result<Test, OperandError> {
+    let (mut strings, mut numbers, mut bools) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, v) in values.iter().enumerate() {
+        match v {
+            Value::String(s) => strings.push(s.clone()),
+            Value::Number(n) => numbers.push(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Bool(b) => bools.push(*b),
+            _ => return Err(OperandError { index, message: "expected a string, number or boolean".into() }),
+        }
+    }
+    Ok(Test::Equals { strings, numbers, bools })
+}
+
+fn strings(values: &[Value]) -> Result<Vec<String>, OperandError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, v)| {
+            v.as_str().map(str::to_owned).ok_or(OperandError { index, message: "expected a string".into() })
+        })
+        .collect()
+}
+
+fn numbers(values: &[Value]) -> Result<Vec<f64>, OperandError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, v)| v.as_f64().ok_or(OperandError { index, message: "expected a number".into() }))
+        .collect()
+}
+
+fn versions(values: &[Value]) -> Result<Vec<semver::Version>, OperandError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, v)| {
+            v.as_str()
+                .and_then(parse_semver)
+                .ok_or(OperandError { index, message: "expected a semantic version such as \"2.3.0\"".into() })
+        })
+        .collect()
+}
+
+fn instants(values: &[Value]) -> Result<Vec<i128>, OperandError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, v)| {
+            v.as_str().and_then(parse_instant).ok_or(OperandError {
+                index,
+                message: "expected an RFC 3339 time such as \"2026-01-31T12:00:00Z\"".into(),
+            })
+        })
+        .collect()
+}
+
+/// Parses a semantic version; `2` and `2.3` are read as `2.0.0` and `2.3.0`.
+pub(crate) fn parse_semver(s: &str) -> Option<semver::Version> {
+    if let Ok(v) = semver::Version::parse(s) {
+        return Some(v);
+    }
+    let core_end = s.find(['-', '+']).unwrap_or(s.len());
+    let (core, rest) = s.split_at(core_end);
+    let padded = match core.split('.').count() {
+        1 => format!("{core}.0.0{rest}"),
+        2 => format!("{core}.0{rest}"),
+        _ => return None,
+    };
+    semver::Version::parse(&padded).ok()
+}
+
+fn parse_instant(s: &str) -> Option<i128> {
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp_nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_semvers_are_padded() {
+        assert_eq!(parse_semver("2"), Some(semver::Version::new(2, 0, 0)));
+        assert_eq!(parse_semver("2.3"), Some(semver::Version::new(2, 3, 0)));
+        assert_eq!(parse_semver("2.3-beta").map(|v| v.pre.to_string()), Some("beta".to_owned()));
+        assert_eq!(parse_semver("x.y"), None);
+        assert_eq!(parse_semver("1.2.3.4"), None);
+    }
+}

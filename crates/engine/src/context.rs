@@ -1,0 +1,71 @@
+//! The evaluation context: who is asking.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Attribute map with a fast hasher: evaluation looks attributes up many times per flag.
+pub type Attributes = HashMap<String, Value, foldhash::fast::RandomState>;
+
+/// A user, device or anything else flags are evaluated for.
+///
+/// ```
+/// use pennon_engine::Context;
+/// let ctx = Context::new("user-42").with("country", "DE").with("plan", "pro");
+/// assert_eq!(ctx.key(), Some("user-42"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    /// The context key: targets match it, and splits bucket by it unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Any other attributes.
+    #[serde(default)]
+    pub attributes: Attributes,
+}
+
+/// An attribute as conditions see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AttrRef<'a> {
+    /// The context key (`key`), always a string.
+    Key(&'a str),
+    /// Any other attribute.
+    Value(&'a Value),
+}
+
+impl Context {
+    /// A context with this key and no attributes.
+    pub fn new(key: impl Into<String>) -> Self {
+        Context { key: Some(key.into()), attributes: Attributes::default() }
+    }
+
+    /// A context without a key (it cannot be targeted or bucketed by key).
+    pub fn anonymous() -> Self {
+        Context::default()
+    }
+
+    /// Adds an attribute (builder style).
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(name.into(), value.into());
+        self
+    }
+
+    /// The context key, if any.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// Looks an attribute up; `key` is the context key. JSON `null` counts as missing.
+    pub(crate) fn attr(&self, name: &str) -> Option<AttrRef<'_>> {
+        if name == "key" {
+            return self.key.as_deref().map(AttrRef::Key);
+        }
+        match self.attributes.get(name) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(AttrRef::Value(v)),
+        }
+    }
+}

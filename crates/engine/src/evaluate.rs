@@ -1,0 +1,231 @@
+//! Evaluation: which variant a context gets, and why.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bucket::bucket;
+use crate::compile::{BucketBy, CompiledFlag, CompiledServe, CompiledSnapshot};
+use crate::context::Context;
+
+/// The outcome of evaluating one flag for one context. Borrows from the snapshot: no allocation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation<'a> {
+    /// The flag key asked for.
+    pub flag: &'a str,
+    /// The value served; `None` on error (the caller's default applies).
+    pub value: Option<&'a Value>,
+    /// The variant served; `None` on error.
+    pub variant: Option<&'a str>,
+    /// The flag config's version; 0 when the flag is unknown.
+    pub version: u64,
+    /// Why.
+    pub reason: Reason<'a>,
+}
+
+/// Why a context got what it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason<'a> {
+    /// The flag is disabled: the off variant.
+    Off,
+    /// A prerequisite did not serve the required variant: the off variant.
+    PrerequisiteFailed {
+        /// The prerequisite that failed.
+        flag: &'a str,
+    },
+    /// The context key is an individual target.
+    TargetMatch,
+    /// A rule matched.
+    RuleMatch {
+        /// The rule's id.
+        rule_id: &'a str,
+        /// Its position in the rules.
+        rule_index: usize,
+        /// The bucket, when the rule serves a split.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bucket: Option<u32>,
+    },
+    /// No target or rule matched: the default.
+    Fallthrough {
+        /// The bucket, when the default is a split.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bucket: Option<u32>,
+    },
+    /// Evaluation could not decide; see the code.
+    Error {
+        /// What went wrong.
+        error: ErrorCode,
+    },
+}
+
+impl Reason<'_> {
+    /// The reason's kind as on the wire (`OFF`, `RULE_MATCH`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::Off => "OFF",
+            Reason::PrerequisiteFailed { .. } => "PREREQUISITE_FAILED",
+            Reason::TargetMatch => "TARGET_MATCH",
+            Reason::RuleMatch { .. } => "RULE_MATCH",
+            Reason::Fallthrough { .. } => "FALLTHROUGH",
+            Reason::Error { .. } => "ERROR",
+        }
+    }
+}
+
+/// Error codes of `ERROR` reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// No flag with that key in the snapshot.
+    FlagNotFound,
+    /// The caller asked for a type the flag does not serve (reported by typed SDK calls).
+    TypeMismatch,
+    /// A split buckets by an attribute the context lacks: the off variant is served.
+    MissingBucketBy,
+    /// The flag's config cannot be evaluated (unknown variant, bad operand, prerequisite cycle, ...).
+    MalformedConfig,
+}
+
+impl ErrorCode {
+    /// The code as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::FlagNotFound => "FLAG_NOT_FOUND",
+            ErrorCode::TypeMismatch => "TYPE_MISMATCH",
+            ErrorCode::MissingBucketBy => "MISSING_BUCKET_BY",
+            ErrorCode::MalformedConfig => "MALFORMED_CONFIG",
+        }
+    }
+}
+
+impl CompiledSnapshot {
+    /// Evaluates one flag for a context.
+    ///
+    /// ```
+    /// use pennon_engine::{CompiledSnapshot, Context, Snapshot};
+    /// let snapshot = CompiledSnapshot::compile(&Snapshot::default());
+    /// let eval = snapshot.evaluate("missing", &Context::new("user-1"));
+    /// assert_eq!(eval.reason.kind(), "ERROR");
+    /// ```
+    pub fn evaluate<'a>(&'a self, flag_key: &'a str, ctx: &Context) -> Evaluation<'a> {
+        match self.index.get(flag_key) {
+            Some(&i) => self.evaluate_index(i, ctx),
+            None => Evaluation {
+                flag: flag_key,
+                value: None,
+                variant: None,
+                version: 0,
+                reason: Reason::Error { error: ErrorCode::FlagNotFound },
+            },
+        }
+    }
+
+    /// Evaluates every flag for a context, in snapshot order.
+    pub fn evaluate_all(&self, ctx: &Context) -> Vec<Evaluation<'_>> {
+        (0..self.flags.len()).map(|i| self.evaluate_index(i, ctx)).collect()
+    }
+
+    fn evaluate_index(&self, i: usize, ctx: &Context) -> Evaluation<'_> {
+        let flag = &self.flags[i];
+        let (variant, reason) = self.decide(flag, ctx);
+        let served = variant.map(|v| &flag.variants[v]);
+        Evaluation {
+            flag: &flag.key,
+            value: served.map(|(_, value)| value),
+            variant: served.map(|(key, _)| key.as_str()),
+            version: flag.version,
+            reason,
+        }
+    }
+
+    /// The variant index and reason for one flag.
+    /// Recursion through prerequisites ends: compiling marks every flag on a prerequisite cycle broken.
+    fn decide<'a>(&'a self, flag: &'a CompiledFlag, ctx: &Context) -> (Option<usize>, Reason<'a>) {
+        if flag.broken {
+            return (None, Reason::Error { error: ErrorCode::MalformedConfig });
+        }
+        if !flag.enabled {
+            return (Some(flag.off_variant), Reason::Off);
+        }
+        for (prereq, required, key) in &flag.prerequisites {
+            // A prerequisite passes when its flag is on, its own prerequisites pass, and it serves the
+            // required variant; an unknown or broken prerequisite fails.
+            let passed = prereq.is_some_and(|p| {
+                let (served, reason) = self.decide(&self.flags[p], ctx);
+                served == *required
+                    && !matches!(reason, Reason::Off | Reason::PrerequisiteFailed { .. } | Reason::Error { .. })
+            });
+            if !passed {
+                return (Some(flag.off_variant), Reason::PrerequisiteFailed { flag: key });
+            }
+        }
+        if !flag.targets.is_empty()
+            && let Some(&v) = ctx.key().and_then(|k| flag.targets.get(k))
+        {
+            return (Some(v), Reason::TargetMatch);
+        }
+        for (rule_index, rule) in flag.rules.iter().enumerate() {
+            if rule.conditions.iter().all(|c| c.holds(ctx)) && rule.segments.iter().all(|&s| self.in_segment(s, ctx)) {
+                return Self::serve(flag, &rule.serve, ctx, |bucket| Reason::RuleMatch {
+                    rule_id: &rule.id,
+                    rule_index,
+                    bucket,
+                });
+            }
+        }
+        Self::serve(flag, &flag.default, ctx, |bucket| Reason::Fallthrough { bucket })
+    }
+
+    fn serve<'a>(
+        flag: &'a CompiledFlag,
+        serve: &CompiledServe,
+        ctx: &Context,
+        reason: impl FnOnce(Option<u32>) -> Reason<'a>,
+    ) -> (Option<usize>, Reason<'a>) {
+        match serve {
+            CompiledServe::Variant(v) => (Some(*v), reason(None)),
+            CompiledServe::Split { bucket_by, weights } => {
+                let Some(b) = bucket_of(&flag.salt, bucket_by, ctx) else {
+                    return (Some(flag.off_variant), Reason::Error { error: ErrorCode::MissingBucketBy });
+                };
+                match weights.iter().find(|(upper, _)| b < *upper) {
+                    Some(&(_, v)) => (Some(v), reason(Some(b))),
+                    None => (None, Reason::Error { error: ErrorCode::MalformedConfig }),
+                }
+            }
+        }
+    }
+
+    fn in_segment(&self, s: usize, ctx: &Context) -> bool {
+        let segment = &self.segments[s];
+        if let Some(key) = ctx.key() {
+            if segment.included.contains(key) {
+                return true;
+            }
+            if segment.excluded.contains(key) {
+                return false;
+            }
+        }
+        !segment.conditions.is_empty() && segment.conditions.iter().all(|c| c.holds(ctx))
+    }
+}
+
+/// The context's bucket for a split, or `None` when it lacks the attribute (or it is neither a string nor
+/// an integer).
+fn bucket_of(salt: &str, by: &BucketBy, ctx: &Context) -> Option<u32> {
+    match by {
+        BucketBy::Key => ctx.key().map(|k| bucket(salt, k)),
+        BucketBy::Attribute(name) => match ctx.attributes.get(name)? {
+            Value::String(s) => Some(bucket(salt, s)),
+            Value::Number(n) if n.is_i64() || n.is_u64() => {
+                use std::io::Write;
+                let mut buf = [0u8; 24];
+                let mut cursor = &mut buf[..];
+                write!(cursor, "{n}").ok()?;
+                let written = 24 - cursor.len();
+                std::str::from_utf8(&buf[..written]).ok().map(|s| bucket(salt, s))
+            }
+            _ => None,
+        },
+    }
+}

@@ -1,0 +1,259 @@
+//! Validation of definitions and configs before they are accepted: every problem, each with its path.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::condition::CompiledCondition;
+use crate::model::{Condition, Flag, FlagConfig, FlagKind, Operator, Segment, Serve, Snapshot};
+
+/// The longest key accepted.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// One thing wrong with a document, located by a path such as `rules[2].serve.split.weights`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Where, in the document's own field names.
+    pub path: String,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem { path: path.into(), message: message.into() }
+}
+
+/// Whether `s` is a key: `[a-z0-9][a-z0-9_.-]*`, at most [`MAX_KEY_LEN`] bytes.
+pub fn is_slug(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'0'..=b'9'))
+        && s.len() <= MAX_KEY_LEN
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-'))
+}
+
+/// The message for a key that is not a slug.
+pub const SLUG_RULE: &str = "must be a slug: lower-case letters, digits, '_', '.', '-', starting with a letter or digit, at most 128 characters";
+
+/// Checks a flag definition.
+pub fn validate_flag(flag: &Flag) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if !is_slug(&flag.key) {
+        problems.push(problem("key", SLUG_RULE));
+    }
+    if flag.variants.is_empty() {
+        problems.push(problem("variants", "a flag needs at least one variant"));
+    }
+    let mut seen = HashSet::new();
+    for (i, v) in flag.variants.iter().enumerate() {
+        if !is_slug(&v.key) {
+            problems.push(problem(format!("variants[{i}].key"), SLUG_RULE));
+        }
+        if !seen.insert(v.key.as_str()) {
+            problems.push(problem(format!("variants[{i}].key"), format!("duplicate variant \"{}\"", v.key)));
+        }
+        if !flag.kind.admits(&v.value) {
+            problems.push(problem(format!("variants[{i}].value"), format!("must be a {} value", flag.kind.as_str())));
+        }
+    }
+    if flag.kind == FlagKind::Boolean {
+        let well_formed = flag.variants.len() == 2
+            && flag.variants.iter().any(|v| v.key == "on" && v.value == true)
+            && flag.variants.iter().any(|v| v.key == "off" && v.value == false);
+        if !well_formed {
+            problems.push(problem("variants", "a boolean flag has exactly the variants on (true) and off (false)"));
+        }
+    }
+    for (i, tag) in flag.tags.iter().enumerate() {
+        if tag.is_empty() || tag.len() > MAX_KEY_LEN {
+            problems.push(problem(format!("tags[{i}]"), "tags are 1 to 128 characters"));
+        }
+    }
+    problems
+}
+
+/// Checks a segment.
+pub fn validate_segment(segment: &Segment) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if !is_slug(&segment.key) {
+        problems.push(problem("key", SLUG_RULE));
+    }
+    for (i, c) in segment.conditions.iter().enumerate() {
+        check_condition(c, &format!("conditions[{i}]"), &mut problems);
+    }
+    problems
+}
+
+/// Checks a flag's config in an environment. `env` supplies the environment's segments and the other flags
+/// with their configs there (this flag's own entry, if present, is replaced by `config` for the cycle check).
+pub fn validate_config(flag: &Flag, config: &FlagConfig, env: &Snapshot) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut v = ConfigCheck { flag, problems: &mut problems };
+    v.variant(&config.off_variant, "off_variant");
+    let mut targeted = HashSet::new();
+    for (i, t) in config.targets.iter().enumerate() {
+        v.variant(&t.variant, &format!("targets[{i}].variant"));
+        for (j, key) in t.keys.iter().enumerate() {
+            if key.is_empty() {
+                v.problems.push(problem(format!("targets[{i}].keys[{j}]"), "must not be empty"));
+            } else if !targeted.insert(key.as_str()) {
+                v.problems.push(problem(format!("targets[{i}].keys[{j}]"), format!("\"{key}\" is targeted twice")));
+            }
+        }
+    }
+    let segments: HashSet<&str> = env.segments.iter().map(|s| s.key.as_str()).collect();
+    let mut rule_ids = HashSet::new();
+    for (i, rule) in config.rules.iter().enumerate() {
+        let at = format!("rules[{i}]");
+        if !is_slug(&rule.id) {
+            v.problems.push(problem(format!("{at}.id"), SLUG_RULE));
+        } else if !rule_ids.insert(rule.id.as_str()) {
+            v.problems.push(problem(format!("{at}.id"), format!("duplicate rule id \"{}\"", rule.id)));
+        }
+        for (j, c) in rule.conditions.iter().enumerate() {
+            check_condition(c, &format!("{at}.conditions[{j}]"), v.problems);
+        }
+        for (j, s) in rule.segments.iter().enumerate() {
+            if !segments.contains(s.as_str()) {
+                v.problems.push(problem(format!("{at}.segments[{j}]"), format!("unknown segment \"{s}\"")));
+            }
+        }
+        v.serve(&rule.serve, &format!("{at}.serve"));
+    }
+    v.serve(&config.default, "default");
+    check_prerequisites(flag, config, env, &mut problems);
+    problems
+}
+
+struct ConfigCheck<'a> {
+    flag: &'a Flag,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl ConfigCheck<'_> {
+    fn variant(&mut self, key: &str, path: &str) {
+        if !self.flag.variants.iter().any(|v| v.key == key) {
+            self.problems.push(problem(path, format!("unknown variant \"{key}\" of flag \"{}\"", self.flag.key)));
+        }
+    }
+
+    fn serve(&mut self, serve: &Serve, path: &str) {
+        match serve {
+            Serve::Variant(key) => self.variant(key, &format!("{path}.variant")),
+            Serve::Split(split) => {
+                let at = format!("{path}.split");
+                if split.bucket_by.is_empty() {
+                    self.problems.push(problem(format!("{at}.bucket_by"), "must name an attribute"));
+                }
+                if split.weights.is_empty() {
+                    self.problems.push(problem(format!("{at}.weights"), "a split needs at least one weight"));
+                }
+                let mut seen = HashSet::new();
+                let mut sum = 0u64;
+                for (i, w) in split.weights.iter().enumerate() {
+                    self.variant(&w.variant, &format!("{at}.weights[{i}].variant"));
+                    if !seen.insert(w.variant.as_str()) {
+                        let msg = format!("variant \"{}\" appears twice", w.variant);
+                        self.problems.push(problem(format!("{at}.weights[{i}].variant"), msg));
+                    }
+                    sum += u64::from(w.weight);
+                }
+                if sum != u64::from(crate::bucket::BUCKETS) {
+                    let msg = format!("weights sum to {sum}, not 100000");
+                    self.problems.push(problem(format!("{at}.weights"), msg));
+                }
+            }
+        }
+    }
+}
+
+fn check_condition(c: &Condition, path: &str, problems: &mut Vec<Problem>) {
+    if c.attribute.is_empty() {
+        problems.push(problem(format!("{path}.attribute"), "must name an attribute"));
+    }
+    let n = c.values.len();
+    let arity_problem = match c.operator {
+        Operator::Exists if n != 0 => Some("exists takes no values"),
+        Operator::Exists => None,
+        Operator::Eq
+        | Operator::Lt
+        | Operator::Lte
+        | Operator::Gt
+        | Operator::Gte
+        | Operator::SemverEq
+        | Operator::SemverLt
+        | Operator::SemverLte
+        | Operator::SemverGt
+        | Operator::SemverGte
+        | Operator::Before
+        | Operator::After
+            if n != 1 =>
+        {
+            Some("this operator takes exactly one value")
+        }
+        _ if n == 0 => Some("at least one value is needed"),
+        _ => None,
+    };
+    if let Some(msg) = arity_problem {
+        problems.push(problem(format!("{path}.values"), msg));
+    }
+    if let Err(e) = CompiledCondition::compile(c) {
+        problems.push(problem(format!("{path}.values[{}]", e.index), e.message));
+    }
+}
+
+fn check_prerequisites(flag: &Flag, config: &FlagConfig, env: &Snapshot, problems: &mut Vec<Problem>) {
+    let mut seen = HashSet::new();
+    for (i, p) in config.prerequisites.iter().enumerate() {
+        let at = format!("prerequisites[{i}]");
+        if p.flag == flag.key {
+            problems.push(problem(format!("{at}.flag"), "a flag cannot be its own prerequisite"));
+            continue;
+        }
+        if !seen.insert(p.flag.as_str()) {
+            problems.push(problem(format!("{at}.flag"), format!("\"{}\" is listed twice", p.flag)));
+        }
+        match env.flags.iter().find(|f| f.definition.key == p.flag) {
+            None => problems.push(problem(format!("{at}.flag"), format!("unknown flag \"{}\"", p.flag))),
+            Some(f) if !f.definition.variants.iter().any(|v| v.key == p.variant) => problems.push(problem(
+                format!("{at}.variant"),
+                format!("unknown variant \"{}\" of flag \"{}\"", p.variant, p.flag),
+            )),
+            Some(_) => {
+                if let Some(cycle) = path_back(&p.flag, &flag.key, env) {
+                    let msg = format!("prerequisite cycle: {} → {}", flag.key, cycle.join(" → "));
+                    problems.push(problem(format!("{at}.flag"), msg));
+                }
+            }
+        }
+    }
+}
+
+/// A path of prerequisites from `from` to `target` through the environment's other configs, if any.
+fn path_back(from: &str, target: &str, env: &Snapshot) -> Option<Vec<String>> {
+    let mut stack = vec![vec![from.to_owned()]];
+    let mut visited = HashSet::new();
+    while let Some(path) = stack.pop() {
+        let last = path.last().expect("paths are never empty");
+        if last == target {
+            return Some(path);
+        }
+        if !visited.insert(last.clone()) {
+            continue;
+        }
+        if let Some(f) = env.flags.iter().find(|f| &f.definition.key == last && f.definition.key != target) {
+            for p in &f.config.prerequisites {
+                let mut next = path.clone();
+                next.push(p.flag.clone());
+                stack.push(next);
+            }
+        }
+    }
+    None
+}
