@@ -1,0 +1,256 @@
+//! Flag configs per environment: read-modify-write with version checks, and their history.
+
+use pennon_engine::{FlagConfig, Snapshot, SnapshotFlag};
+use sqlx::{AnyConnection, Row};
+
+use super::flags::flag_from_row;
+use super::snapshot::ObjectKind;
+use super::write::{Actor, Audit, WriteTx};
+use super::{Store, StoreError, StoreResult, from_json, to_json};
+
+/// A config with who last changed it.
+#[derive(Debug, Clone)]
+pub struct ConfigRecord {
+    /// The config (its `version` included).
+    pub config: FlagConfig,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+    /// The actor of the last change.
+    pub updated_by: String,
+}
+
+/// One entry of a config's history.
+#[derive(Debug, Clone)]
+pub struct ConfigVersion {
+    /// The config as it was at this version.
+    pub config: FlagConfig,
+    /// What produced it, e.g. `config.toggle`.
+    pub action: String,
+    /// Who.
+    pub actor: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Writes a new config row and its first history entry.
+pub(crate) async fn insert_config(tx: &mut WriteTx, config: &FlagConfig, action: &str, actor: &Actor) -> StoreResult<()> {
+    let at = tx.at();
+    sqlx::query(
+        "INSERT INTO flag_configs (flag, environment, version, config, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&config.flag)
+    .bind(&config.environment)
+    .bind(config.version as i64)
+    .bind(to_json(config))
+    .bind(at)
+    .bind(actor.as_str())
+    .execute(tx.conn())
+    .await?;
+    insert_version(tx, config, action, actor).await
+}
+
+async fn insert_version(tx: &mut WriteTx, config: &FlagConfig, action: &str, actor: &Actor) -> StoreResult<()> {
+    let at = tx.at();
+    sqlx::query(
+        "INSERT INTO flag_config_versions (flag, environment, version, config, action, actor, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&config.flag)
+    .bind(&config.environment)
+    .bind(config.version as i64)
+    .bind(to_json(config))
+    .bind(action)
+    .bind(actor.as_str())
+    .bind(at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+async fn fetch_config(conn: &mut AnyConnection, flag: &str, environment: &str) -> StoreResult<ConfigRecord> {
+    let row = sqlx::query("SELECT config, updated_at, updated_by FROM flag_configs WHERE flag = $1 AND environment = $2")
+        .bind(flag)
+        .bind(environment)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        let env_exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM environments WHERE key = $1")
+            .bind(environment)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Err(StoreError::NotFound(if env_exists.is_some() {
+            format!("flag \"{flag}\"")
+        } else {
+            format!("environment \"{environment}\"")
+        }));
+    };
+    Ok(ConfigRecord {
+        config: from_json(&row.try_get::<String, _>("config")?)?,
+        updated_at: row.try_get("updated_at")?,
+        updated_by: row.try_get("updated_by")?,
+    })
+}
+
+/// The environment as validation needs it: every flag's definition and config there, and the segments.
+async fn validation_view(store: &Store, conn: &mut AnyConnection, environment: &str) -> StoreResult<Snapshot> {
+    let rows = sqlx::query(
+        "SELECT f.key, f.name, f.description, f.tags, f.kind, f.variants, f.salt, f.archived, c.config \
+         FROM flags f JOIN flag_configs c ON c.flag = f.key WHERE c.environment = $1",
+    )
+    .bind(environment)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut flags = Vec::with_capacity(rows.len());
+    for row in &rows {
+        flags.push(SnapshotFlag {
+            definition: flag_from_row(row)?,
+            config: from_json(&row.try_get::<String, _>("config")?)?,
+        });
+    }
+    let segments = store.segments_in(conn).await?;
+    Ok(Snapshot { environment: environment.to_owned(), revision: 0, flags, segments })
+}
+
+impl Store {
+    /// A flag's config in an environment.
+    pub async fn get_config(&self, flag: &str, environment: &str) -> StoreResult<ConfigRecord> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_config(&mut conn, flag, environment).await
+    }
+
+    /// Changes a flag's config in one environment: `edit` turns the current config into the new one (its
+    /// version, flag and environment are set here), which must pass validation. `expected` is the version
+    /// the caller based the change on. One transaction: version check, new state, history, revision, change
+    /// log, audit.
+    #[tracing::instrument(skip(self, actor, edit), fields(flag, environment))]
+    pub async fn update_config(
+        &self,
+        flag: &str,
+        environment: &str,
+        expected: Option<u64>,
+        action: &str,
+        actor: &Actor,
+        edit: impl FnOnce(&pennon_engine::Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
+    ) -> StoreResult<(ConfigRecord, Vec<(String, u64)>)> {
+        let mut tx = self.begin_write().await?;
+        let definition = {
+            let row = sqlx::query(
+                "SELECT key, name, description, tags, kind, variants, salt, archived FROM flags WHERE key = $1",
+            )
+            .bind(flag)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("flag \"{flag}\"")))?;
+            flag_from_row(&row)?
+        };
+        if definition.archived {
+            return Err(StoreError::Conflict(format!("flag \"{flag}\" is archived; unarchive it to change it")));
+        }
+        let current = fetch_config(tx.conn(), flag, environment).await?;
+        let current_version = current.config.version;
+        if let Some(expected) = expected
+            && expected != current_version
+        {
+            return Err(StoreError::VersionConflict { current: current_version });
+        }
+        let mut next = edit(&definition, &current.config)?;
+        next.flag = flag.to_owned();
+        next.environment = environment.to_owned();
+        next.version = current_version + 1;
+        let view = validation_view(self, tx.conn(), environment).await?;
+        let problems = pennon_engine::validate_config(&definition, &next, &view);
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        let updated = sqlx::query(
+            "UPDATE flag_configs SET version = $3, config = $4, updated_at = $5, updated_by = $6 \
+             WHERE flag = $1 AND environment = $2 AND version = $7",
+        )
+        .bind(flag)
+        .bind(environment)
+        .bind(next.version as i64)
+        .bind(to_json(&next))
+        .bind(tx.at())
+        .bind(actor.as_str())
+        .bind(current_version as i64)
+        .execute(tx.conn())
+        .await?;
+        if updated.rows_affected() == 0 {
+            let now = fetch_config(tx.conn(), flag, environment).await?;
+            return Err(StoreError::VersionConflict { current: now.config.version });
+        }
+        insert_version(&mut tx, &next, action, actor).await?;
+        sqlx::query("DELETE FROM segment_uses WHERE flag = $1 AND environment = $2")
+            .bind(flag)
+            .bind(environment)
+            .execute(tx.conn())
+            .await?;
+        for segment in next.rules.iter().flat_map(|r| &r.segments) {
+            sqlx::query(
+                "INSERT INTO segment_uses (segment, flag, environment) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(segment)
+            .bind(flag)
+            .bind(environment)
+            .execute(tx.conn())
+            .await?;
+        }
+        let payload = to_json(&SnapshotFlag { definition, config: next.clone() });
+        tx.changed(environment, ObjectKind::Flag, flag, Some(payload)).await?;
+        let audit = Audit::new(actor, action, "config", format!("{flag}/{environment}"))
+            .on(Some(flag), Some(environment))
+            .change(Some(&current.config), Some(&next), Some(next.version));
+        let at = tx.at();
+        let revisions = tx.commit(audit).await?;
+        Ok((ConfigRecord { config: next, updated_at: at, updated_by: actor.as_str().to_owned() }, revisions))
+    }
+
+    /// A page of a config's history, newest first: versions below `before` (all when `None`).
+    pub async fn config_history(
+        &self,
+        flag: &str,
+        environment: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConfigVersion>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_config(&mut conn, flag, environment).await?;
+        let rows = sqlx::query(
+            "SELECT config, action, actor, created_at FROM flag_config_versions \
+             WHERE flag = $1 AND environment = $2 AND version < $3 ORDER BY version DESC LIMIT $4",
+        )
+        .bind(flag)
+        .bind(environment)
+        .bind(before.map_or(i64::MAX, |b| b as i64))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ConfigVersion {
+                    config: from_json(&row.try_get::<String, _>("config")?)?,
+                    action: row.try_get("action")?,
+                    actor: row.try_get("actor")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// One version of a config.
+    pub async fn config_version(&self, flag: &str, environment: &str, version: u64) -> StoreResult<FlagConfig> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT config FROM flag_config_versions WHERE flag = $1 AND environment = $2 AND version = $3",
+        )
+        .bind(flag)
+        .bind(environment)
+        .bind(version as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        let text = text.ok_or_else(|| {
+            StoreError::NotFound(format!("version {version} of flag \"{flag}\" in environment \"{environment}\""))
+        })?;
+        from_json(&text)
+    }
+}

@@ -1,0 +1,184 @@
+//! Storage: PostgreSQL in production, SQLite embedded, behind one seam.
+//!
+//! Queries are written once in the SQL both databases understand (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`, integers for booleans and times, JSON as text) and run through sqlx's `Any` driver. The
+//! behaviour suite in `tests/` runs against both databases: it is the check that each query means the same
+//! in both.
+//!
+//! Every write goes through [`WriteTx`], whose only way to commit appends the audit row in the same
+//! transaction: a change without its audit row cannot be written.
+
+mod audit;
+mod configs;
+mod environments;
+mod flags;
+mod segments;
+mod snapshot;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use tokio::sync::Mutex;
+
+pub use audit::{AuditEntry, AuditFilter};
+pub use configs::{ConfigRecord, ConfigVersion};
+pub use environments::{Environment, EnvironmentPatch, NewEnvironment};
+pub use flags::{FlagFilter, FlagRecord, FlagPatch};
+pub use segments::SegmentRecord;
+pub use snapshot::{ChangeRow, ObjectKind};
+pub use write::{Actor, Audit, WriteTx};
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL: the production store, shared by replicas.
+    Postgres,
+    /// SQLite: the embedded single-node default.
+    Sqlite,
+}
+
+/// Errors of store operations, mapped to HTTP answers by [`crate::error::ApiError`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing named does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The write was based on a stale version.
+    #[error("version conflict: current version is {current}")]
+    VersionConflict { current: u64 },
+    /// Something stands in the way: it exists already, or is in use.
+    #[error("{0}")]
+    Conflict(String),
+    /// The resulting document would be invalid.
+    #[error("validation failed")]
+    Invalid(Vec<pennon_engine::Problem>),
+    /// The database cannot be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else.
+    #[error("database error: {0}")]
+    Internal(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e),
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08") || c == "57P01") => {
+                StoreError::Unavailable(e)
+            }
+            other => StoreError::Internal(other),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Internal(sqlx::Error::Decode(Box::new(e)))
+    }
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite allows one writer: writes queue here instead of failing with `SQLITE_BUSY`.
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::sqlx_macros::migrate!("../../migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::sqlx_macros::migrate!("../../migrations/sqlite");
+
+impl Store {
+    /// Connects to `url` (`postgres://...` or `sqlite://path`); SQLite files are created when missing.
+    /// Does not fail when the database is down: connections are made lazily and retried.
+    pub fn connect_lazy(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("unsupported database URL (expected postgres://... or sqlite://...)");
+        };
+        let mut options: AnyConnectOptions = url.parse()?;
+        options = options.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { max_connections.min(8) } else { max_connections })
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(3))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options);
+        Ok(Store { pool, backend, write_lock: Arc::new(Mutex::new(())) })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the store's own modules.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Reads a JSON text column.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// Writes a JSON text column.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("model types always serialise")
+}
