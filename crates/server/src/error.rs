@@ -130,9 +130,7 @@ impl ApiError {
             _ => (None, Vec::new(), None),
         };
         let detail = match self {
-            ApiError::Invalid(problems) => {
-                problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-            }
+            ApiError::Invalid(problems) => problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
             other => other.to_string(),
         };
         ProblemBody {
@@ -154,9 +152,7 @@ impl IntoResponse for ApiError {
         }
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response
     }
 }

@@ -3,5 +3,12 @@
 //! Pennon's HTTP service: storage (PostgreSQL or embedded SQLite), the admin REST API, evaluation for
 //! callers, and delivery to SDKs.
 
+pub mod api;
+pub mod auth;
+pub mod config;
 pub mod error;
+pub mod ops;
+pub mod snapshots;
+pub mod startup;
+pub mod state;
 pub mod store;

@@ -1,1 +1,29 @@
-fn main() {}
+//! The `pennon` binary.
+
+use clap::Parser;
+use pennon_server::config::{Cli, Command, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => subscriber.json().init(),
+        LogFormat::Text => subscriber.init(),
+    }
+    match cli.command {
+        Command::Serve(config) => pennon_server::startup::run(config).await,
+        Command::Migrate(db) => {
+            let store = pennon_server::store::Store::connect_lazy(&db.database_url, 2)?;
+            store.migrate().await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", pennon_server::startup::openapi().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}

@@ -33,7 +33,12 @@ pub struct ConfigVersion {
 }
 
 /// Writes a new config row and its first history entry.
-pub(crate) async fn insert_config(tx: &mut WriteTx, config: &FlagConfig, action: &str, actor: &Actor) -> StoreResult<()> {
+pub(crate) async fn insert_config(
+    tx: &mut WriteTx,
+    config: &FlagConfig,
+    action: &str,
+    actor: &Actor,
+) -> StoreResult<()> {
     let at = tx.at();
     sqlx::query(
         "INSERT INTO flag_configs (flag, environment, version, config, updated_at, updated_by) \
@@ -69,11 +74,12 @@ async fn insert_version(tx: &mut WriteTx, config: &FlagConfig, action: &str, act
 }
 
 async fn fetch_config(conn: &mut AnyConnection, flag: &str, environment: &str) -> StoreResult<ConfigRecord> {
-    let row = sqlx::query("SELECT config, updated_at, updated_by FROM flag_configs WHERE flag = $1 AND environment = $2")
-        .bind(flag)
-        .bind(environment)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT config, updated_at, updated_by FROM flag_configs WHERE flag = $1 AND environment = $2")
+            .bind(flag)
+            .bind(environment)
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some(row) = row else {
         let env_exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM environments WHERE key = $1")
             .bind(environment)

@@ -104,9 +104,10 @@ impl Store {
         if inserted.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("an environment with key \"{}\" exists already", new.key)));
         }
-        let rows = sqlx::query("SELECT key, name, description, tags, kind, variants, salt, archived FROM flags ORDER BY key")
-            .fetch_all(tx.conn())
-            .await?;
+        let rows =
+            sqlx::query("SELECT key, name, description, tags, kind, variants, salt, archived FROM flags ORDER BY key")
+                .fetch_all(tx.conn())
+                .await?;
         for row in &rows {
             let flag = flag_from_row(row)?;
             let config = initial_config(&flag, &new.key);
@@ -118,9 +119,11 @@ impl Store {
             }
         }
         let created = fetch(tx.conn(), &new.key).await?;
-        let audit = Audit::new(actor, "environment.create", "environment", &new.key)
-            .on(None, Some(&new.key))
-            .change(None, Some(&created), Some(1));
+        let audit = Audit::new(actor, "environment.create", "environment", &new.key).on(None, Some(&new.key)).change(
+            None,
+            Some(&created),
+            Some(1),
+        );
         tx.commit(audit).await?;
         Ok(created)
     }
@@ -155,9 +158,11 @@ impl Store {
             return Err(StoreError::VersionConflict { current: fetch(tx.conn(), key).await?.version });
         }
         let after = fetch(tx.conn(), key).await?;
-        let audit = Audit::new(actor, "environment.update", "environment", key)
-            .on(None, Some(key))
-            .change(Some(&before), Some(&after), Some(after.version));
+        let audit = Audit::new(actor, "environment.update", "environment", key).on(None, Some(key)).change(
+            Some(&before),
+            Some(&after),
+            Some(after.version),
+        );
         tx.commit(audit).await?;
         Ok(after)
     }

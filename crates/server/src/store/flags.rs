@@ -49,7 +49,8 @@ pub struct FlagPatch {
     pub variants: Option<Vec<Variant>>,
 }
 
-const FLAG_COLUMNS: &str = "key, name, description, tags, kind, variants, salt, archived, version, created_at, updated_at";
+const FLAG_COLUMNS: &str =
+    "key, name, description, tags, kind, variants, salt, archived, version, created_at, updated_at";
 
 pub(crate) fn flag_from_row(row: &AnyRow) -> StoreResult<Flag> {
     let kind: String = row.try_get("kind")?;
@@ -105,11 +106,10 @@ async fn fetch_flag(conn: &mut AnyConnection, key: &str) -> StoreResult<FlagReco
 
 /// Every environment's config of a flag.
 pub(crate) async fn configs_of(conn: &mut AnyConnection, flag: &str) -> StoreResult<Vec<FlagConfig>> {
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT config FROM flag_configs WHERE flag = $1 ORDER BY environment")
-            .bind(flag)
-            .fetch_all(conn)
-            .await?;
+    let rows: Vec<String> = sqlx::query_scalar("SELECT config FROM flag_configs WHERE flag = $1 ORDER BY environment")
+        .bind(flag)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(|c| from_json(c)).collect()
 }
 
@@ -180,9 +180,11 @@ impl Store {
             tx.changed(env, ObjectKind::Flag, &flag.key, Some(payload)).await?;
         }
         let record = FlagRecord { flag: flag.clone(), version: 1, created_at: at, updated_at: at };
-        let audit = Audit::new(actor, "flag.create", "flag", &flag.key)
-            .on(Some(&flag.key), None)
-            .change(None, Some(&flag), Some(1));
+        let audit = Audit::new(actor, "flag.create", "flag", &flag.key).on(Some(&flag.key), None).change(
+            None,
+            Some(&flag),
+            Some(1),
+        );
         let revisions = tx.commit(audit).await?;
         Ok((record, revisions))
     }
@@ -251,9 +253,11 @@ impl Store {
             }
         }
         let record = FlagRecord { flag: flag.clone(), version, created_at: current.created_at, updated_at: tx.at() };
-        let audit = Audit::new(actor, "flag.update", "flag", key)
-            .on(Some(key), None)
-            .change(Some(&before), Some(&flag), Some(version));
+        let audit = Audit::new(actor, "flag.update", "flag", key).on(Some(key), None).change(
+            Some(&before),
+            Some(&flag),
+            Some(version),
+        );
         let revisions = tx.commit(audit).await?;
         Ok((record, revisions))
     }
@@ -274,15 +278,16 @@ impl Store {
         record.version += 1;
         record.updated_at = tx.at();
         record.flag.archived = archived;
-        let updated =
-            sqlx::query("UPDATE flags SET archived = $2, version = $3, updated_at = $4 WHERE key = $1 AND version = $5")
-                .bind(key)
-                .bind(i64::from(archived))
-                .bind(record.version as i64)
-                .bind(tx.at())
-                .bind(record.version as i64 - 1)
-                .execute(tx.conn())
-                .await?;
+        let updated = sqlx::query(
+            "UPDATE flags SET archived = $2, version = $3, updated_at = $4 WHERE key = $1 AND version = $5",
+        )
+        .bind(key)
+        .bind(i64::from(archived))
+        .bind(record.version as i64)
+        .bind(tx.at())
+        .bind(record.version as i64 - 1)
+        .execute(tx.conn())
+        .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::VersionConflict { current: fetch_flag(tx.conn(), key).await?.version });
         }
@@ -292,11 +297,8 @@ impl Store {
             tx.changed(&env, ObjectKind::Flag, key, payload).await?;
         }
         let action = if archived { "flag.archive" } else { "flag.unarchive" };
-        let audit = Audit::new(actor, action, "flag", key).on(Some(key), None).change::<Flag>(
-            None,
-            None,
-            Some(record.version),
-        );
+        let audit =
+            Audit::new(actor, action, "flag", key).on(Some(key), None).change::<Flag>(None, None, Some(record.version));
         let revisions = tx.commit(audit).await?;
         Ok((record, revisions))
     }
@@ -329,11 +331,8 @@ impl Store {
         }
         sqlx::query("DELETE FROM flag_configs WHERE flag = $1").bind(key).execute(tx.conn()).await?;
         sqlx::query("DELETE FROM flags WHERE key = $1").bind(key).execute(tx.conn()).await?;
-        let audit = Audit::new(actor, "flag.delete", "flag", key).on(Some(key), None).change(
-            Some(&record.flag),
-            None,
-            None,
-        );
+        let audit =
+            Audit::new(actor, "flag.delete", "flag", key).on(Some(key), None).change(Some(&record.flag), None, None);
         let revisions = tx.commit(audit).await?;
         Ok(revisions)
     }

@@ -26,9 +26,9 @@ use tokio::sync::Mutex;
 pub use audit::{AuditEntry, AuditFilter};
 pub use configs::{ConfigRecord, ConfigVersion};
 pub use environments::{Environment, EnvironmentPatch, NewEnvironment};
-pub use flags::{FlagFilter, FlagRecord, FlagPatch};
+pub use flags::{FlagFilter, FlagPatch, FlagRecord};
 pub use segments::SegmentRecord;
-pub use snapshot::{ChangeRow, ObjectKind};
+pub use snapshot::{ChangeRow, ObjectKind, parse_flag_payload, parse_segment_payload};
 pub use write::{Actor, Audit, WriteTx};
 
 /// Which database is behind the store.
@@ -149,11 +149,6 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// The pool, for the store's own modules.
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
     }
 
     /// Whether the database answers.

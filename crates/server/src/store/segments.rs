@@ -44,9 +44,8 @@ async fn announce(tx: &mut WriteTx, key: &str, segment: Option<&Segment>) -> Sto
 impl Store {
     /// Every segment, by key.
     pub async fn list_segments(&self) -> StoreResult<Vec<SegmentRecord>> {
-        let rows = sqlx::query("SELECT body, created_at, updated_at FROM segments ORDER BY key")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT body, created_at, updated_at FROM segments ORDER BY key").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok(SegmentRecord {
@@ -105,16 +104,15 @@ impl Store {
         }
         let mut next = segment.clone();
         next.version = current_version + 1;
-        let updated = sqlx::query(
-            "UPDATE segments SET version = $2, body = $3, updated_at = $4 WHERE key = $1 AND version = $5",
-        )
-        .bind(&next.key)
-        .bind(next.version as i64)
-        .bind(to_json(&next))
-        .bind(tx.at())
-        .bind(current_version as i64)
-        .execute(tx.conn())
-        .await?;
+        let updated =
+            sqlx::query("UPDATE segments SET version = $2, body = $3, updated_at = $4 WHERE key = $1 AND version = $5")
+                .bind(&next.key)
+                .bind(next.version as i64)
+                .bind(to_json(&next))
+                .bind(tx.at())
+                .bind(current_version as i64)
+                .execute(tx.conn())
+                .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::VersionConflict { current: fetch(tx.conn(), &next.key).await?.segment.version });
         }
@@ -133,15 +131,14 @@ impl Store {
     pub async fn delete_segment(&self, key: &str, actor: &Actor) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let current = fetch(tx.conn(), key).await?;
-        let users: Vec<(String, String)> = sqlx::query(
-            "SELECT flag, environment FROM segment_uses WHERE segment = $1 ORDER BY flag, environment",
-        )
-        .bind(key)
-        .fetch_all(tx.conn())
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("flag")?, r.try_get("environment")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
+        let users: Vec<(String, String)> =
+            sqlx::query("SELECT flag, environment FROM segment_uses WHERE segment = $1 ORDER BY flag, environment")
+                .bind(key)
+                .fetch_all(tx.conn())
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("flag")?, r.try_get("environment")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
         if !users.is_empty() {
             let list: Vec<String> = users.iter().map(|(f, e)| format!("{f} ({e})")).collect();
             return Err(StoreError::Conflict(format!("segment \"{key}\" is used by rules of {}", list.join(", "))));

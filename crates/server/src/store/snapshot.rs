@@ -66,8 +66,11 @@ impl Store {
             let config = from_json(&row.try_get::<String, _>("config")?)?;
             flags.push(SnapshotFlag { definition, config });
         }
-        let segments = self.segments_in(&mut tx).await?;
+        let mut segments = self.segments_in(&mut tx).await?;
         tx.commit().await?;
+        // Byte order, whatever the database's collation: snapshots are searched by key.
+        flags.sort_by(|a, b| a.definition.key.cmp(&b.definition.key));
+        segments.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(Snapshot { environment: environment.to_owned(), revision: revision as u64, flags, segments })
     }
 

@@ -1,0 +1,137 @@
+//! Pieces every resource uses: keys, versions from `If-Match`, cursors, timestamps.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{ETAG, IF_MATCH};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use pennon_engine::{SLUG_RULE, is_slug};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// Checks that a key is a slug, naming the field otherwise.
+pub fn check_key(field: &str, key: &str) -> Result<(), ApiError> {
+    if is_slug(key) { Ok(()) } else { Err(ApiError::bad_field(field, format!("{field} {SLUG_RULE}"))) }
+}
+
+/// The version named by `If-Match` (`"7"`, `7` or `W/"7"`), if the header is present.
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(IF_MATCH) else { return Ok(IfMatch(None)) };
+        let text = value.to_str().unwrap_or_default().trim();
+        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+        text.parse()
+            .map(|v| IfMatch(Some(v)))
+            .map_err(|_| ApiError::bad_field("If-Match", "If-Match must name a version, e.g. \"7\""))
+    }
+}
+
+impl IfMatch {
+    /// The version to check: `If-Match` or the body's `version`; both must agree when both are given.
+    pub fn or(self, body: Option<u64>) -> Result<Option<u64>, ApiError> {
+        match (self.0, body) {
+            (Some(h), Some(b)) if h != b => {
+                Err(ApiError::bad_field("version", "If-Match and the body's version disagree"))
+            }
+            (h, b) => Ok(h.or(b)),
+        }
+    }
+}
+
+/// An `ETag` header for a version.
+pub fn etag(version: u64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(ETAG, HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header"));
+    headers
+}
+
+/// RFC 3339 text of Unix milliseconds.
+pub fn rfc3339(millis: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Unix milliseconds of RFC 3339 text, naming the field when it does not parse.
+pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| ApiError::bad_field(field, format!("{field} must be an RFC 3339 time")))
+}
+
+/// Page sizes: default 50, at most 500.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(0) => Err(ApiError::bad_field("limit", "limit must be between 1 and 500")),
+        Some(n) if n > 500 => Err(ApiError::bad_field("limit", "limit must be between 1 and 500")),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Encodes a cursor: opaque to clients (hex of the position).
+pub fn encode_cursor(position: &str) -> String {
+    position.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes a cursor made by [`encode_cursor`].
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::bad_field("cursor", "cursor is not one this server gave out");
+    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+        return Err(bad());
+    }
+    let bytes: Result<Vec<u8>, _> =
+        (0..cursor.len()).step_by(2).map(|i| u8::from_str_radix(&cursor[i..i + 2], 16)).collect();
+    String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page from one more item than asked for: the extra one only says there is a next page.
+    pub fn from_overfetch(mut items: Vec<T>, limit: u32, position: impl Fn(&T) -> String) -> Self {
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|last| encode_cursor(&position(last)))
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor("flag-ü.1")).unwrap(), "flag-ü.1");
+        assert!(decode_cursor("zz").is_err());
+        assert!(decode_cursor("abc").is_err());
+    }
+
+    #[test]
+    fn times_round_trip() {
+        let ms = 1_767_225_600_123;
+        assert_eq!(parse_time("since", &rfc3339(ms)).unwrap(), ms);
+        assert!(parse_time("since", "yesterday").is_err());
+    }
+}

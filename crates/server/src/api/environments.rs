@@ -1,0 +1,182 @@
+//! `/environments`: create, list, get, rename, delete.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::common::{IfMatch, check_key, etag, rfc3339};
+use crate::auth::{Admin, Viewer};
+use crate::error::{ApiError, Json, Path, ProblemBody, Query};
+use crate::state::AppState;
+use crate::store::{Environment, EnvironmentPatch, NewEnvironment};
+
+/// Routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_environments, create_environment)).routes(routes!(
+        get_environment,
+        update_environment,
+        delete_environment
+    ))
+}
+
+/// An environment as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnvironmentBody {
+    /// Slug key.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Whether changes here ask for confirmation in the dashboard.
+    pub production: bool,
+    /// Bumped by every change in the environment (the SDK snapshot revision).
+    pub revision: u64,
+    /// Version of the environment itself, for `If-Match`.
+    pub version: u64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+impl From<Environment> for EnvironmentBody {
+    fn from(e: Environment) -> Self {
+        EnvironmentBody {
+            key: e.key,
+            name: e.name,
+            production: e.production,
+            revision: e.revision,
+            version: e.version,
+            created_at: rfc3339(e.created_at),
+            updated_at: rfc3339(e.updated_at),
+        }
+    }
+}
+
+/// A new environment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEnvironment {
+    /// Slug key, e.g. `production`.
+    pub key: String,
+    /// Display name; the key when omitted.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether it is production.
+    #[serde(default)]
+    pub production: bool,
+}
+
+/// Changes to an environment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEnvironment {
+    /// New name.
+    pub name: Option<String>,
+    /// New production mark.
+    pub production: Option<bool>,
+    /// The version this change is based on (or `If-Match`).
+    pub version: Option<u64>,
+}
+
+/// Environments list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnvironmentList {
+    /// Every environment, by key.
+    pub items: Vec<EnvironmentBody>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeleteParams {
+    /// Delete the environment's flag configs too.
+    force: Option<bool>,
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
+/// List environments.
+#[utoipa::path(get, path = "/environments", tag = "environments",
+    responses((status = 200, body = EnvironmentList)))]
+async fn list_environments(_: Viewer, State(state): State<AppState>) -> Result<Json<EnvironmentList>, ApiError> {
+    let items = state.store.list_environments().await?.into_iter().map(Into::into).collect();
+    Ok(Json(EnvironmentList { items }))
+}
+
+/// Create an environment; every flag gets its initial (off) config in it.
+#[utoipa::path(post, path = "/environments", tag = "environments", request_body = CreateEnvironment,
+    responses((status = 201, body = EnvironmentBody), (status = 400, body = ProblemBody),
+        (status = 409, body = ProblemBody)))]
+async fn create_environment(
+    caller: Admin,
+    State(state): State<AppState>,
+    Json(body): Json<CreateEnvironment>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_key("key", &body.key)?;
+    let name = body.name.unwrap_or_else(|| body.key.clone());
+    check_name(&name)?;
+    let new = NewEnvironment { key: body.key, name, production: body.production };
+    let created = state.store.create_environment(&new, caller.actor()).await?;
+    state.snapshots.after_commit(&[(created.key.clone(), created.revision)]).await;
+    Ok((StatusCode::CREATED, etag(created.version), Json(EnvironmentBody::from(created))))
+}
+
+/// Get an environment.
+#[utoipa::path(get, path = "/environments/{env}", tag = "environments",
+    params(("env" = String, Path, description = "Environment key")),
+    responses((status = 200, body = EnvironmentBody), (status = 404, body = ProblemBody)))]
+async fn get_environment(
+    _: Viewer,
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let e = state.store.get_environment(&env).await?;
+    Ok((etag(e.version), Json(EnvironmentBody::from(e))))
+}
+
+/// Rename an environment or change its production mark.
+#[utoipa::path(patch, path = "/environments/{env}", tag = "environments", request_body = UpdateEnvironment,
+    params(("env" = String, Path, description = "Environment key"),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
+    responses((status = 200, body = EnvironmentBody), (status = 404, body = ProblemBody),
+        (status = 409, body = ProblemBody)))]
+async fn update_environment(
+    caller: Admin,
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    if_match: IfMatch,
+    Json(body): Json<UpdateEnvironment>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(name) = &body.name {
+        check_name(name)?;
+    }
+    let expected = if_match.or(body.version)?;
+    let patch = EnvironmentPatch { name: body.name, production: body.production };
+    let e = state.store.update_environment(&env, patch, expected, caller.actor()).await?;
+    Ok((etag(e.version), Json(EnvironmentBody::from(e))))
+}
+
+/// Delete an environment (refused while it holds flag configs, unless `force=true`).
+#[utoipa::path(delete, path = "/environments/{env}", tag = "environments",
+    params(("env" = String, Path, description = "Environment key"), DeleteParams),
+    responses((status = 204), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+async fn delete_environment(
+    caller: Admin,
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Query(params): Query<DeleteParams>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_environment(&env, params.force.unwrap_or(false), caller.actor()).await?;
+    if let Err(e) = state.snapshots.catch_up(&env).await {
+        tracing::warn!(environment = %env, error = %e, "could not drop the deleted environment's snapshot");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

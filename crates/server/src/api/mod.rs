@@ -1,0 +1,24 @@
+//! The REST API under `/api/v1`: one module per resource, each with its own `router()`.
+
+pub mod common;
+mod environments;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// The OpenAPI document's fixed parts; paths and schemas are collected from the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Pennon", description = "Feature flags and progressive delivery: admin API, evaluation and SDK delivery."),
+    tags(
+        (name = "environments", description = "Environments (production, staging, ...)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Every `/api/v1` route, with the OpenAPI description collected from the handlers.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", environments::router())
+}

@@ -1,0 +1,91 @@
+//! Command line and environment configuration. `pennon --help` is the reference.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Pennon: feature flags and progressive delivery.
+#[derive(Debug, Parser)]
+#[command(name = "pennon", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format.
+    #[arg(long, env = "PENNON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeConfig),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `postgres://user@host/db` for PostgreSQL, or `sqlite://path` for the embedded store.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://pennon.db?mode=rwc")]
+    pub database_url: String,
+    /// Largest number of database connections.
+    #[arg(long, env = "PENNON_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+/// Settings of `pennon serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "PENNON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "PENNON_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How often snapshots are checked against the database, in seconds (a safety net: changes normally
+    /// arrive right after commit).
+    #[arg(long, env = "PENNON_REFRESH_INTERVAL", default_value = "5", value_parser = parse_seconds)]
+    pub refresh_interval: Duration,
+    /// How long shutdown waits for in-flight requests, in seconds.
+    #[arg(long, env = "PENNON_SHUTDOWN_GRACE", default_value = "20", value_parser = parse_seconds)]
+    pub shutdown_grace: Duration,
+}
+
+impl ServeConfig {
+    /// Settings for tests and embedding: the given database, an ephemeral port on 127.0.0.1.
+    pub fn for_database(url: &str) -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseArgs { database_url: url.to_owned(), db_max_connections: 16 },
+            max_body_bytes: 1024 * 1024,
+            refresh_interval: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err("must be a positive number of seconds".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

@@ -1,0 +1,168 @@
+//! Building and running the server. Tests call the same functions (`spawn` binds port 0 and returns the
+//! real address).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::ServeConfig;
+use crate::error::ApiError;
+use crate::snapshots::Snapshots;
+use crate::state::AppState;
+use crate::store::Store;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Connects to the database, migrates it and loads every snapshot.
+pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
+    let store = Store::connect_lazy(&config.database.database_url, config.database.db_max_connections)?;
+    store.migrate().await.context("applying database migrations")?;
+    let snapshots = Snapshots::load(store.clone()).await.context("loading snapshots")?;
+    Ok(AppState { store, snapshots: Arc::new(snapshots), config: Arc::new(config) })
+}
+
+/// The OpenAPI document, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    crate::api::router().split_for_parts().1
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = crate::api::router().split_for_parts();
+    let doc = Arc::new(doc);
+    let max_body = state.config.max_body_bytes;
+    api.route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .merge(crate::ops::router())
+        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A running server.
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its state (tests reach the store through it).
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The base URL, e.g. `http://127.0.0.1:43121`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests (up to the grace period) and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in &self.background {
+            task.abort();
+        }
+        let grace = self.state.config.shutdown_grace;
+        match tokio::time::timeout(grace, self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+        }
+        self.state.store.close().await;
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
+        (&mut self.task).await??;
+        Ok(())
+    }
+}
+
+/// Builds the state, binds the configured address and serves in the background.
+pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
+    let listen = config.listen;
+    let state = build_state(config).await?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let app = app(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let background = vec![tokio::spawn(refresh_loop(state.clone()))];
+    tracing::info!(%addr, backend = ?state.store.backend(), "pennon listening");
+    Ok(RunningServer { addr, state, stop, task, background })
+}
+
+/// The safety net behind the catch-up after each commit: every interval, snapshots are compared with the
+/// database and caught up; the change log is pruned now and then.
+async fn refresh_loop(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.refresh_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds = 0u64;
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.snapshots.refresh_all().await {
+            tracing::debug!(error = %e, "snapshot refresh failed; serving the last snapshots");
+        }
+        rounds += 1;
+        if rounds % 720 == 0
+            && let Err(e) = state.store.prune_change_log(10_000).await
+        {
+            tracing::debug!(error = %e, "change log pruning failed");
+        }
+    }
+}
+
+/// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let mut server = spawn(config).await?;
+    tokio::select! {
+        result = server.wait() => result,
+        () = shutdown_signal() => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            server.shutdown().await;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,18 @@
+//! The application state every handler shares. Built once by [`crate::startup`]; cheap to clone.
+
+use std::sync::Arc;
+
+use crate::config::ServeConfig;
+use crate::snapshots::Snapshots;
+use crate::store::Store;
+
+/// Shared by every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The compiled snapshots evaluation reads.
+    pub snapshots: Arc<Snapshots>,
+    /// The settings the server runs with.
+    pub config: Arc<ServeConfig>,
+}
