@@ -240,47 +240,69 @@ fn compile_flag(
     }
 }
 
-/// Indexes of the flags that lie on a prerequisite cycle (iterative depth-first search, three colours).
+/// Indexes of the flags that lie on a prerequisite cycle: the members of every strongly connected component
+/// of more than one flag, and flags that are their own prerequisite (Tarjan's algorithm, iterative). A plain
+/// depth-first search that only marks the current path misses flags that reach a cycle through a flag it has
+/// already finished with.
 fn on_prerequisite_cycles(flags: &[CompiledFlag]) -> Vec<usize> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Colour {
-        White,
-        Grey,
-        Black,
-    }
-    let mut colour = vec![Colour::White; flags.len()];
-    let mut on_cycle = vec![false; flags.len()];
-    for start in 0..flags.len() {
-        if colour[start] != Colour::White {
+    const UNVISITED: usize = usize::MAX;
+    let n = flags.len();
+    let mut order = vec![UNVISITED; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut component = Vec::new();
+    let mut on_cycle = vec![false; n];
+    let mut next_order = 0;
+    for start in 0..n {
+        if order[start] != UNVISITED {
             continue;
         }
-        // Stack of (flag, next prerequisite to look at); the stack is the current path.
-        let mut stack = vec![(start, 0usize)];
-        colour[start] = Colour::Grey;
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+        // Stack of (flag, next prerequisite to look at): the current depth-first path.
+        let mut path = vec![(start, 0usize)];
+        order[start] = next_order;
+        low[start] = next_order;
+        next_order += 1;
+        component.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (node, ref mut next)) = path.last_mut() {
             let prereq = flags[node].prerequisites.get(*next).map(|p| p.0);
             *next += 1;
             match prereq {
-                None => {
-                    colour[node] = Colour::Black;
-                    stack.pop();
-                }
                 Some(None) => {}
-                Some(Some(p)) => match colour[p] {
-                    Colour::White => {
-                        colour[p] = Colour::Grey;
-                        stack.push((p, 0));
+                Some(Some(p)) if order[p] == UNVISITED => {
+                    order[p] = next_order;
+                    low[p] = next_order;
+                    next_order += 1;
+                    component.push(p);
+                    on_stack[p] = true;
+                    path.push((p, 0));
+                }
+                Some(Some(p)) => {
+                    if p == node {
+                        on_cycle[node] = true;
                     }
-                    Colour::Grey => {
-                        let from = stack.iter().position(|&(n, _)| n == p).unwrap_or(0);
-                        for &(n, _) in &stack[from..] {
-                            on_cycle[n] = true;
+                    if on_stack[p] {
+                        low[node] = low[node].min(order[p]);
+                    }
+                }
+                None => {
+                    path.pop();
+                    if let Some(&(parent, _)) = path.last() {
+                        low[parent] = low[parent].min(low[node]);
+                    }
+                    if low[node] == order[node] {
+                        let root = component.iter().rposition(|&m| m == node).unwrap_or(0);
+                        let members = component.split_off(root);
+                        for &m in &members {
+                            on_stack[m] = false;
+                            if members.len() > 1 {
+                                on_cycle[m] = true;
+                            }
                         }
                     }
-                    Colour::Black => {}
-                },
+                }
             }
         }
     }
-    (0..flags.len()).filter(|&i| on_cycle[i]).collect()
+    (0..n).filter(|&i| on_cycle[i]).collect()
 }
