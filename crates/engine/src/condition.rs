@@ -207,8 +207,15 @@ fn instants(values: &[Value]) -> Result<Vec<i128>, OperandError> {
         .collect()
 }
 
-/// Parses a semantic version; `2` and `2.3` are read as `2.0.0` and `2.3.0`.
+/// Parses a semantic version; `2` and `2.3` are read as `2.0.0` and `2.3.0`. Build metadata is dropped: it has
+/// no bearing on precedence (SemVer 2.0.0, item 10), so `2.3.0+build.7` compares equal to `2.3.0`.
 pub(crate) fn parse_semver(s: &str) -> Option<semver::Version> {
+    let mut v = parse_padded_semver(s)?;
+    v.build = semver::BuildMetadata::EMPTY;
+    Some(v)
+}
+
+fn parse_padded_semver(s: &str) -> Option<semver::Version> {
     if let Ok(v) = semver::Version::parse(s) {
         return Some(v);
     }
