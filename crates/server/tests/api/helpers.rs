@@ -1,0 +1,208 @@
+//! The test harness: a real server on 127.0.0.1 over a fresh database per test, driven over real HTTP.
+//!
+//! Every behaviour test is written once as `async fn name(db: Db)` and run against both databases with
+//! `both!(name);`. PostgreSQL tests create their own database on the server named by
+//! `PENNON_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and drop it afterwards,
+//! even when the test fails. They fail loudly when that server cannot be reached.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pennon_server::config::ServeConfig;
+use pennon_server::startup::{RunningServer, spawn};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per database, as `mod name { fn sqlite(); fn postgres(); }`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Db::Postgres).await
+            }
+        }
+    )+};
+}
+
+fn admin_url() -> String {
+    std::env::var("PENNON_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database made for one test, removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    postgres_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn new(db: Db) -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("pennon.db").display());
+                TestDatabase { url, postgres_name: None, _dir: Some(dir) }
+            }
+            Db::Postgres => {
+                let name = format!(
+                    "pennon_t_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed),
+                    rand::random::<u32>()
+                );
+                let admin = admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL tests need a server at {admin} (set PENNON_TEST_DATABASE_URL): {e}")
+                });
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
+                TestDatabase { url: format!("{base}/{name}"), postgres_name: Some(name), _dir: None }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else { return };
+        let admin = admin_url();
+        // Drop runs outside async context (possibly while unwinding): use a runtime of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A server on a fresh database, and an HTTP client for it.
+pub struct TestApp {
+    pub server: Option<RunningServer>,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: ServeConfig,
+    // Declared last: dropped after the server.
+    pub database: TestDatabase,
+}
+
+/// A response: status, headers and JSON body (`Value::Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> Self {
+        let database = TestDatabase::new(db).await;
+        let config = ServeConfig::for_database(&database.url);
+        Self::spawn_with(database, config).await
+    }
+
+    pub async fn spawn_with(database: TestDatabase, config: ServeConfig) -> Self {
+        let server = spawn(config.clone()).await.expect("server starts");
+        let base = server.url();
+        TestApp { server: Some(server), base, client: reqwest::Client::new(), config, database }
+    }
+
+    /// Stops the server and starts a new one on the same database (and, when free, the same port).
+    pub async fn restart(&mut self) {
+        let server = self.server.take().expect("running");
+        let addr = server.addr;
+        server.shutdown().await;
+        let mut config = self.config.clone();
+        config.listen = addr;
+        let server = match spawn(config.clone()).await {
+            Ok(s) => s,
+            Err(_) => {
+                config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                spawn(config).await.expect("server restarts")
+            }
+        };
+        self.base = server.url();
+        self.server = Some(server);
+    }
+
+    pub fn state(&self) -> &pennon_server::state::AppState {
+        &self.server.as_ref().expect("running").state
+    }
+
+    /// Sends a request with an optional JSON body and extra headers.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Creates an environment.
+    pub async fn environment(&self, key: &str) -> Value {
+        self.post("/api/v1/environments", json!({ "key": key })).await.expect(201).body
+    }
+}
