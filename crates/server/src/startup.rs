@@ -27,7 +27,12 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
     let store = Store::connect_lazy(&config.database.database_url, config.database.db_max_connections)?;
     store.migrate().await.context("applying database migrations")?;
     let snapshots = Snapshots::load(store.clone()).await.context("loading snapshots")?;
-    Ok(AppState { store, snapshots: Arc::new(snapshots), config: Arc::new(config) })
+    Ok(AppState {
+        store,
+        snapshots: Arc::new(snapshots),
+        config: Arc::new(config),
+        metrics: Arc::new(crate::metrics::Metrics::default()),
+    })
 }
 
 /// The OpenAPI document, generated from the handlers.

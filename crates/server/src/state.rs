@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::ServeConfig;
+use crate::metrics::Metrics;
 use crate::snapshots::Snapshots;
 use crate::store::Store;
 
@@ -15,4 +16,6 @@ pub struct AppState {
     pub snapshots: Arc<Snapshots>,
     /// The settings the server runs with.
     pub config: Arc<ServeConfig>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
