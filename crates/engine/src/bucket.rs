@@ -2,8 +2,8 @@
 //!
 //! `bucket(salt, value) = murmur3_x86_32(utf8(salt + ":" + value), seed = 0) mod 100000`.
 //!
-//! The hash is computed over a stack buffer (no allocation for inputs up to 256 bytes) with a slice-based
-//! MurmurHash3 x86_32; `tests/vectors/bucketing.json`, produced by an independent implementation, pins it.
+//! The hash is streamed over the salt, the separator and the value in turn, without copying them into one
+//! buffer; `tests/vectors/bucketing.json`, produced by an independent implementation, pins it.
 
 /// Buckets per split: weights are in units of 1/100000.
 pub const BUCKETS: u32 = 100_000;
@@ -13,23 +13,73 @@ const C2: u32 = 0x1b87_3593;
 
 /// MurmurHash3, x86 32-bit variant, over a byte slice.
 pub fn murmur3_x86_32(data: &[u8], seed: u32) -> u32 {
-    let mut h = seed;
-    let mut blocks = data.chunks_exact(4);
-    for block in &mut blocks {
-        let k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
-        h ^= mix_k(k);
-        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    let mut hasher = Murmur3::new(seed);
+    hasher.write(data);
+    hasher.finish()
+}
+
+/// MurmurHash3 x86_32 over input that arrives in pieces: the hash of the pieces is the hash of their
+/// concatenation.
+#[derive(Debug, Clone, Copy)]
+struct Murmur3 {
+    h: u32,
+    /// The bytes after the last whole 4-byte block (little-endian, low bytes first; the rest are zero).
+    pending: u32,
+    /// How many bytes `pending` holds: 0 to 3.
+    pending_len: u32,
+    /// Total input length, modulo 2^32 as the algorithm specifies.
+    len: u32,
+}
+
+impl Murmur3 {
+    #[inline]
+    fn new(seed: u32) -> Self {
+        Murmur3 { h: seed, pending: 0, pending_len: 0, len: 0 }
     }
-    let tail = blocks.remainder();
-    if !tail.is_empty() {
-        let mut k = 0u32;
-        for (i, byte) in tail.iter().enumerate() {
-            k |= u32::from(*byte) << (8 * i);
+
+    #[inline]
+    fn write(&mut self, data: &[u8]) {
+        self.len = self.len.wrapping_add(data.len() as u32);
+        // Each 4-byte word of `data` completes the pending bytes into a block and leaves as many bytes of
+        // its own pending again, so whole words are read even when `data` does not start on a block boundary.
+        let shift = 8 * self.pending_len;
+        let mut words = data.chunks_exact(4);
+        for word in &mut words {
+            let joined = (u64::from(u32::from_le_bytes([word[0], word[1], word[2], word[3]])) << shift)
+                | u64::from(self.pending);
+            self.h = block(self.h, joined as u32);
+            self.pending = (joined >> 32) as u32;
         }
-        h ^= mix_k(k);
+        for &byte in words.remainder() {
+            self.push_byte(byte);
+        }
     }
-    h ^= data.len() as u32;
-    fmix32(h)
+
+    /// Appends one byte to the pending ones (the caller has counted it in `len`).
+    #[inline]
+    fn push_byte(&mut self, byte: u8) {
+        self.pending |= u32::from(byte) << (8 * self.pending_len);
+        self.pending_len += 1;
+        if self.pending_len == 4 {
+            self.h = block(self.h, self.pending);
+            self.pending = 0;
+            self.pending_len = 0;
+        }
+    }
+
+    #[inline]
+    fn finish(self) -> u32 {
+        let mut h = self.h;
+        if self.pending_len > 0 {
+            h ^= mix_k(self.pending);
+        }
+        fmix32(h ^ self.len)
+    }
+}
+
+#[inline]
+fn block(h: u32, k: u32) -> u32 {
+    (h ^ mix_k(k)).rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
 }
 
 #[inline]
@@ -52,21 +102,11 @@ fn fmix32(mut h: u32) -> u32 {
 /// assert!(pennon_engine::bucket("salt", "user-1") < 100_000);
 /// ```
 pub fn bucket(salt: &str, value: &str) -> u32 {
-    let len = salt.len() + 1 + value.len();
-    let hash = if len <= 256 {
-        let mut buf = [0u8; 256];
-        buf[..salt.len()].copy_from_slice(salt.as_bytes());
-        buf[salt.len()] = b':';
-        buf[salt.len() + 1..len].copy_from_slice(value.as_bytes());
-        murmur3_x86_32(&buf[..len], 0)
-    } else {
-        let mut joined = Vec::with_capacity(len);
-        joined.extend_from_slice(salt.as_bytes());
-        joined.push(b':');
-        joined.extend_from_slice(value.as_bytes());
-        murmur3_x86_32(&joined, 0)
-    };
-    hash % BUCKETS
+    let mut hasher = Murmur3::new(0);
+    hasher.write(salt.as_bytes());
+    hasher.write(b":");
+    hasher.write(value.as_bytes());
+    hasher.finish() % BUCKETS
 }
 
 /// Picks the index of the weight that owns `bucket`, walking the weights in order. `None` when the weights
@@ -94,6 +134,55 @@ mod tests {
         assert_eq!(murmur3_x86_32(b"\xff\xff\xff\xff", 0), 0x7629_3b50);
         assert_eq!(murmur3_x86_32(b"!Ce\x87", 0), 0xf55b_516b);
         assert_eq!(murmur3_x86_32(b"Hello, world!", 1234), 0xfaf6_cdb3);
+        assert_eq!(reference_murmur3(b"Hello, world!", 1234), 0xfaf6_cdb3);
+        assert_eq!(reference_murmur3(b"!Ce\x87", 0), 0xf55b_516b);
+    }
+
+    /// MurmurHash3 x86_32 written as directly as possible from the reference C code, one block at a time.
+    fn reference_murmur3(data: &[u8], seed: u32) -> u32 {
+        let mut h = seed;
+        let whole = data.len() / 4 * 4;
+        for i in (0..whole).step_by(4) {
+            let mut k = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+            k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+            h ^= k;
+            h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+        }
+        let mut k = 0u32;
+        for (i, byte) in data[whole..].iter().enumerate() {
+            k ^= u32::from(*byte) << (8 * i);
+        }
+        if whole < data.len() {
+            h ^= k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        }
+        h ^= data.len() as u32;
+        h ^= h >> 16;
+        h = h.wrapping_mul(0x85eb_ca6b);
+        h ^= h >> 13;
+        h = h.wrapping_mul(0xc2b2_ae35);
+        h ^ (h >> 16)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn streamed_pieces_hash_like_their_concatenation(
+            pieces in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12), 0..6),
+            seed in proptest::prelude::any::<u32>(),
+        ) {
+            let mut hasher = Murmur3::new(seed);
+            for piece in &pieces {
+                hasher.write(piece);
+            }
+            let joined = pieces.concat();
+            proptest::prop_assert_eq!(hasher.finish(), reference_murmur3(&joined, seed));
+            proptest::prop_assert_eq!(murmur3_x86_32(&joined, seed), reference_murmur3(&joined, seed));
+        }
+
+        #[test]
+        fn bucket_hashes_salt_colon_value(salt in "\\PC{0,20}", value in "\\PC{0,40}") {
+            let joined = format!("{salt}:{value}");
+            proptest::prop_assert_eq!(bucket(&salt, &value), reference_murmur3(joined.as_bytes(), 0) % BUCKETS);
+        }
     }
 
     #[test]
