@@ -210,9 +210,38 @@ fn instants(values: &[Value]) -> Result<Vec<i128>, OperandError> {
 /// Parses a semantic version; `2` and `2.3` are read as `2.0.0` and `2.3.0`. Build metadata is dropped: it has
 /// no bearing on precedence (SemVer 2.0.0, item 10), so `2.3.0+build.7` compares equal to `2.3.0`.
 pub(crate) fn parse_semver(s: &str) -> Option<semver::Version> {
+    if let Some(v) = parse_plain_semver(s) {
+        return Some(v);
+    }
     let mut v = parse_padded_semver(s)?;
     v.build = semver::BuildMetadata::EMPTY;
     Some(v)
+}
+
+/// The common case, `MAJOR[.MINOR[.PATCH]]` of plain numbers, without the general parser; `None` for
+/// anything else (pre-release, build, leading zeros, overflow, ...), which the general path then decides.
+fn parse_plain_semver(s: &str) -> Option<semver::Version> {
+    let mut parts = [0u64; 3];
+    let mut part = 0;
+    let mut digits = 0;
+    for &byte in s.as_bytes() {
+        if byte == b'.' {
+            if digits == 0 || part == 2 {
+                return None;
+            }
+            part += 1;
+            digits = 0;
+        } else if byte.is_ascii_digit() {
+            if digits == 1 && parts[part] == 0 {
+                return None; // a leading zero
+            }
+            parts[part] = parts[part].checked_mul(10)?.checked_add(u64::from(byte - b'0'))?;
+            digits += 1;
+        } else {
+            return None;
+        }
+    }
+    (digits > 0).then(|| semver::Version::new(parts[0], parts[1], parts[2]))
 }
 
 fn parse_padded_semver(s: &str) -> Option<semver::Version> {
@@ -244,5 +273,55 @@ mod tests {
         assert_eq!(parse_semver("2.3-beta").map(|v| v.pre.to_string()), Some("beta".to_owned()));
         assert_eq!(parse_semver("x.y"), None);
         assert_eq!(parse_semver("1.2.3.4"), None);
+    }
+
+    fn general_semver(s: &str) -> Option<semver::Version> {
+        let mut v = parse_padded_semver(s)?;
+        v.build = semver::BuildMetadata::EMPTY;
+        Some(v)
+    }
+
+    #[test]
+    fn plain_semvers_parse_like_the_general_path() {
+        for s in [
+            "0",
+            "1",
+            "2.3",
+            "2.3.1",
+            "0.0.0",
+            "10.20.30",
+            "18446744073709551615.0.1",
+            "18446744073709551616.0.0",
+            "01.2.3",
+            "1.02.3",
+            "1.2.03",
+            "1.2.3.4",
+            "",
+            ".",
+            "1.",
+            ".1",
+            "1..2",
+            "1.2.3.",
+            "a.b.c",
+            " 1.2.3",
+            "1.2.3 ",
+            "+1.2.3",
+            "1.2.3-rc.1",
+            "1.2.3+build",
+            "1.2-beta",
+            "٣.2.1",
+        ] {
+            assert_eq!(parse_semver(s), general_semver(s), "{s:?}");
+            if let Some(v) = parse_plain_semver(s) {
+                assert_eq!(Some(v), general_semver(s), "{s:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn semvers_parse_like_the_general_path(s in "[0-9.+-]{0,12}|[0-9]{1,3}(\\.[0-9]{1,21}){0,3}") {
+            proptest::prop_assert_eq!(parse_semver(&s), general_semver(&s));
+        }
     }
 }
