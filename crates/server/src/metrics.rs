@@ -1,5 +1,13 @@
 //! Prometheus metrics, exposed at `/metrics` in the text exposition format.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -12,8 +20,8 @@ use prometheus_client::registry::Registry;
 pub struct RequestLabels {
     /// The matched route, e.g. `/api/v1/flags/{flag}` (never the raw path: bounded cardinality).
     pub route: String,
-    /// HTTP method.
-    pub method: String,
+    /// HTTP method (`OTHER` for methods outside RFC 9110: bounded cardinality).
+    pub method: &'static str,
     /// Status code.
     pub status: u16,
 }
@@ -48,6 +56,8 @@ pub struct Metrics {
     pub evaluations: Family<EvaluationLabels, Counter>,
     /// The revision each environment's in-memory snapshot is at.
     pub snapshot_revision: Family<EnvironmentLabels, Gauge>,
+    /// The environments `snapshot_revision` has a value for, so that deleted ones can be dropped.
+    revision_environments: Mutex<HashSet<String>>,
 }
 
 impl Default for Metrics {
@@ -67,7 +77,14 @@ impl Default for Metrics {
             "Revision of each environment's in-memory snapshot",
             snapshot_revision.clone(),
         );
-        Metrics { registry, requests, request_seconds, evaluations, snapshot_revision }
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            evaluations,
+            snapshot_revision,
+            revision_environments: Mutex::default(),
+        }
     }
 }
 
@@ -79,10 +96,61 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one served request and its latency.
+    pub fn request(&self, route: &str, method: &Method, status: u16, seconds: f64) {
+        let labels = RequestLabels { route: route.to_owned(), method: method_label(method), status };
+        self.requests.get_or_create(&labels).inc();
+        self.request_seconds.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Sets `snapshot_revision` to these (environment, revision) pairs and drops environments not among them.
+    pub fn set_snapshot_revisions(&self, revisions: &[(String, u64)]) {
+        let mut known = self.revision_environments.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current: HashSet<String> = revisions.iter().map(|(environment, _)| environment.clone()).collect();
+        for gone in known.difference(&current) {
+            self.snapshot_revision.remove(&EnvironmentLabels { environment: gone.clone() });
+        }
+        for (environment, revision) in revisions {
+            let value = i64::try_from(*revision).unwrap_or(i64::MAX);
+            self.snapshot_revision.get_or_create(&EnvironmentLabels { environment: environment.clone() }).set(value);
+        }
+        *known = current;
+    }
+
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
         out
+    }
+}
+
+/// Route label of requests no route matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Middleware counting every request by matched route, method and status, with its latency. It runs inside
+/// the router (as a layer on it), where [`MatchedPath`] is known; it costs two map lookups per request.
+pub async fn track_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(request).await;
+    let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+    metrics.request(route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
     }
 }

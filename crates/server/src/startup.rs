@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
@@ -35,20 +36,24 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
     })
 }
 
+/// Every route, documented: the API under `/api/v1` and the operations endpoints.
+fn routes() -> OpenApiRouter<AppState> {
+    crate::api::router().merge(crate::ops::router())
+}
+
 /// The OpenAPI document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    crate::api::router().split_for_parts().1
+    routes().split_for_parts().1
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let (api, doc) = crate::api::router().split_for_parts();
-    let doc = Arc::new(doc);
+    let (routes, _) = routes().split_for_parts();
     let max_body = state.config.max_body_bytes;
-    api.route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
-        .merge(crate::ops::router())
+    routes
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track_requests))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

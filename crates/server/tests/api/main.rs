@@ -3,3 +3,6 @@
 mod helpers;
 
 mod environments;
+mod openapi;
+mod ops;
+mod shutdown;

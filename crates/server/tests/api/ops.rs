@@ -1,0 +1,90 @@
+//! The operations endpoints: health, readiness and Prometheus metrics.
+
+use serde_json::Value;
+
+use crate::both;
+use crate::helpers::{Db, TestApp};
+
+both!(metrics_count_requests_by_route, metrics_follow_snapshot_revisions, health_and_readiness);
+
+/// The value of the sample of `name` whose labels include every `label="value"` pair given, if there is one.
+fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    exposition.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, series_labels) = series.split_once('{').unwrap_or((series, ""));
+        let matches = series_name == name
+            && labels.iter().all(|(label, wanted)| series_labels.contains(&format!("{label}=\"{wanted}\"")));
+        if matches { value.parse().ok() } else { None }
+    })
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    let reply = app.get("/metrics").await.expect(200);
+    let content_type = reply.header("content-type").unwrap_or_default();
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "content type {content_type}");
+    match reply.body {
+        Value::String(text) => text,
+        other => panic!("expected the text exposition, got {other}"),
+    }
+}
+
+async fn metrics_count_requests_by_route(db: Db) {
+    let app = TestApp::spawn(db).await;
+    app.environment("production").await;
+    for _ in 0..3 {
+        app.get("/api/v1/environments/production").await.expect(200);
+    }
+    app.get("/api/v1/environments/missing").await.expect(404);
+    app.get("/no/such/route").await.expect(404);
+
+    let text = metrics_text(&app).await;
+    let requests = "pennon_http_requests_total";
+    let one_env = [("route", "/api/v1/environments/{env}"), ("method", "GET"), ("status", "200")];
+    assert_eq!(sample(&text, requests, &one_env), Some(3.0), "{text}");
+    let missing = [("route", "/api/v1/environments/{env}"), ("method", "GET"), ("status", "404")];
+    assert_eq!(sample(&text, requests, &missing), Some(1.0), "{text}");
+    let created = [("route", "/api/v1/environments"), ("method", "POST"), ("status", "201")];
+    assert_eq!(sample(&text, requests, &created), Some(1.0), "{text}");
+    let unmatched = [("route", "unmatched"), ("method", "GET"), ("status", "404")];
+    assert_eq!(sample(&text, requests, &unmatched), Some(1.0), "raw paths must not become labels: {text}");
+    assert!(!text.contains("/no/such/route"), "raw paths must not become labels: {text}");
+    assert_eq!(sample(&text, "pennon_http_request_duration_seconds_count", &one_env), Some(3.0), "{text}");
+    let seconds = sample(&text, "pennon_http_request_duration_seconds_sum", &one_env).expect("latency sum");
+    assert!(seconds > 0.0 && seconds < 30.0, "latency sum {seconds}");
+
+    // The scrape itself is counted too, on the next one.
+    let text = metrics_text(&app).await;
+    let scrape = [("route", "/metrics"), ("method", "GET"), ("status", "200")];
+    assert_eq!(sample(&text, requests, &scrape), Some(1.0), "{text}");
+}
+
+async fn metrics_follow_snapshot_revisions(db: Db) {
+    let app = TestApp::spawn(db).await;
+    app.environment("production").await;
+    app.environment("staging").await;
+    let revision = |env: &str| {
+        let env = env.to_owned();
+        let app = &app;
+        async move { app.get(&format!("/api/v1/environments/{env}")).await.expect(200).body["revision"].as_f64() }
+    };
+    let text = metrics_text(&app).await;
+    let production = [("environment", "production")];
+    assert_eq!(sample(&text, "pennon_snapshot_revision", &production), revision("production").await, "{text}");
+    let staging = [("environment", "staging")];
+    assert_eq!(sample(&text, "pennon_snapshot_revision", &staging), revision("staging").await, "{text}");
+
+    app.delete("/api/v1/environments/staging").await.expect(204);
+    let text = metrics_text(&app).await;
+    assert_eq!(sample(&text, "pennon_snapshot_revision", &staging), None, "a deleted environment is dropped: {text}");
+    assert!(sample(&text, "pennon_snapshot_revision", &production).is_some(), "{text}");
+}
+
+async fn health_and_readiness(db: Db) {
+    let app = TestApp::spawn(db).await;
+    assert_eq!(app.get("/healthz").await.expect(200).body["status"], "ok");
+    app.environment("production").await;
+    let ready = app.get("/readyz").await.expect(200).body;
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"], "ok");
+    assert_eq!(ready["environments"], 1);
+}
