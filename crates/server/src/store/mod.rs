@@ -71,12 +71,19 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Tls(_) => StoreError::Unavailable(e),
-            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08") || c == "57P01") => {
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| is_unavailable_code(&c)) => {
                 StoreError::Unavailable(e)
             }
             other => StoreError::Internal(other),
         }
     }
+}
+
+/// PostgreSQL error codes that mean the database cannot serve right now, so that trying again later can
+/// succeed: connection exceptions (class 08), the server shutting down or starting up (57P01 to 57P03), and
+/// too many connections (53300).
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -103,6 +110,12 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How long an operation waits for a connection (including making a new one) before it fails with
+/// [`StoreError::Unavailable`]. While the database is away every write, and `/readyz`, answers 503 after at
+/// most this long; a database that comes back within it is not noticed at all. It is also the bound on
+/// waiting for a free connection under load, so it must not be shorter than a healthy connect takes.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::sqlx_macros::migrate!("../../migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::sqlx_macros::migrate!("../../migrations/sqlite");
 
@@ -123,7 +136,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { max_connections.min(8) } else { max_connections })
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -151,10 +164,17 @@ impl Store {
         self.backend
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers, within twice [`ACQUIRE_TIMEOUT`] (a connection that went silent after it
+    /// was handed out would otherwise keep the caller waiting for as long as TCP retransmits).
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        let limit = 2 * ACQUIRE_TIMEOUT;
+        match tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&self.pool)).await {
+            Ok(answered) => answered.map(drop).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Unavailable(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {limit:?}"),
+            )))),
+        }
     }
 
     /// Closes every connection.
