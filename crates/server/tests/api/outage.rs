@@ -1,0 +1,167 @@
+//! Database outages, for real: the server reaches PostgreSQL through a proxy of our own that can cut the
+//! database off (or let it go silent) and bring it back. While it is away, evaluation keeps answering from
+//! the snapshots, writes answer 503 promptly, and `/readyz` says why; afterwards everything recovers without
+//! a restart.
+
+use std::time::{Duration, Instant};
+
+use pennon_engine::{Context, Serve};
+use pennon_server::config::ServeConfig;
+use pennon_server::state::AppState;
+use pennon_server::store::{Actor, StoreError};
+use serde_json::json;
+
+use crate::helpers::{Db, TestApp, TestDatabase};
+use crate::proxy::DbProxy;
+
+/// How long a refused write or a failed readiness check may take: the store's `ACQUIRE_TIMEOUT` (1 s) and a margin.
+const PROMPT: Duration = Duration::from_secs(2);
+
+async fn app_behind_proxy() -> (TestApp, DbProxy) {
+    let database = TestDatabase::new(Db::Postgres).await;
+    let (proxy, url) = DbProxy::in_front_of(&database.url).await;
+    let mut config = ServeConfig::for_database(&url);
+    config.refresh_interval = Duration::from_millis(200);
+    (TestApp::spawn_with(database, config).await, proxy)
+}
+
+/// A boolean flag `checkout` in `production`, enabled and serving `on`.
+async fn checkout_flag_on(app: &TestApp) {
+    app.environment("production").await;
+    let flag = serde_json::from_value(json!({
+        "key": "checkout", "kind": "boolean", "salt": "s1",
+        "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }]
+    }))
+    .unwrap();
+    let store = &app.state().store;
+    let (_, revisions) = store.create_flag(&flag, &Actor::anonymous()).await.unwrap();
+    app.state().snapshots.after_commit(&revisions).await;
+    set_checkout(app, true).await.unwrap();
+}
+
+/// Turns `checkout` on or off in `production` (through the store, the path every write takes).
+async fn set_checkout(app: &TestApp, on: bool) -> Result<(), StoreError> {
+    set_checkout_on(app.state(), on).await
+}
+
+async fn set_checkout_on(state: &AppState, on: bool) -> Result<(), StoreError> {
+    let (_, revisions) = state
+        .store
+        .update_config("checkout", "production", None, "config.toggle", &Actor::anonymous(), |_, current| {
+            let mut next = current.clone();
+            next.enabled = on;
+            next.default = Serve::Variant("on".into());
+            Ok(next)
+        })
+        .await?;
+    state.snapshots.after_commit(&revisions).await;
+    Ok(())
+}
+
+/// The variant `checkout` serves to a user in `production`, as evaluation sees it.
+fn checkout_variant(app: &TestApp) -> String {
+    let snapshot = app.state().snapshots.get("production").expect("production has a snapshot");
+    let evaluation = snapshot.compiled.evaluate("checkout", &Context::new("user-42"));
+    evaluation.variant.expect("checkout evaluates").to_owned()
+}
+
+/// Asserts that a write is refused with 503 and a problem body, within [`PROMPT`].
+async fn assert_write_refused(app: &TestApp, key: &str) {
+    let started = Instant::now();
+    let reply = app.post("/api/v1/environments", json!({ "key": key })).await.expect(503);
+    let took = started.elapsed();
+    assert!(took < PROMPT, "the refusal took {took:?}");
+    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+    assert_eq!(reply.body["type"], "/problems/unavailable");
+    assert_eq!(reply.body["status"], 503);
+    assert!(reply.body["detail"].as_str().unwrap().contains("database is unavailable"), "{}", reply.body);
+}
+
+/// Asserts that `/readyz` answers 503 naming the database, within [`PROMPT`].
+async fn assert_not_ready(app: &TestApp) {
+    let started = Instant::now();
+    let reply = app.get("/readyz").await.expect(503);
+    let took = started.elapsed();
+    assert!(took < PROMPT, "/readyz took {took:?}");
+    assert_eq!(reply.body["database"], "unreachable", "{}", reply.body);
+    assert_eq!(reply.body["status"], "degraded");
+}
+
+/// Waits until `/readyz` answers 200 again, by itself.
+async fn wait_until_ready(app: &TestApp) {
+    let started = Instant::now();
+    while app.get("/readyz").await.status != 200 {
+        assert!(started.elapsed() < Duration::from_secs(15), "the server did not become ready again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// After the database returns: writes succeed, their changes reach the snapshots, and nothing refused
+/// during the outage was written.
+async fn assert_recovered(app: &TestApp, refused: &str) {
+    wait_until_ready(app).await;
+    app.environment("staging").await;
+    assert!(app.state().snapshots.get("staging").is_some());
+    app.get(&format!("/api/v1/environments/{refused}")).await.expect(404);
+    set_checkout(app, false).await.unwrap();
+    assert_eq!(checkout_variant(app), "off");
+    app.get("/readyz").await.expect(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_cut_off_then_restored() {
+    let (app, proxy) = app_behind_proxy().await;
+    checkout_flag_on(&app).await;
+    assert_eq!(checkout_variant(&app), "on");
+
+    proxy.cut().await;
+    assert_eq!(checkout_variant(&app), "on");
+    app.get("/healthz").await.expect(200);
+    assert_write_refused(&app, "refused").await;
+    assert_not_ready(&app).await;
+    assert!(matches!(set_checkout(&app, false).await, Err(StoreError::Unavailable(_))));
+    assert_write_refused(&app, "refused").await;
+    assert_eq!(checkout_variant(&app), "on");
+
+    proxy.restore().await;
+    assert_recovered(&app, "refused").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_silent_then_back() {
+    let (app, proxy) = app_behind_proxy().await;
+    checkout_flag_on(&app).await;
+
+    proxy.blackhole();
+    assert_eq!(checkout_variant(&app), "on");
+    assert_write_refused(&app, "refused").await;
+    assert_not_ready(&app).await;
+    assert_eq!(checkout_variant(&app), "on");
+
+    proxy.restore().await;
+    assert_recovered(&app, "refused").await;
+}
+
+/// A replica cut off from the database misses changes made through another one, and catches up by itself
+/// once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_off_replica_catches_up() {
+    let (app, proxy) = app_behind_proxy().await;
+    checkout_flag_on(&app).await;
+    let other = pennon_server::startup::spawn(ServeConfig::for_database(&app.database.url)).await.unwrap();
+    let created = reqwest::Client::new().post(format!("{}/api/v1/environments", other.url()));
+
+    proxy.cut().await;
+    assert_eq!(created.json(&json!({ "key": "staging" })).send().await.unwrap().status(), 201);
+    set_checkout_on(&other.state, false).await.unwrap();
+    assert!(app.state().snapshots.get("staging").is_none());
+    assert_eq!(checkout_variant(&app), "on");
+
+    proxy.restore().await;
+    let started = Instant::now();
+    while app.state().snapshots.get("staging").is_none() || checkout_variant(&app) != "off" {
+        assert!(started.elapsed() < Duration::from_secs(10), "the snapshots did not catch up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    other.shutdown().await;
+}
