@@ -4,6 +4,7 @@ mod helpers;
 mod proxy;
 
 mod environments;
+mod failed_writes;
 mod openapi;
 mod outage;
 mod ops;
