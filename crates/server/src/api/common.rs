@@ -80,7 +80,11 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 /// Encodes a cursor: opaque to clients (hex of the position).
 pub fn encode_cursor(position: &str) -> String {
-    position.bytes().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    position.bytes().fold(String::with_capacity(position.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// Decodes a cursor made by [`encode_cursor`].

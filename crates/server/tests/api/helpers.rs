@@ -148,12 +148,11 @@ impl TestApp {
         server.shutdown().await;
         let mut config = self.config.clone();
         config.listen = addr;
-        let server = match spawn(config.clone()).await {
-            Ok(s) => s,
-            Err(_) => {
-                config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-                spawn(config).await.expect("server restarts")
-            }
+        let server = if let Ok(server) = spawn(config.clone()).await {
+            server
+        } else {
+            config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            spawn(config).await.expect("server restarts")
         };
         self.base = server.url();
         self.server = Some(server);
