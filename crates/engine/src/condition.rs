@@ -1,5 +1,7 @@
 //! Conditions in compiled form: operands parsed once per snapshot, matching without allocation.
 
+use std::cmp::Ordering;
+
 use regex::Regex;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -52,6 +54,16 @@ impl Cmp {
             Cmp::Lte => left <= right,
             Cmp::Gt => left > right,
             Cmp::Gte => left >= right,
+        }
+    }
+
+    fn holds_ordering(self, ordering: Ordering) -> bool {
+        match self {
+            Cmp::Eq => ordering.is_eq(),
+            Cmp::Lt => ordering.is_lt(),
+            Cmp::Lte => ordering.is_le(),
+            Cmp::Gt => ordering.is_gt(),
+            Cmp::Gte => ordering.is_ge(),
         }
     }
 }
@@ -143,7 +155,10 @@ impl Test {
             Test::StartsWith(ops) => ops.iter().any(|o| s.starts_with(o.as_str())),
             Test::EndsWith(ops) => ops.iter().any(|o| s.ends_with(o.as_str())),
             Test::Matches(res) => res.iter().any(|re| re.is_match(s)),
-            Test::Semver(cmp, ops) => parse_semver(s).is_some_and(|v| ops.iter().any(|o| cmp.holds(&v, o))),
+            Test::Semver(cmp, ops) => match parse_plain_semver(s) {
+                Some(plain) => ops.iter().any(|o| cmp.holds_ordering(cmp_plain_semver(plain, o))),
+                None => parse_semver(s).is_some_and(|v| ops.iter().any(|o| cmp.holds(&v, o))),
+            },
             Test::Time(cmp, ops) => parse_instant(s).is_some_and(|t| ops.iter().any(|o| cmp.holds(&t, o))),
             Test::Exists => true,
             Test::Number(..) => false,
@@ -210,8 +225,8 @@ fn instants(values: &[Value]) -> Result<Vec<i128>, OperandError> {
 /// Parses a semantic version; `2` and `2.3` are read as `2.0.0` and `2.3.0`. Build metadata is dropped: it has
 /// no bearing on precedence (SemVer 2.0.0, item 10), so `2.3.0+build.7` compares equal to `2.3.0`.
 pub(crate) fn parse_semver(s: &str) -> Option<semver::Version> {
-    if let Some(v) = parse_plain_semver(s) {
-        return Some(v);
+    if let Some([major, minor, patch]) = parse_plain_semver(s) {
+        return Some(semver::Version::new(major, minor, patch));
     }
     let mut v = parse_padded_semver(s)?;
     v.build = semver::BuildMetadata::EMPTY;
@@ -220,7 +235,7 @@ pub(crate) fn parse_semver(s: &str) -> Option<semver::Version> {
 
 /// The common case, `MAJOR[.MINOR[.PATCH]]` of plain numbers, without the general parser; `None` for
 /// anything else (pre-release, build, leading zeros, overflow, ...), which the general path then decides.
-fn parse_plain_semver(s: &str) -> Option<semver::Version> {
+fn parse_plain_semver(s: &str) -> Option<[u64; 3]> {
     let mut parts = [0u64; 3];
     let mut part = 0;
     let mut digits = 0;
@@ -241,7 +256,21 @@ fn parse_plain_semver(s: &str) -> Option<semver::Version> {
             return None;
         }
     }
-    (digits > 0).then(|| semver::Version::new(parts[0], parts[1], parts[2]))
+    (digits > 0).then_some(parts)
+}
+
+/// How the plain version `major.minor.patch` (no pre-release, no build metadata) orders against `other`, as
+/// `semver::Version::cmp` would: by the numbers, then a release after any of its pre-releases.
+fn cmp_plain_semver(plain: [u64; 3], other: &semver::Version) -> Ordering {
+    if !other.build.is_empty() {
+        // Operands are parsed without build metadata; kept exact for any other caller.
+        return semver::Version::new(plain[0], plain[1], plain[2]).cmp(other);
+    }
+    plain.cmp(&[other.major, other.minor, other.patch]).then(if other.pre.is_empty() {
+        Ordering::Equal
+    } else {
+        Ordering::Greater
+    })
 }
 
 fn parse_padded_semver(s: &str) -> Option<semver::Version> {
@@ -312,13 +341,37 @@ mod tests {
             "٣.2.1",
         ] {
             assert_eq!(parse_semver(s), general_semver(s), "{s:?}");
-            if let Some(v) = parse_plain_semver(s) {
-                assert_eq!(Some(v), general_semver(s), "{s:?}");
+            if let Some([major, minor, patch]) = parse_plain_semver(s) {
+                assert_eq!(Some(semver::Version::new(major, minor, patch)), general_semver(s), "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_versions_order_like_semver() {
+        let operands = ["2.3.0", "2.3.0-rc.1", "2.3.0-0", "2.3.1-alpha", "2.2.9", "2.3.1", "0.0.0", "2.3.0+build.5"];
+        for plain in [[2, 3, 0], [2, 2, 9], [2, 3, 1], [0, 0, 0], [3, 0, 0]] {
+            let version = semver::Version::new(plain[0], plain[1], plain[2]);
+            for operand in operands {
+                let operand = semver::Version::parse(operand).unwrap();
+                assert_eq!(cmp_plain_semver(plain, &operand), version.cmp(&operand), "{version} vs {operand}");
             }
         }
     }
 
     proptest::proptest! {
+        #[test]
+        fn plain_versions_compare_like_parsed_ones(
+            plain in proptest::array::uniform3(0u64..4),
+            core in proptest::array::uniform3(0u64..4),
+            pre in "|-rc\\.[0-9]|-alpha|-0",
+            build in "|\\+b[0-9]",
+        ) {
+            let operand = semver::Version::parse(&format!("{}.{}.{}{pre}{build}", core[0], core[1], core[2])).unwrap();
+            let version = semver::Version::new(plain[0], plain[1], plain[2]);
+            proptest::prop_assert_eq!(cmp_plain_semver(plain, &operand), version.cmp(&operand));
+        }
+
         #[test]
         fn semvers_parse_like_the_general_path(s in "[0-9.+-]{0,12}|[0-9]{1,3}(\\.[0-9]{1,21}){0,3}") {
             proptest::prop_assert_eq!(parse_semver(&s), general_semver(&s));
