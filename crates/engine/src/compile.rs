@@ -21,6 +21,8 @@ pub struct CompiledSnapshot {
     pub(crate) flags: Vec<CompiledFlag>,
     pub(crate) index: FastMap<String, usize>,
     pub(crate) segments: Vec<CompiledSegment>,
+    /// How many distinct attribute names the conditions test (their slots are `0..attribute_slots`).
+    pub(crate) attribute_slots: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -73,7 +75,7 @@ impl CompiledSnapshot {
     pub fn compile(snapshot: &Snapshot) -> Self {
         let segment_index: FastMap<&str, usize> =
             snapshot.segments.iter().enumerate().map(|(i, s)| (s.key.as_str(), i)).collect();
-        let segments = snapshot.segments.iter().map(compile_segment).collect();
+        let mut segments: Vec<CompiledSegment> = snapshot.segments.iter().map(compile_segment).collect();
         let index: FastMap<String, usize> =
             snapshot.flags.iter().enumerate().map(|(i, f)| (f.definition.key.clone(), i)).collect();
         let mut flags: Vec<CompiledFlag> = snapshot
@@ -84,12 +86,19 @@ impl CompiledSnapshot {
         for i in on_prerequisite_cycles(&flags) {
             flags[i].broken = true;
         }
+        let mut slots: FastMap<String, usize> = FastMap::default();
+        let rules = flags.iter_mut().flat_map(|f| &mut f.rules).flat_map(|r| &mut r.conditions);
+        for condition in rules.chain(segments.iter_mut().flat_map(|s| &mut s.conditions)) {
+            let next = slots.len();
+            condition.set_slot(*slots.entry(condition.attribute().to_owned()).or_insert(next));
+        }
         CompiledSnapshot {
             environment: snapshot.environment.clone(),
             revision: snapshot.revision,
             flags,
             index,
             segments,
+            attribute_slots: slots.len(),
         }
     }
 

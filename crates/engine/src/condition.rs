@@ -7,13 +7,16 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::context::{AttrRef, Context};
+use crate::context::{AttrLookup, AttrRef};
 use crate::model::{Condition, Operator};
 
 /// A condition whose operands are parsed.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledCondition {
     attribute: String,
+    /// The attribute's number among the snapshot's attribute names (see `AttrMemo`), set when the snapshot
+    /// is compiled; until then `usize::MAX`, which a memo answers by a direct lookup.
+    slot: usize,
     negate: bool,
     test: Test,
 }
@@ -105,13 +108,23 @@ impl CompiledCondition {
             Operator::After => Test::Time(Cmp::Gt, instants(&c.values)?),
             Operator::Exists => Test::Exists,
         };
-        Ok(CompiledCondition { attribute: c.attribute.clone(), negate: c.negate, test })
+        Ok(CompiledCondition { attribute: c.attribute.clone(), slot: usize::MAX, negate: c.negate, test })
+    }
+
+    /// The attribute tested.
+    pub(crate) fn attribute(&self) -> &str {
+        &self.attribute
+    }
+
+    /// Sets the attribute's number among the snapshot's attribute names.
+    pub(crate) fn set_slot(&mut self, slot: usize) {
+        self.slot = slot;
     }
 
     /// Whether the condition holds for the context. A missing attribute or one of the wrong type does not
     /// match; `negate` inverts the final answer.
-    pub(crate) fn holds(&self, ctx: &Context) -> bool {
-        let matched = match ctx.attr(&self.attribute) {
+    pub(crate) fn holds<'c>(&self, attrs: &mut impl AttrLookup<'c>) -> bool {
+        let matched = match attrs.attr(&self.attribute, self.slot) {
             None => false,
             Some(attr) => self.matches_attr(attr),
         };

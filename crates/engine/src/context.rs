@@ -26,6 +26,64 @@ pub struct Context {
     pub attributes: Attributes,
 }
 
+/// Where conditions read attributes from: the context itself, or a memo of the lookups already made.
+pub(crate) trait AttrLookup<'c> {
+    /// The context.
+    fn context(&self) -> &'c Context;
+
+    /// The attribute `name`, whose number among the snapshot's attribute names is `slot`.
+    fn attr(&mut self, name: &str, slot: usize) -> Option<AttrRef<'c>>;
+}
+
+impl<'c> AttrLookup<'c> for &'c Context {
+    fn context(&self) -> &'c Context {
+        self
+    }
+
+    fn attr(&mut self, name: &str, _slot: usize) -> Option<AttrRef<'c>> {
+        Context::attr(self, name)
+    }
+}
+
+/// Looks each attribute up at most once, by slot: `evaluate_all` reads the same few attributes for many
+/// flags.
+pub(crate) struct AttrMemo<'c> {
+    ctx: &'c Context,
+    slots: Vec<Memo<'c>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Memo<'c> {
+    NotLookedUp,
+    LookedUp(Option<AttrRef<'c>>),
+}
+
+impl<'c> AttrMemo<'c> {
+    /// A memo for a snapshot with `slots` distinct attribute names.
+    pub(crate) fn new(ctx: &'c Context, slots: usize) -> Self {
+        AttrMemo { ctx, slots: vec![Memo::NotLookedUp; slots] }
+    }
+}
+
+impl<'c> AttrLookup<'c> for AttrMemo<'c> {
+    fn context(&self) -> &'c Context {
+        self.ctx
+    }
+
+    #[inline]
+    fn attr(&mut self, name: &str, slot: usize) -> Option<AttrRef<'c>> {
+        match self.slots.get_mut(slot) {
+            Some(Memo::LookedUp(attr)) => *attr,
+            Some(memo) => {
+                let attr = self.ctx.attr(name);
+                *memo = Memo::LookedUp(attr);
+                attr
+            }
+            None => self.ctx.attr(name),
+        }
+    }
+}
+
 /// An attribute as conditions see it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AttrRef<'a> {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::bucket::bucket;
 use crate::compile::{BucketBy, CompiledFlag, CompiledServe, CompiledSnapshot};
-use crate::context::Context;
+use crate::context::{AttrLookup, AttrMemo, Context};
 
 /// The outcome of evaluating one flag for one context. Borrows from the snapshot: no allocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,7 +109,11 @@ impl CompiledSnapshot {
     /// ```
     pub fn evaluate<'a>(&'a self, flag_key: &'a str, ctx: &Context) -> Evaluation<'a> {
         match self.index.get(flag_key) {
-            Some(&i) => self.evaluate_index(i, ctx),
+            Some(&i) => {
+                // One flag reads each attribute about once: look them up directly rather than set up a memo.
+                let mut direct = ctx;
+                self.evaluate_index(i, &mut direct)
+            }
             None => Evaluation {
                 flag: flag_key,
                 value: None,
@@ -120,14 +124,16 @@ impl CompiledSnapshot {
         }
     }
 
-    /// Evaluates every flag for a context, in snapshot order.
+    /// Evaluates every flag for a context, in snapshot order. Each attribute is looked up in the context once,
+    /// however many flags test it.
     pub fn evaluate_all(&self, ctx: &Context) -> Vec<Evaluation<'_>> {
-        (0..self.flags.len()).map(|i| self.evaluate_index(i, ctx)).collect()
+        let mut attrs = AttrMemo::new(ctx, self.attribute_slots);
+        (0..self.flags.len()).map(|i| self.evaluate_index(i, &mut attrs)).collect()
     }
 
-    fn evaluate_index(&self, i: usize, ctx: &Context) -> Evaluation<'_> {
+    fn evaluate_index<'c>(&self, i: usize, attrs: &mut impl AttrLookup<'c>) -> Evaluation<'_> {
         let flag = &self.flags[i];
-        let (variant, reason) = self.decide(flag, ctx);
+        let (variant, reason) = self.decide(flag, attrs);
         let served = variant.map(|v| &flag.variants[v]);
         Evaluation {
             flag: &flag.key,
@@ -140,7 +146,11 @@ impl CompiledSnapshot {
 
     /// The variant index and reason for one flag.
     /// Recursion through prerequisites ends: compiling marks every flag on a prerequisite cycle broken.
-    fn decide<'a>(&'a self, flag: &'a CompiledFlag, ctx: &Context) -> (Option<usize>, Reason<'a>) {
+    fn decide<'a, 'c>(
+        &'a self,
+        flag: &'a CompiledFlag,
+        attrs: &mut impl AttrLookup<'c>,
+    ) -> (Option<usize>, Reason<'a>) {
         if flag.broken {
             return (None, Reason::Error { error: ErrorCode::MalformedConfig });
         }
@@ -151,7 +161,7 @@ impl CompiledSnapshot {
             // A prerequisite passes when its flag is on, its own prerequisites pass, and it serves the
             // required variant; an unknown or broken prerequisite fails.
             let passed = prereq.is_some_and(|p| {
-                let (served, reason) = self.decide(&self.flags[p], ctx);
+                let (served, reason) = self.decide(&self.flags[p], attrs);
                 served == *required
                     && !matches!(reason, Reason::Off | Reason::PrerequisiteFailed { .. } | Reason::Error { .. })
             });
@@ -159,13 +169,16 @@ impl CompiledSnapshot {
                 return (Some(flag.off_variant), Reason::PrerequisiteFailed { flag: key });
             }
         }
+        let ctx = attrs.context();
         if !flag.targets.is_empty()
             && let Some(&v) = ctx.key().and_then(|k| flag.targets.get(k))
         {
             return (Some(v), Reason::TargetMatch);
         }
         for (rule_index, rule) in flag.rules.iter().enumerate() {
-            if rule.conditions.iter().all(|c| c.holds(ctx)) && rule.segments.iter().all(|&s| self.in_segment(s, ctx)) {
+            if rule.conditions.iter().all(|c| c.holds(attrs))
+                && rule.segments.iter().all(|&s| self.in_segment(s, attrs))
+            {
                 return Self::serve(flag, &rule.serve, ctx, |bucket| Reason::RuleMatch {
                     rule_id: &rule.id,
                     rule_index,
@@ -196,9 +209,9 @@ impl CompiledSnapshot {
         }
     }
 
-    fn in_segment(&self, s: usize, ctx: &Context) -> bool {
+    fn in_segment<'c>(&self, s: usize, attrs: &mut impl AttrLookup<'c>) -> bool {
         let segment = &self.segments[s];
-        if let Some(key) = ctx.key() {
+        if let Some(key) = attrs.context().key() {
             if segment.included.contains(key) {
                 return true;
             }
@@ -206,7 +219,7 @@ impl CompiledSnapshot {
                 return false;
             }
         }
-        !segment.conditions.is_empty() && segment.conditions.iter().all(|c| c.holds(ctx))
+        !segment.conditions.is_empty() && segment.conditions.iter().all(|c| c.holds(attrs))
     }
 }
 
@@ -227,5 +240,35 @@ fn bucket_of(salt: &str, by: &BucketBy, ctx: &Context) -> Option<u32> {
             }
             _ => None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Snapshot;
+
+    /// `evaluate_all` shares attribute lookups between flags; it must answer exactly as evaluating each flag
+    /// on its own does, for every snapshot and context of the evaluation test vectors.
+    #[test]
+    fn evaluate_all_agrees_with_evaluate() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/evaluation");
+        let mut contexts = 0;
+        for entry in std::fs::read_dir(&dir).expect("evaluation vectors") {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let snapshot: Snapshot = serde_json::from_value(file["snapshot"].clone()).unwrap();
+            let compiled = CompiledSnapshot::compile(&snapshot);
+            for case in file["cases"].as_array().unwrap() {
+                let ctx: Context = serde_json::from_value(case["context"].clone()).unwrap();
+                let one_by_one: Vec<_> = compiled.flag_keys().map(|key| compiled.evaluate(key, &ctx)).collect();
+                assert_eq!(compiled.evaluate_all(&ctx), one_by_one, "{}: {}", path.display(), case["name"]);
+                contexts += 1;
+            }
+        }
+        assert!(contexts > 100, "only {contexts} contexts found in {}", dir.display());
     }
 }
