@@ -113,6 +113,25 @@ pub(crate) async fn configs_of(conn: &mut AnyConnection, flag: &str) -> StoreRes
     rows.iter().map(|c| from_json(c)).collect()
 }
 
+/// The other flags' configs that name `flag` as a prerequisite, in any environment.
+async fn prerequisite_users(conn: &mut AnyConnection, flag: &str) -> StoreResult<Vec<FlagConfig>> {
+    let with_prerequisites: Vec<String> = sqlx::query_scalar(
+        "SELECT config FROM flag_configs WHERE flag <> $1 AND config LIKE '%\"prerequisites\":[{%' \
+         ORDER BY flag, environment",
+    )
+    .bind(flag)
+    .fetch_all(conn)
+    .await?;
+    let mut users = Vec::new();
+    for text in &with_prerequisites {
+        let config: FlagConfig = from_json(text)?;
+        if config.prerequisites.iter().any(|p| p.flag == flag) {
+            users.push(config);
+        }
+    }
+    Ok(users)
+}
+
 impl Store {
     /// A page of flags ordered by key.
     pub async fn list_flags(&self, filter: &FlagFilter) -> StoreResult<Vec<FlagRecord>> {
@@ -222,7 +241,20 @@ impl Store {
             flag.variants = variants;
         }
         let configs = configs_of(tx.conn(), key).await?;
-        let problems = check(&flag, &configs);
+        let mut problems = check(&flag, &configs);
+        for config in prerequisite_users(tx.conn(), key).await? {
+            for p in config.prerequisites.iter().filter(|p| p.flag == key) {
+                if !flag.variants.iter().any(|v| v.key == p.variant) {
+                    problems.push(pennon_engine::Problem {
+                        path: "variants".to_owned(),
+                        message: format!(
+                            "variant \"{}\" is a prerequisite of flag \"{}\" in environment \"{}\"",
+                            p.variant, config.flag, config.environment
+                        ),
+                    });
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
         }
@@ -310,16 +342,9 @@ impl Store {
         if !record.flag.archived {
             return Err(StoreError::Conflict(format!("flag \"{key}\" must be archived before it is deleted")));
         }
-        let with_prerequisites: Vec<String> = sqlx::query_scalar(
-            "SELECT config FROM flag_configs WHERE flag <> $1 AND config LIKE '%\"prerequisites\":[{%' ORDER BY flag",
-        )
-        .bind(key)
-        .fetch_all(tx.conn())
-        .await?;
         let mut dependents = Vec::new();
-        for text in &with_prerequisites {
-            let config: FlagConfig = from_json(text)?;
-            if config.prerequisites.iter().any(|p| p.flag == key) && !dependents.contains(&config.flag) {
+        for config in prerequisite_users(tx.conn(), key).await? {
+            if !dependents.contains(&config.flag) {
                 dependents.push(config.flag);
             }
         }
