@@ -2,6 +2,8 @@
 
 pub mod common;
 mod environments;
+mod flags;
+mod model;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,11 +16,13 @@ use crate::state::AppState;
     info(title = "Pennon", description = "Feature flags and progressive delivery: admin API, evaluation and SDK delivery."),
     tags(
         (name = "environments", description = "Environments (production, staging, ...)"),
+        (name = "flags", description = "Flag definitions, shared by every environment"),
     )
 )]
 pub struct ApiDoc;
 
 /// Every `/api/v1` route, with the OpenAPI description collected from the handlers.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", environments::router())
+    let v1 = environments::router().merge(flags::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

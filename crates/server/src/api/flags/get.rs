@@ -1,0 +1,42 @@
+//! `GET /flags/{flag}`: the definition with its config in every environment.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use pennon_engine::FlagConfig;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::super::common::etag;
+use super::super::model::FlagConfigDoc;
+use super::FlagBody;
+use crate::auth::Viewer;
+use crate::error::{ApiError, Json, Path, ProblemBody};
+use crate::state::AppState;
+
+/// A flag definition with its config in every environment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagDetail {
+    /// The definition.
+    #[serde(flatten)]
+    pub flag: FlagBody,
+    /// The config in each environment, by environment key.
+    #[schema(value_type = BTreeMap<String, FlagConfigDoc>)]
+    pub environments: BTreeMap<String, FlagConfig>,
+}
+
+/// Get a flag: its definition (`ETag` is its version) and its config in every environment.
+#[utoipa::path(get, path = "/flags/{flag}", tag = "flags",
+    params(("flag" = String, Path, description = "Flag key")),
+    responses((status = 200, body = FlagDetail), (status = 404, body = ProblemBody)))]
+pub(super) async fn get_flag(
+    _: Viewer,
+    State(state): State<AppState>,
+    Path(flag): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (record, configs) = state.store.get_flag_with_configs(&flag).await?;
+    let version = record.version;
+    let environments = configs.into_iter().map(|c| (c.environment.clone(), c)).collect();
+    Ok((etag(version), Json(FlagDetail { flag: record.into(), environments })))
+}
