@@ -1,0 +1,126 @@
+//! `/flags/{flag}/environments/{env}`: a flag's config in one environment, the small edits to it, its history,
+//! and promotion between environments.
+//!
+//! Every edit is one `update_config` call: one transaction that checks the version the edit was based on
+//! (`If-Match` or `version` in the body; a stale one answers 409 with `current_version`), validates the
+//! result (422 lists every problem with its path, e.g. `rules[2].serve.split.weights`), records history, the
+//! change log and an audit row named after the edit (`config.toggle`, `config.rule.add`, ...). The snapshot
+//! evaluation reads is caught up before the answer goes out.
+
+mod history;
+mod promote;
+mod replace;
+mod rules;
+mod serve;
+mod toggle;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use pennon_engine::{Flag, FlagConfig, Problem};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::common::{etag, rfc3339};
+use super::model::FlagConfigDoc;
+use crate::error::{ApiError, Json};
+use crate::state::AppState;
+use crate::store::{Actor, ConfigRecord, StoreError};
+
+/// Routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(replace::get_config, replace::replace_config))
+        .routes(routes!(toggle::toggle))
+        .routes(routes!(serve::set_default))
+        .routes(routes!(serve::set_targets))
+        .routes(routes!(serve::set_prerequisites))
+        .routes(routes!(rules::add_rule))
+        .routes(routes!(rules::update_rule, rules::delete_rule))
+        .routes(routes!(rules::reorder_rules))
+        .routes(routes!(history::history))
+        .routes(routes!(history::revert))
+        .routes(routes!(promote::promote))
+}
+
+/// A flag's config in one environment, as in the wire format, with who changed it last.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigBody {
+    /// The config; its `version` is also the `ETag`.
+    #[serde(flatten)]
+    #[schema(value_type = FlagConfigDoc)]
+    pub config: FlagConfig,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+    /// Who made the last change.
+    pub updated_by: String,
+}
+
+impl From<ConfigRecord> for ConfigBody {
+    fn from(r: ConfigRecord) -> Self {
+        ConfigBody { config: r.config, updated_at: rfc3339(r.updated_at), updated_by: r.updated_by }
+    }
+}
+
+/// The path parameters of a config.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ConfigPath {
+    flag: String,
+    env: String,
+}
+
+/// A rule with this id could not be addressed: `.../rules/reorder` is the reorder action.
+const RESERVED_RULE_ID: &str = "reorder";
+
+/// Applies one edit through the store and catches the environment's snapshot up before answering.
+async fn write(
+    state: &AppState,
+    at: &ConfigPath,
+    expected: Option<u64>,
+    action: &str,
+    actor: &Actor,
+    edit: impl FnOnce(&Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
+) -> Result<(HeaderMap, Json<ConfigBody>), ApiError> {
+    let edit = |flag: &Flag, current: &FlagConfig| {
+        let next = edit(flag, current)?;
+        if let Some(i) = next.rules.iter().position(|r| r.id == RESERVED_RULE_ID) {
+            let message = "\"reorder\" is reserved: it would clash with .../rules/reorder".to_owned();
+            return Err(StoreError::Invalid(vec![Problem { path: format!("rules[{i}].id"), message }]));
+        }
+        Ok(next)
+    };
+    let (record, revisions) = state.store.update_config(&at.flag, &at.env, expected, action, actor, edit).await?;
+    state.snapshots.after_commit(&revisions).await;
+    Ok((etag(record.config.version), Json(ConfigBody::from(record))))
+}
+
+/// A JSON body that may be left out entirely (`None`); when present, it is read like [`Json`].
+#[derive(Debug)]
+pub(crate) struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ => ApiError::BadRequest { detail: e.body_text(), field: None },
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(OptionalJson(Some(value)))
+    }
+}
