@@ -3,8 +3,12 @@
 mod helpers;
 mod proxy;
 
+mod config_history;
+mod config_rules;
+mod configs;
 mod environments;
 mod failed_writes;
+mod flags;
 mod openapi;
 mod outage;
 mod ops;
