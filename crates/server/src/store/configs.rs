@@ -140,6 +140,13 @@ impl Store {
         edit: impl FnOnce(&pennon_engine::Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
     ) -> StoreResult<(ConfigRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
+        super::flags::lock_flag(&mut tx, flag).await?;
+        // Config writes in one environment validate one after the other (on PostgreSQL; SQLite serialises
+        // every writer): two prerequisites written at once could otherwise close a cycle together.
+        sqlx::query("UPDATE environments SET revision = revision WHERE key = $1")
+            .bind(environment)
+            .execute(tx.conn())
+            .await?;
         let definition = {
             let row = sqlx::query(
                 "SELECT key, name, description, tags, kind, variants, salt, archived FROM flags WHERE key = $1",

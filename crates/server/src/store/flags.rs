@@ -113,6 +113,14 @@ pub(crate) async fn configs_of(conn: &mut AnyConnection, flag: &str) -> StoreRes
     rows.iter().map(|c| from_json(c)).collect()
 }
 
+/// Locks the flag's row until the transaction ends (on PostgreSQL; SQLite serialises every writer anyway).
+/// Definition changes and config changes both take it first, so that each validates against what the other
+/// committed: without it a variant could be removed while a config starts to use it.
+pub(crate) async fn lock_flag(tx: &mut WriteTx, key: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE flags SET version = version WHERE key = $1").bind(key).execute(tx.conn()).await?;
+    Ok(())
+}
+
 /// The other flags' configs that name `flag` as a prerequisite, in any environment.
 async fn prerequisite_users(conn: &mut AnyConnection, flag: &str) -> StoreResult<Vec<FlagConfig>> {
     let with_prerequisites: Vec<String> = sqlx::query_scalar(
@@ -220,6 +228,7 @@ impl Store {
         check: impl FnOnce(&Flag, &[FlagConfig]) -> Vec<pennon_engine::Problem>,
     ) -> StoreResult<(FlagRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
+        lock_flag(&mut tx, key).await?;
         let current = fetch_flag(tx.conn(), key).await?;
         if let Some(expected) = expected
             && expected != current.version

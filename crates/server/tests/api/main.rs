@@ -3,6 +3,7 @@
 mod helpers;
 mod proxy;
 
+mod concurrency;
 mod config_history;
 mod config_rules;
 mod configs;
