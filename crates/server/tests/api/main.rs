@@ -13,4 +13,5 @@ mod flags;
 mod openapi;
 mod outage;
 mod ops;
+mod restart;
 mod shutdown;
