@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod ops;
+pub mod replication;
 pub mod snapshots;
 pub mod startup;
 pub mod state;

@@ -118,7 +118,11 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
             })
             .await
     });
-    let background = vec![tokio::spawn(refresh_loop(state.clone()))];
+    let mut background = vec![tokio::spawn(refresh_loop(state.clone()))];
+    if state.store.backend() == crate::store::Backend::Postgres {
+        let url = state.config.database.database_url.clone();
+        background.push(tokio::spawn(crate::replication::listen(url, state.snapshots.clone())));
+    }
     tracing::info!(%addr, backend = ?state.store.backend(), "pennon listening");
     Ok(RunningServer { addr, state, stop, task, background })
 }

@@ -110,6 +110,8 @@ pub struct WriteTx {
     _sqlite_writer: Option<OwnedMutexGuard<()>>,
     at: i64,
     revisions: Vec<(String, u64)>,
+    /// PostgreSQL: tell the other replicas about the new revisions on commit.
+    notify: bool,
 }
 
 impl Store {
@@ -122,7 +124,8 @@ impl Store {
             }
             Backend::Postgres => (None, self.pool.begin().await?),
         };
-        Ok(WriteTx { tx, _sqlite_writer: guard, at: now_millis(), revisions: Vec::new() })
+        let notify = self.backend == Backend::Postgres;
+        Ok(WriteTx { tx, _sqlite_writer: guard, at: now_millis(), revisions: Vec::new(), notify })
     }
 }
 
@@ -179,6 +182,16 @@ impl WriteTx {
     /// Appends the audit row and commits. Returns the new revision of every environment touched.
     pub async fn commit(mut self, audit: Audit) -> StoreResult<Vec<(String, u64)>> {
         self.audit(&audit).await?;
+        if self.notify {
+            // Delivered to the listening replicas only if the transaction commits.
+            for (environment, revision) in &self.revisions {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::replication::CHANNEL)
+                    .bind(format!("{environment}:{revision}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
         self.tx.commit().await?;
         Ok(self.revisions)
     }
