@@ -11,7 +11,7 @@ mod environments;
 mod failed_writes;
 mod flags;
 mod openapi;
-mod outage;
 mod ops;
+mod outage;
 mod restart;
 mod shutdown;
