@@ -1,34 +1,44 @@
-//! Who is calling: the authentication seam.
+//! Who is calling, and what they may do.
 //!
 //! Handlers state what they need by taking one of these extractors: [`Viewer`] to read, [`Editor`] to change
-//! flags, configs and segments, [`Admin`] for environments (and later users and keys). A handler without one
-//! does not get a [`Caller`], so it cannot write (every store write needs the caller's actor).
-//! Until credentials exist every caller is anonymous with every role.
+//! flags, configs and segments, [`Admin`] for environments, users, keys and tokens; [`Authenticated`] for
+//! any valid admin credential. A handler without one never gets a [`Caller`], and every store write needs
+//! the caller's actor, so an unchecked write does not compile. Missing or invalid credentials answer 401;
+//! a role too low answers 403 and is recorded in the audit log.
+
+mod credentials;
+mod jwt;
+mod limiter;
+pub mod passwords;
+mod sdk_keys;
+pub mod secrets;
+mod service;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::error::ApiError;
-use crate::store::Actor;
+pub use credentials::{Caller, Principal, SESSION_COOKIE, authenticate, bearer};
+pub use jwt::{AUDIENCE, Claims, ISSUER, Sessions};
+pub use sdk_keys::{KeyGrant, KeyTable};
+pub use service::AuthService;
 
-/// An identified caller of the admin API.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Recorded in the audit log.
-    pub actor: Actor,
-}
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Actor, KeyKind, Role};
 
 macro_rules! role_extractor {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub struct $name(pub Caller);
 
-        impl<S: Send + Sync> FromRequestParts<S> for $name {
+        impl FromRequestParts<AppState> for $name {
             type Rejection = ApiError;
 
-            async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-                Ok($name(Caller { actor: Actor::anonymous() }))
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+                let caller = credentials::authenticate(&parts.headers, state).await?;
+                let action = format!("{} {}", parts.method, parts.uri.path());
+                Ok($name(credentials::authorize(caller, $role, &action, state).await?))
             }
         }
 
@@ -42,14 +52,50 @@ macro_rules! role_extractor {
 }
 
 role_extractor!(
+    /// Any valid admin credential.
+    Authenticated,
+    Role::Viewer
+);
+role_extractor!(
     /// May read everything in the admin API.
-    Viewer
+    Viewer,
+    Role::Viewer
 );
 role_extractor!(
     /// May change flags, configs and segments.
-    Editor
+    Editor,
+    Role::Editor
 );
 role_extractor!(
     /// May change environments, users, keys and tokens.
-    Admin
+    Admin,
+    Role::Admin
 );
+
+/// A request made with a server SDK key: the full config of its environment, the stream, metrics.
+#[derive(Debug, Clone)]
+pub struct ServerKey(pub KeyGrant);
+
+impl FromRequestParts<AppState> for ServerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let grant = credentials::sdk_key(&parts.headers, state)?;
+        if grant.kind != KeyKind::Server {
+            return Err(ApiError::Forbidden("this needs a server SDK key".into()));
+        }
+        Ok(ServerKey(grant))
+    }
+}
+
+/// A request made with any SDK key (server or client): evaluated values of its environment.
+#[derive(Debug, Clone)]
+pub struct AnySdkKey(pub KeyGrant);
+
+impl FromRequestParts<AppState> for AnySdkKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(AnySdkKey(credentials::sdk_key(&parts.headers, state)?))
+    }
+}

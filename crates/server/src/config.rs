@@ -67,6 +67,53 @@ pub struct ServeConfig {
     /// How long shutdown waits for in-flight requests, in seconds.
     #[arg(long, env = "PENNON_SHUTDOWN_GRACE", default_value = "20", value_parser = parse_seconds)]
     pub shutdown_grace: Duration,
+    /// Secret that signs session tokens (at least 32 characters). When unset, one is generated once and kept
+    /// in the database, so that every replica agrees.
+    #[arg(long, env = "PENNON_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// How long a dashboard session lasts, in seconds.
+    #[arg(long, env = "PENNON_SESSION_TTL", default_value = "3600", value_parser = parse_seconds)]
+    pub session_ttl: Duration,
+    /// Email of the first admin, created on a first start with no users (with PENNON_ADMIN_PASSWORD).
+    #[arg(long, env = "PENNON_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of the first admin (at least 10 characters).
+    #[arg(long, env = "PENNON_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+    /// Mark the session cookie `Secure` (serve the dashboard over HTTPS).
+    #[arg(long, env = "PENNON_SECURE_COOKIE")]
+    pub secure_cookie: bool,
+}
+
+/// A secret setting: never printed, not even by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
 }
 
 impl ServeConfig {
@@ -78,6 +125,11 @@ impl ServeConfig {
             max_body_bytes: 1024 * 1024,
             refresh_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(5),
+            jwt_secret: None,
+            session_ttl: Duration::from_secs(3600),
+            admin_email: None,
+            admin_password: None,
+            secure_cookie: false,
         }
     }
 }

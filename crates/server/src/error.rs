@@ -39,9 +39,12 @@ pub enum ApiError {
     /// 400: the request is malformed.
     #[error("{detail}")]
     BadRequest { detail: String, field: Option<String> },
-    /// 401: no valid credential.
-    #[error("authentication required")]
+    /// 401: no valid credential (never says which part was wrong).
+    #[error("missing or invalid credentials")]
     Unauthorized,
+    /// 429: too many attempts.
+    #[error("too many attempts; try again later")]
+    TooManyRequests,
     /// 403: the credential may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -89,6 +92,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::VersionConflict { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -105,6 +109,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => "bad-request",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::TooManyRequests => "too-many-requests",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::VersionConflict { .. } => "version-conflict",

@@ -28,11 +28,13 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
     let store = Store::connect_lazy(&config.database.database_url, config.database.db_max_connections)?;
     store.migrate().await.context("applying database migrations")?;
     let snapshots = Snapshots::load(store.clone()).await.context("loading snapshots")?;
+    let auth = crate::auth::AuthService::start(&config, &store).await.context("setting up authentication")?;
     Ok(AppState {
         store,
         snapshots: Arc::new(snapshots),
         config: Arc::new(config),
         metrics: Arc::new(crate::metrics::Metrics::default()),
+        auth: Arc::new(auth),
     })
 }
 
@@ -112,7 +114,7 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
     let (stop, mut stopped) = watch::channel(false);
     let app = app(state.clone());
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             })
@@ -137,6 +139,9 @@ async fn refresh_loop(state: AppState) {
         tick.tick().await;
         if let Err(e) = state.snapshots.refresh_all().await {
             tracing::debug!(error = %e, "snapshot refresh failed; serving the last snapshots");
+        }
+        if let Err(e) = state.auth.keys.reload(&state.store).await {
+            tracing::debug!(error = %e, "SDK key refresh failed; keeping the last known keys");
         }
         rounds += 1;
         if rounds % 720 == 0

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::AuthService;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::snapshots::Snapshots;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Sessions, SDK keys and login limits.
+    pub auth: Arc<AuthService>,
 }

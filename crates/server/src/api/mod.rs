@@ -4,9 +4,14 @@ pub mod common;
 mod configs;
 mod environments;
 mod flags;
+mod keys;
 mod model;
+mod session;
+mod tokens;
+mod users;
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
@@ -19,12 +24,45 @@ use crate::state::AppState;
         (name = "environments", description = "Environments (production, staging, ...)"),
         (name = "flags", description = "Flag definitions, shared by every environment"),
         (name = "configs", description = "A flag's config in one environment: targeting, rules, history, promotion"),
-    )
+        (name = "auth", description = "Sign in and out"),
+        (name = "users", description = "Dashboard users (admin)"),
+        (name = "tokens", description = "API tokens for automation (admin)"),
+        (name = "keys", description = "SDK keys of an environment (admin)"),
+    ),
+    modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
+
+/// The credentials the API takes. Each operation names the scheme and, as its scope, the least role
+/// (`viewer`, `editor`, `admin`) or key kind (`server`, `client`) it needs.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("session token (from /auth/login) or API token (pnn_api_...)")
+            .description(Some("Admin API credential; the scope names the least role needed."))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let cookie = ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::auth::SESSION_COOKIE,
+            "The dashboard's session, set by /auth/login (HttpOnly, SameSite=Strict).",
+        ));
+        components.add_security_scheme("session_cookie", SecurityScheme::ApiKey(cookie));
+        let sdk = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("SDK key (pnn_srv_... or pnn_cli_...)")
+            .description(Some("An environment's SDK key; the scope names the kind needed."))
+            .build();
+        components.add_security_scheme("sdk_key", SecurityScheme::Http(sdk));
+    }
+}
 
 /// Every `/api/v1` route, with the OpenAPI description collected from the handlers.
 pub fn router() -> OpenApiRouter<AppState> {
     let v1 = environments::router().merge(flags::router()).merge(configs::router());
+    let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

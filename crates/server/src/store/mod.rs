@@ -14,6 +14,8 @@ mod environments;
 mod flags;
 mod segments;
 mod snapshot;
+mod tokens;
+mod users;
 mod write;
 
 use std::sync::Arc;
@@ -29,6 +31,8 @@ pub use environments::{Environment, EnvironmentPatch, NewEnvironment};
 pub use flags::{FlagFilter, FlagPatch, FlagRecord};
 pub use segments::SegmentRecord;
 pub use snapshot::{ChangeRow, ObjectKind, parse_flag_payload, parse_segment_payload};
+pub use tokens::{ApiToken, KeyKind, SdkKey};
+pub use users::{Role, User};
 pub use write::{Actor, Audit, WriteTx};
 
 /// Which database is behind the store.

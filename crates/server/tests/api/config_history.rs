@@ -35,7 +35,7 @@ async fn history_pages_newest_first(db: Db) {
     assert_eq!(versions(&all.body), [7, 6, 5, 4, 3, 2, 1]);
     let newest = &all.body["items"][0];
     assert_eq!(newest["action"], "config.toggle");
-    assert_eq!(newest["actor"], "anonymous");
+    assert_eq!(newest["actor"], "user:admin@pennon.test");
     assert!(newest["time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(newest["config"]["version"], 7);
     assert_eq!(newest["config"]["enabled"], false);

@@ -32,7 +32,7 @@ async fn get_and_replace(db: Db) {
     assert_eq!(got.body["flag"], "checkout");
     assert_eq!(got.body["environment"], "production");
     assert_eq!(got.body["version"], 1);
-    assert_eq!(got.body["updated_by"], "anonymous");
+    assert_eq!(got.body["updated_by"], "user:admin@pennon.test");
     assert!(got.body["updated_at"].as_str().unwrap().ends_with('Z'));
 
     let config = json!({
@@ -177,7 +177,14 @@ async fn toggle(db: Db) {
     assert_eq!(app.post(&toggle, json!({ "on": true })).await.expect(400).body["field"], "on");
     let text = app.call(Method::POST, &toggle, None, &[("content-type", "text/plain")]).await;
     assert_eq!(text.expect(200).body["enabled"], false, "an empty body of any type flips");
-    let reqwest_text = app.client.post(format!("{}{toggle}", app.base)).body("enabled").send().await.unwrap();
+    let reqwest_text = app
+        .client
+        .post(format!("{}{toggle}", app.base))
+        .bearer_auth(&app.admin_token)
+        .body("enabled")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reqwest_text.status(), 415);
     app.post("/api/v1/flags/checkout/environments/nowhere/toggle", json!({})).await.expect(404);
     app.post("/api/v1/flags/missing/environments/production/toggle", json!({})).await.expect(404);

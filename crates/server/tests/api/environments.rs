@@ -41,7 +41,7 @@ async fn bad_input_changes_nothing(db: Db) {
         .expect(400);
     assert_eq!(not_json.body["status"], 400);
     assert_eq!(app.get("/api/v1/environments").await.expect(200).body["items"], json!([]));
-    assert_eq!(app.state().store.count_audit("").await.unwrap(), 0);
+    assert_eq!(app.state().store.count_audit("environment.").await.unwrap(), 0);
 }
 
 async fn stale_versions_are_refused(db: Db) {

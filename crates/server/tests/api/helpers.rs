@@ -103,9 +103,17 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub config: ServeConfig,
+    /// A session token of the first admin; sent with every request that does not bring its own
+    /// `authorization` header.
+    pub admin_token: String,
     // Declared last: dropped after the server.
     pub database: TestDatabase,
 }
+
+/// The first admin every test server starts with.
+pub const ADMIN_EMAIL: &str = "admin@pennon.test";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// A response: status, headers and JSON body (`Value::Null` when empty).
 #[derive(Debug)]
@@ -135,10 +143,35 @@ impl TestApp {
         Self::spawn_with(database, config).await
     }
 
-    pub async fn spawn_with(database: TestDatabase, config: ServeConfig) -> Self {
+    pub async fn spawn_with(database: TestDatabase, mut config: ServeConfig) -> Self {
+        config.admin_email = Some(ADMIN_EMAIL.to_owned());
+        config.admin_password = Some(ADMIN_PASSWORD.into());
         let server = spawn(config.clone()).await.expect("server starts");
         let base = server.url();
-        TestApp { server: Some(server), base, client: reqwest::Client::new(), config, database }
+        let mut app = TestApp {
+            server: Some(server),
+            base,
+            client: reqwest::Client::new(),
+            config,
+            admin_token: String::new(),
+            database,
+        };
+        app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
+    }
+
+    /// Signs in and returns the session token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({ "email": email, "password": password })),
+                &[("authorization", "")],
+            )
+            .await
+            .expect(200);
+        reply.body["token"].as_str().expect("a token").to_owned()
     }
 
     /// Stops the server and starts a new one on the same database (and, when free, the same port).
@@ -165,7 +198,12 @@ impl TestApp {
     /// Sends a request with an optional JSON body and extra headers.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
-        for (name, value) in headers {
+        let own_credential = headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if !own_credential {
+            req = req.bearer_auth(&self.admin_token);
+        }
+        // An empty `authorization` value means: send no credential at all.
+        for (name, value) in headers.iter().filter(|(_, value)| !value.is_empty()) {
             req = req.header(*name, *value);
         }
         if let Some(body) = body {

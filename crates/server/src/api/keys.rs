@@ -1,0 +1,191 @@
+//! `/environments/{env}/keys` (admin): SDK keys — create (shown once), list, rotate with an overlap, revoke.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::common::{parse_time, rfc3339};
+use crate::auth::{Admin, secrets};
+use crate::error::{ApiError, Json, Path, ProblemBody};
+use crate::state::AppState;
+use crate::store::{KeyKind, SdkKey, now_millis};
+
+/// How long an old key keeps working after a rotation when the request does not say.
+const DEFAULT_OVERLAP_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_keys, create_key)).routes(routes!(rotate_key)).routes(routes!(revoke_key))
+}
+
+/// An SDK key (never its secret, except once at creation or rotation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyBody {
+    /// Id.
+    pub id: i64,
+    /// The environment.
+    pub environment: String,
+    /// `server` (full config, stream, metrics) or `client` (evaluated values only).
+    pub kind: KeyKind,
+    /// What it is for.
+    pub name: String,
+    /// The first characters of the secret.
+    pub prefix: String,
+    /// Who created it.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339: after a rotation the old key works until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// RFC 3339, when revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+impl From<SdkKey> for KeyBody {
+    fn from(k: SdkKey) -> Self {
+        KeyBody {
+            id: k.id,
+            environment: k.environment,
+            kind: k.kind,
+            name: k.name,
+            prefix: k.prefix,
+            created_by: k.created_by,
+            created_at: rfc3339(k.created_at),
+            expires_at: k.expires_at.map(rfc3339),
+            revoked_at: k.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+/// Keys list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    /// The environment's keys, newest first.
+    pub items: Vec<KeyBody>,
+}
+
+/// A new key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// Server or client.
+    pub kind: KeyKind,
+    /// What it is for.
+    pub name: String,
+}
+
+/// A rotation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    /// RFC 3339: until when the old key keeps working (default: 24 hours from now; now = at once).
+    pub old_key_expires_at: Option<String>,
+}
+
+/// A key just created: the secret is in `key`, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKey {
+    /// The secret (`pnn_srv_...` or `pnn_cli_...`). It cannot be shown again.
+    pub key: String,
+    /// The key's record.
+    #[serde(flatten)]
+    pub record: KeyBody,
+}
+
+async fn reload_keys(state: &AppState) {
+    if let Err(e) = state.auth.keys.reload(&state.store).await {
+        tracing::warn!(error = %e, "could not reload SDK keys; the refresh loop will");
+    }
+}
+
+fn new_secret(kind: KeyKind) -> String {
+    secrets::generate(match kind {
+        KeyKind::Server => secrets::SERVER_KEY_PREFIX,
+        KeyKind::Client => secrets::CLIENT_KEY_PREFIX,
+    })
+}
+
+/// List an environment's SDK keys.
+#[utoipa::path(get, path = "/environments/{env}/keys", tag = "keys",
+    params(("env" = String, Path, description = "Environment key")), security(("bearer" = ["admin"])),
+    responses((status = 200, body = KeyList), (status = 404, body = ProblemBody)))]
+async fn list_keys(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+) -> Result<Json<KeyList>, ApiError> {
+    state.store.get_environment(&env).await?;
+    Ok(Json(KeyList { items: state.store.list_sdk_keys(&env).await?.into_iter().map(Into::into).collect() }))
+}
+
+/// Create an SDK key.
+#[utoipa::path(post, path = "/environments/{env}/keys", tag = "keys", request_body = CreateKey,
+    params(("env" = String, Path, description = "Environment key")), security(("bearer" = ["admin"])),
+    responses((status = 201, body = CreatedKey), (status = 400, body = ProblemBody), (status = 404, body = ProblemBody)))]
+async fn create_key(
+    caller: Admin,
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Json(body): Json<CreateKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
+    }
+    let secret = new_secret(body.kind);
+    let hash = secrets::hash(&secret);
+    let prefix = secrets::display_prefix(&secret);
+    let record = state.store.create_sdk_key(&env, body.kind, name, &hash, &prefix, caller.actor()).await?;
+    reload_keys(&state).await;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key: secret, record: record.into() })))
+}
+
+/// Rotate an SDK key: a new key replaces it; the old one keeps working until `old_key_expires_at`.
+#[utoipa::path(post, path = "/environments/{env}/keys/{id}/rotate", tag = "keys", request_body = Option<RotateKey>,
+    params(("env" = String, Path, description = "Environment key"), ("id" = i64, Path, description = "Key id")),
+    security(("bearer" = ["admin"])),
+    responses((status = 201, body = CreatedKey), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+async fn rotate_key(
+    caller: Admin,
+    State(state): State<AppState>,
+    Path((env, id)): Path<(String, i64)>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let body: RotateKey = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateKey::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_field("old_key_expires_at", e.to_string()))?
+    };
+    let now = now_millis();
+    let old_expires = match body.old_key_expires_at.as_deref() {
+        Some(t) => parse_time("old_key_expires_at", t)?.max(now),
+        None => now + DEFAULT_OVERLAP_MS,
+    };
+    let old = state.store.sdk_key(&env, id).await?;
+    let secret = new_secret(old.kind);
+    let hash = secrets::hash(&secret);
+    let prefix = secrets::display_prefix(&secret);
+    let record = state.store.rotate_sdk_key(&env, id, &hash, &prefix, old_expires, caller.actor()).await?;
+    reload_keys(&state).await;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key: secret, record: record.into() })))
+}
+
+/// Revoke an SDK key: it stops working at once.
+#[utoipa::path(delete, path = "/environments/{env}/keys/{id}", tag = "keys",
+    params(("env" = String, Path, description = "Environment key"), ("id" = i64, Path, description = "Key id")),
+    security(("bearer" = ["admin"])), responses((status = 204), (status = 404, body = ProblemBody)))]
+async fn revoke_key(
+    caller: Admin,
+    State(state): State<AppState>,
+    Path((env, id)): Path<(String, i64)>,
+) -> Result<StatusCode, ApiError> {
+    state.store.revoke_sdk_key(&env, id, caller.actor()).await?;
+    reload_keys(&state).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,50 @@
+//! Random secrets and their stored form: 256 random bits shown once, kept only as a SHA-256 hash.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Prefix of API tokens.
+pub const API_TOKEN_PREFIX: &str = "pnn_api_";
+/// Prefix of server SDK keys.
+pub const SERVER_KEY_PREFIX: &str = "pnn_srv_";
+/// Prefix of client SDK keys.
+pub const CLIENT_KEY_PREFIX: &str = "pnn_cli_";
+
+/// A new secret: `prefix` followed by 256 random bits in lower-case hex.
+pub fn generate(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut secret = String::with_capacity(prefix.len() + 64);
+    secret.push_str(prefix);
+    for b in bytes {
+        secret.push_str(&format!("{b:02x}"));
+    }
+    secret
+}
+
+/// The stored form of a secret: SHA-256 in lower-case hex.
+pub fn hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The part of a secret that may be shown again (its type prefix and 4 characters).
+pub fn display_prefix(secret: &str) -> String {
+    secret.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_random_and_hashed() {
+        let a = generate(API_TOKEN_PREFIX);
+        let b = generate(API_TOKEN_PREFIX);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), API_TOKEN_PREFIX.len() + 64);
+        assert_eq!(hash(&a).len(), 64);
+        assert_ne!(hash(&a), hash(&b));
+        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(display_prefix(&a).len(), 12);
+    }
+}
