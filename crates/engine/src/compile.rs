@@ -117,6 +117,12 @@ impl CompiledSnapshot {
         self.flags.iter().map(|f| f.key.as_str())
     }
 
+    /// The keys of the variants of the flag at position `flag` (in [`flag_keys`](Self::flag_keys) order), in
+    /// the order its definition lists them; empty when there is no such position.
+    pub fn variant_keys(&self, flag: usize) -> impl Iterator<Item = &str> {
+        self.flags.get(flag).into_iter().flat_map(|f| f.variants.iter().map(|(key, _)| key.as_str()))
+    }
+
     /// A flag's kind, or `None` when the snapshot has no such flag.
     pub fn flag_kind(&self, key: &str) -> Option<FlagKind> {
         self.index.get(key).map(|&i| self.flags[i].kind)

@@ -22,6 +22,16 @@ pub struct Evaluation<'a> {
     pub reason: Reason<'a>,
 }
 
+/// Where an evaluation's answer sits in the snapshot that gave it: see
+/// [`CompiledSnapshot::evaluate_served`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Served {
+    /// The flag's position in snapshot order, as [`CompiledSnapshot::flag_keys`] lists them.
+    pub flag: usize,
+    /// The served variant's position in the flag's variants, as [`CompiledSnapshot::variant_keys`] lists them.
+    pub variant: usize,
+}
+
 /// Why a context got what it got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
@@ -124,6 +134,41 @@ impl CompiledSnapshot {
         }
     }
 
+    /// Evaluates one flag like [`evaluate`](Self::evaluate), and also tells where the answer sits in this
+    /// snapshot: the flag's position (its place in [`flag_keys`](Self::flag_keys)) and the served variant's
+    /// position (its place in [`variant_keys`](Self::variant_keys)). `None` when no variant was served (an
+    /// unknown flag, a malformed config).
+    ///
+    /// Positions let a caller keep per-(flag, variant) counters in a plain array laid out once per snapshot,
+    /// instead of hashing keys on every evaluation. They are only meaningful for the snapshot that produced
+    /// them: a new snapshot may order flags differently.
+    ///
+    /// ```
+    /// use pennon_engine::{CompiledSnapshot, Context, Snapshot};
+    /// let snapshot: Snapshot = serde_json::from_str(r#"{ "flags": [{
+    ///   "definition": { "key": "dark-mode", "kind": "boolean", "salt": "s",
+    ///     "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }] },
+    ///   "config": { "flag": "dark-mode", "environment": "production", "version": 1, "enabled": false,
+    ///     "off_variant": "off", "default": { "variant": "on" } } }] }"#).unwrap();
+    /// let compiled = CompiledSnapshot::compile(&snapshot);
+    /// let (eval, served) = compiled.evaluate_served("dark-mode", &Context::new("user-1"));
+    /// assert_eq!(eval.variant, Some("off"));
+    /// let served = served.unwrap();
+    /// assert_eq!((served.flag, served.variant), (0, 1));
+    /// assert_eq!(compiled.variant_keys(served.flag).nth(served.variant), Some("off"));
+    /// assert_eq!(compiled.evaluate_served("missing", &Context::new("user-1")).1, None);
+    /// ```
+    pub fn evaluate_served<'a>(&'a self, flag_key: &'a str, ctx: &Context) -> (Evaluation<'a>, Option<Served>) {
+        match self.index.get(flag_key) {
+            Some(&i) => {
+                let mut direct = ctx;
+                let (eval, variant) = self.evaluate_index_served(i, &mut direct);
+                (eval, variant.map(|variant| Served { flag: i, variant }))
+            }
+            None => (self.evaluate(flag_key, ctx), None),
+        }
+    }
+
     /// Evaluates every flag for a context, in snapshot order. Each attribute is looked up in the context once,
     /// however many flags test it.
     pub fn evaluate_all(&self, ctx: &Context) -> Vec<Evaluation<'_>> {
@@ -132,16 +177,23 @@ impl CompiledSnapshot {
     }
 
     fn evaluate_index<'c>(&self, i: usize, attrs: &mut impl AttrLookup<'c>) -> Evaluation<'_> {
+        self.evaluate_index_served(i, attrs).0
+    }
+
+    /// The evaluation of the flag at position `i`, and the position of the variant it served.
+    #[inline]
+    fn evaluate_index_served<'c>(&self, i: usize, attrs: &mut impl AttrLookup<'c>) -> (Evaluation<'_>, Option<usize>) {
         let flag = &self.flags[i];
         let (variant, reason) = self.decide(flag, attrs);
         let served = variant.map(|v| &flag.variants[v]);
-        Evaluation {
+        let eval = Evaluation {
             flag: &flag.key,
             value: served.map(|(_, value)| value),
             variant: served.map(|(key, _)| key.as_str()),
             version: flag.version,
             reason,
-        }
+        };
+        (eval, variant)
     }
 
     /// The variant index and reason for one flag.
@@ -270,5 +322,38 @@ mod tests {
             }
         }
         assert!(contexts > 100, "only {contexts} contexts found in {}", dir.display());
+    }
+
+    /// `evaluate_served` answers exactly as `evaluate` does, and its positions name the flag and the variant
+    /// served, for every case of the evaluation test vectors and for unknown flags.
+    #[test]
+    fn evaluate_served_agrees_with_evaluate() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/evaluation");
+        let mut served_count = 0;
+        for entry in std::fs::read_dir(&dir).expect("evaluation vectors") {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let snapshot: Snapshot = serde_json::from_value(file["snapshot"].clone()).unwrap();
+            let compiled = CompiledSnapshot::compile(&snapshot);
+            for case in file["cases"].as_array().unwrap() {
+                let ctx: Context = serde_json::from_value(case["context"].clone()).unwrap();
+                let key = case["flag"].as_str().unwrap();
+                let (eval, served) = compiled.evaluate_served(key, &ctx);
+                assert_eq!(eval, compiled.evaluate(key, &ctx), "{}: {}", path.display(), case["name"]);
+                match served {
+                    Some(s) => {
+                        served_count += 1;
+                        assert_eq!(compiled.flag_keys().nth(s.flag), Some(key));
+                        assert_eq!(compiled.variant_keys(s.flag).nth(s.variant), eval.variant);
+                    }
+                    None => assert_eq!(eval.variant, None, "{}: {}", path.display(), case["name"]),
+                }
+            }
+            assert_eq!(compiled.variant_keys(compiled.len()).count(), 0);
+        }
+        assert!(served_count > 100, "only {served_count} served variants in {}", dir.display());
     }
 }

@@ -84,7 +84,7 @@ mod validate;
 pub use bucket::{BUCKETS, bucket, murmur3_x86_32, pick};
 pub use compile::CompiledSnapshot;
 pub use context::{Attributes, Context};
-pub use evaluate::{ErrorCode, Evaluation, Reason};
+pub use evaluate::{ErrorCode, Evaluation, Reason, Served};
 pub use model::{
     Condition, Flag, FlagConfig, FlagKind, Operator, Prerequisite, Rule, Segment, Serve, Snapshot, SnapshotFlag, Split,
     Target, Variant, Weight,
