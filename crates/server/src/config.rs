@@ -26,6 +26,27 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `pennon user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input (first line) or, on a terminal, prompted for
+    /// without echo.
+    Create {
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// viewer, editor or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Log output formats.

@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::User(command) => pennon_server::cli::user(command).await,
         Command::Openapi => {
             println!("{}", pennon_server::startup::openapi().to_pretty_json()?);
             Ok(())

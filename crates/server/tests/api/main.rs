@@ -3,6 +3,7 @@
 mod helpers;
 mod proxy;
 
+mod auth;
 mod concurrency;
 mod config_history;
 mod config_rules;
