@@ -52,7 +52,8 @@ async fn in_flight_request_completes(db: Db) {
     let body = br#"{"key": "late", "name": "Arrived during shutdown"}"#;
     let head = format!(
         "POST /api/v1/environments HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\n\r\n",
+         authorization: Bearer {}\r\ncontent-length: {}\r\n\r\n",
+        app.admin_token,
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write");
