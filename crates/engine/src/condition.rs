@@ -163,7 +163,7 @@ impl Test {
 
     fn matches_str(&self, s: &str) -> bool {
         match self {
-            Test::Equals { strings, .. } => strings.iter().any(|o| o == s),
+            Test::Equals { strings, .. } => strings.iter().any(|o| short_str_eq(o, s)),
             Test::Contains(ops) => ops.iter().any(|o| s.contains(o.as_str())),
             Test::StartsWith(ops) => ops.iter().any(|o| s.starts_with(o.as_str())),
             Test::EndsWith(ops) => ops.iter().any(|o| s.ends_with(o.as_str())),
@@ -176,6 +176,28 @@ impl Test {
             Test::Exists => true,
             Test::Number(..) => false,
         }
+    }
+}
+
+/// `a == b`, comparing strings of up to 16 bytes with at most two word loads per side instead of a call into
+/// `memcmp`, which costs more than the comparison for the short strings `eq` / `in` conditions test.
+#[inline]
+fn short_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word4 = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    let word8 = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    match n {
+        0 => true,
+        // Bytes 0, n/2 and n-1 cover every byte of a string this short.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // Two overlapping words cover the string.
+        4..=8 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        9..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -372,7 +394,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn short_string_equality_sees_every_byte() {
+        for n in 0..=20 {
+            let base: String = "abcdefghijklmnopqrstuvwxyz"[..n].to_owned();
+            assert!(short_str_eq(&base, &base.clone()));
+            for at in 0..n {
+                let mut other = base.clone().into_bytes();
+                other[at] = b'Z';
+                assert!(!short_str_eq(&base, std::str::from_utf8(&other).unwrap()), "{base:?} at {at}");
+            }
+        }
+        assert!(!short_str_eq("pro", "pr"));
+    }
+
     proptest::proptest! {
+        #[test]
+        fn short_strings_compare_like_std(a in "[ab]{0,20}|\\PC{0,20}", b in "[ab]{0,20}|\\PC{0,20}") {
+            proptest::prop_assert_eq!(short_str_eq(&a, &b), a == b);
+            proptest::prop_assert!(short_str_eq(&a, &a.clone()));
+        }
+
         #[test]
         fn plain_versions_compare_like_parsed_ones(
             plain in proptest::array::uniform3(0u64..4),
