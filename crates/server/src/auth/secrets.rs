@@ -16,15 +16,23 @@ pub fn generate(prefix: &str) -> String {
     rand::rng().fill_bytes(&mut bytes);
     let mut secret = String::with_capacity(prefix.len() + 64);
     secret.push_str(prefix);
-    for b in bytes {
-        secret.push_str(&format!("{b:02x}"));
-    }
+    push_hex(&mut secret, &bytes);
     secret
 }
 
 /// The stored form of a secret: SHA-256 in lower-case hex.
 pub fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(64);
+    push_hex(&mut hex, &Sha256::digest(secret.as_bytes()));
+    hex
+}
+
+/// Appends bytes in lower-case hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    use std::fmt::Write as _;
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
 }
 
 /// The part of a secret that may be shown again (its type prefix and 4 characters).
