@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use pennon_engine::{Context, Serve};
+use pennon_engine::Context;
 use pennon_server::config::ServeConfig;
-use pennon_server::state::AppState;
-use pennon_server::store::{Actor, StoreError};
+use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Db, TestApp, TestDatabase};
+use crate::helpers::{Db, Reply, TestApp, TestDatabase};
 use crate::proxy::DbProxy;
 
 /// How long a refused write or a failed readiness check may take: the store's `ACQUIRE_TIMEOUT` (1 s) and a margin.
@@ -25,37 +24,19 @@ async fn app_behind_proxy() -> (TestApp, DbProxy) {
     (TestApp::spawn_with(database, config).await, proxy)
 }
 
+const CONFIG: &str = "/api/v1/flags/checkout/environments/production";
+
 /// A boolean flag `checkout` in `production`, enabled and serving `on`.
 async fn checkout_flag_on(app: &TestApp) {
     app.environment("production").await;
-    let flag = serde_json::from_value(json!({
-        "key": "checkout", "kind": "boolean", "salt": "s1",
-        "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }]
-    }))
-    .unwrap();
-    let store = &app.state().store;
-    let (_, revisions) = store.create_flag(&flag, &Actor::anonymous()).await.unwrap();
-    app.state().snapshots.after_commit(&revisions).await;
-    set_checkout(app, true).await.unwrap();
+    app.post("/api/v1/flags", json!({ "key": "checkout", "kind": "boolean" })).await.expect(201);
+    let config = json!({ "enabled": true, "off_variant": "off", "default": { "variant": "on" } });
+    app.put(CONFIG, config).await.expect(200);
 }
 
-/// Turns `checkout` on or off in `production` (through the store, the path every write takes).
-async fn set_checkout(app: &TestApp, on: bool) -> Result<(), StoreError> {
-    set_checkout_on(app.state(), on).await
-}
-
-async fn set_checkout_on(state: &AppState, on: bool) -> Result<(), StoreError> {
-    let (_, revisions) = state
-        .store
-        .update_config("checkout", "production", None, "config.toggle", &Actor::anonymous(), |_, current| {
-            let mut next = current.clone();
-            next.enabled = on;
-            next.default = Serve::Variant("on".into());
-            Ok(next)
-        })
-        .await?;
-    state.snapshots.after_commit(&revisions).await;
-    Ok(())
+/// Turns `checkout` off (or back on) in `production`.
+async fn toggle_checkout(app: &TestApp) -> Reply {
+    app.call(Method::POST, &format!("{CONFIG}/toggle"), None, &[]).await
 }
 
 /// The variant `checkout` serves to a user in `production`, as evaluation sees it.
@@ -103,7 +84,7 @@ async fn assert_recovered(app: &TestApp, refused: &str) {
     app.environment("staging").await;
     assert!(app.state().snapshots.get("staging").is_some());
     app.get(&format!("/api/v1/environments/{refused}")).await.expect(404);
-    set_checkout(app, false).await.unwrap();
+    toggle_checkout(app).await.expect(200);
     assert_eq!(checkout_variant(app), "off");
     app.get("/readyz").await.expect(200);
 }
@@ -119,7 +100,7 @@ async fn database_cut_off_then_restored() {
     app.get("/healthz").await.expect(200);
     assert_write_refused(&app, "refused").await;
     assert_not_ready(&app).await;
-    assert!(matches!(set_checkout(&app, false).await, Err(StoreError::Unavailable(_))));
+    assert_eq!(toggle_checkout(&app).await.expect(503).body["type"], "/problems/unavailable");
     assert_write_refused(&app, "refused").await;
     assert_eq!(checkout_variant(&app), "on");
 
@@ -149,11 +130,16 @@ async fn cut_off_replica_catches_up() {
     let (app, proxy) = app_behind_proxy().await;
     checkout_flag_on(&app).await;
     let other = pennon_server::startup::spawn(ServeConfig::for_database(&app.database.url)).await.unwrap();
-    let created = reqwest::Client::new().post(format!("{}/api/v1/environments", other.url()));
+    let client = reqwest::Client::new();
+    let call = |method: Method, path: &str| {
+        client.request(method, format!("{}{path}", other.url())).bearer_auth(&app.admin_token)
+    };
 
     proxy.cut().await;
-    assert_eq!(created.json(&json!({ "key": "staging" })).send().await.unwrap().status(), 201);
-    set_checkout_on(&other.state, false).await.unwrap();
+    let created = call(Method::POST, "/api/v1/environments").json(&json!({ "key": "staging" })).send().await;
+    assert_eq!(created.unwrap().status(), 201);
+    let toggled = call(Method::POST, &format!("{CONFIG}/toggle")).send().await;
+    assert_eq!(toggled.unwrap().status(), 200);
     assert!(app.state().snapshots.get("staging").is_none());
     assert_eq!(checkout_variant(&app), "on");
 
