@@ -1,0 +1,210 @@
+//! `http-eval`: how fast a real Pennon server answers `POST /api/v1/evaluate`, next to the ceiling of a
+//! constant-JSON axum endpoint measured the same way, in one run.
+//!
+//! ```text
+//! cargo run --release -p pennon-bench -- [--duration 5] [--connections 16] [--server-threads 1] [--client-threads 1]
+//! ```
+//!
+//! Everything runs in this process on 127.0.0.1: the servers on one tokio runtime, the load generator on
+//! another, each with its own worker threads, so that on a small machine the two do not fight over more
+//! cores than they are given. Each scenario is measured twice: back to back (the most it can answer) and
+//! then at half that rate, on a fixed schedule, for the latency a server sees when it is not saturated.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use bytes::Bytes;
+use clap::Parser;
+use pennon_bench::load::{self, Load, Outcome, Target};
+use pennon_bench::{ceiling, cpu, pennon};
+
+/// Measures Pennon's HTTP evaluation against a constant-JSON ceiling.
+#[derive(Debug, Parser)]
+#[command(name = "http-eval")]
+struct Args {
+    /// Seconds measured per run (each scenario has two runs).
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Seconds of unmeasured warm-up before each run.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Keep-alive connections, each with one request in flight.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Worker threads of the servers' runtime.
+    #[arg(long, default_value_t = 1)]
+    server_threads: usize,
+    /// Worker threads of the load generator's runtime.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Exit with an error when a target is missed.
+    #[arg(long)]
+    fail_on_miss: bool,
+}
+
+/// One row of the report.
+struct Scenario {
+    name: &'static str,
+    max: Outcome,
+    half: Outcome,
+    /// CPU time per request of the servers' threads and of the generator's, in the back-to-back run.
+    cpu: Option<(Duration, Duration)>,
+}
+
+const HALF_RATE_P99_LIMIT: Duration = Duration::from_millis(5);
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let servers = runtime(args.server_threads, "server")?;
+    let (ceiling_addr, pennon) =
+        servers.block_on(async { anyhow::Ok((ceiling::spawn().await?, pennon::start().await?)) })?;
+    let client = runtime(args.client_threads, "client")?;
+    let load = Load {
+        connections: args.connections,
+        warmup: Duration::from_secs_f64(args.warmup),
+        duration: Duration::from_secs_f64(args.duration),
+        rate: None,
+    };
+
+    let targets = [
+        ("(a) constant JSON (ceiling)", target(ceiling_addr, ceiling::PATH, pennon::bodies(1024, Some("flag-00")))),
+        ("(b) evaluate one flag", target(pennon.server.addr, pennon::PATH, pennon::bodies(1024, Some("flag-00")))),
+        ("(c) evaluate all 50 flags", target(pennon.server.addr, pennon::PATH, pennon::bodies(1024, None))),
+    ];
+    client.block_on(check_answers(&targets))?;
+
+    println!("{}", setup(&args));
+    let mut scenarios = Vec::new();
+    for (name, target) in targets {
+        eprintln!("measuring {name} ...");
+        let before = cpu_now();
+        let max = client.block_on(load::run(&target, load))?;
+        let cpu = before.zip(cpu_now()).map(|((s0, c0), (s1, c1))| {
+            let n = u32::try_from(max.sent.max(1)).unwrap_or(u32::MAX);
+            (s1.saturating_sub(s0) / n, c1.saturating_sub(c0) / n)
+        });
+        ensure!(max.ok > 0, "{name}: no request succeeded");
+        let half = client.block_on(load::run(&target, Load { rate: Some(max.throughput() / 2.0), ..load }))?;
+        scenarios.push(Scenario { name, max, half, cpu });
+    }
+    let missed = report(&mut scenarios);
+    servers.block_on(pennon.server.shutdown());
+    if missed > 0 && args.fail_on_miss {
+        anyhow::bail!("{missed} target(s) missed");
+    }
+    Ok(())
+}
+
+/// CPU time so far of the servers' threads and of the generator's.
+fn cpu_now() -> Option<(Duration, Duration)> {
+    cpu::threads_cpu("bench-server").zip(cpu::threads_cpu("bench-client"))
+}
+
+fn runtime(threads: usize, name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name(format!("bench-{name}"))
+        .enable_all()
+        .build()
+        .context("building a runtime")
+}
+
+fn target(addr: SocketAddr, path: &str, bodies: Vec<Bytes>) -> Target {
+    Target { addr, path: path.to_owned(), bodies: Arc::new(bodies) }
+}
+
+/// Checks that each target answers what it is meant to before it is measured.
+async fn check_answers(targets: &[(&str, Target)]) -> anyhow::Result<()> {
+    let ceiling = load::probe(&targets[0].1).await?;
+    ensure!(ceiling["variant"] == "on", "the ceiling answered {ceiling}");
+    let one = load::probe(&targets[1].1).await?;
+    ensure!(one["reason"]["kind"] == "FALLTHROUGH" && one["reason"]["bucket"].is_u64(), "one flag: {one}");
+    let all = load::probe(&targets[2].1).await?;
+    let evaluations = all["evaluations"].as_array().map_or(&[][..], Vec::as_slice);
+    ensure!(evaluations.len() == pennon::FLAGS, "all flags answered {} evaluations", evaluations.len());
+    ensure!(evaluations.iter().all(|e| e["reason"]["kind"] == "FALLTHROUGH"), "all flags: {all}");
+    Ok(())
+}
+
+fn setup(args: &Args) -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split(' ').next().map(str::to_owned));
+    format!(
+        "setup: {cpus} CPUs (load average {}); servers and generator in one process on 127.0.0.1, HTTP/1.1 \
+         keep-alive; server runtime {} worker thread(s), generator runtime {} worker thread(s); {} connections; \
+         per run {} s warm-up + {} s measured; Pennon on SQLite with the default log filter (info)",
+        load.as_deref().unwrap_or("?"),
+        args.server_threads,
+        args.client_threads,
+        args.connections,
+        args.warmup,
+        args.duration,
+    )
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Prints the table and the targets; returns how many targets were missed.
+fn report(scenarios: &mut [Scenario]) -> usize {
+    println!();
+    println!(
+        "| scenario | req/s | p50 | p90 | p99 | errors | half-rate req/s | half-rate p50 | half-rate p99 | vs ceiling \
+         | server CPU/req | generator CPU/req |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let ceiling = scenarios[0].max.throughput();
+    for s in scenarios.iter_mut() {
+        let (max, half) = (&mut s.max, &mut s.half);
+        println!(
+            "| {} | {:.0} | {} | {} | {} | {} | {:.0} | {} | {} | {:.0}% | {} | {} |",
+            s.name,
+            max.throughput(),
+            ms(max.latencies.quantile(0.5)),
+            ms(max.latencies.quantile(0.9)),
+            ms(max.latencies.quantile(0.99)),
+            max.errors + half.errors,
+            half.throughput(),
+            ms(half.latencies.quantile(0.5)),
+            ms(half.latencies.quantile(0.99)),
+            100.0 * max.throughput() / ceiling,
+            s.cpu.map_or("?".into(), |(server, _)| us(server)),
+            s.cpu.map_or("?".into(), |(_, generator)| us(generator)),
+        );
+    }
+    println!();
+    let mut missed = 0;
+    let mut check = |what: String, ok: bool| {
+        println!("{} {what}", if ok { "met   " } else { "MISSED" });
+        missed += usize::from(!ok);
+    };
+    for (s, floor) in scenarios[1..].iter().zip([0.70, 0.35]) {
+        let ratio = s.max.throughput() / ceiling;
+        check(
+            format!("{}: {:.0}% of the ceiling (target >= {:.0}%)", s.name, ratio * 100.0, floor * 100.0),
+            ratio >= floor,
+        );
+    }
+    for s in scenarios.iter_mut().skip(1) {
+        let p99 = s.half.latencies.quantile(0.99);
+        check(
+            format!("{}: p99 {} at half the maximum rate (target <= 5 ms)", s.name, ms(p99)),
+            p99 <= HALF_RATE_P99_LIMIT,
+        );
+        if s.max.errors + s.half.errors > 0 {
+            check(format!("{}: {} failed requests (target 0)", s.name, s.max.errors + s.half.errors), false);
+        }
+    }
+    missed
+}

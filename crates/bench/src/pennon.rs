@@ -1,0 +1,98 @@
+//! A real Pennon server for the benchmark: started in-process on 127.0.0.1 over a fresh SQLite database,
+//! with one environment of fifty flags, each with three rules and a percentage split (the shape of the
+//! engine's `evaluate_all/50_flags` benchmark), written through the store like any change.
+
+use bytes::Bytes;
+use pennon_engine::{Flag, FlagConfig};
+use pennon_server::config::ServeConfig;
+use pennon_server::startup::RunningServer;
+use pennon_server::store::{Actor, NewEnvironment, StoreError};
+use serde_json::{Value, json};
+
+/// The environment the benchmark evaluates in.
+pub const ENVIRONMENT: &str = "bench";
+
+/// How many flags it holds.
+pub const FLAGS: usize = 50;
+
+/// The evaluation endpoint.
+pub const PATH: &str = "/api/v1/evaluate";
+
+/// A running server and the database it owns.
+pub struct Pennon {
+    /// The server.
+    pub server: RunningServer,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the server on the current runtime and fills the environment.
+pub async fn start() -> anyhow::Result<Pennon> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pennon.db").display());
+    let server = pennon_server::startup::spawn(ServeConfig::for_database(&url)).await?;
+    let (store, actor) = (&server.state.store, Actor::system("bench"));
+    let env = NewEnvironment { key: ENVIRONMENT.into(), name: "Benchmark".into(), production: false };
+    store.create_environment(&env, &actor).await?;
+    for i in 0..FLAGS {
+        let flag: Flag = serde_json::from_value(json!({
+            "key": flag_key(i), "kind": "boolean", "salt": format!("a7f3c9e1b5d20846{i:02}"),
+            "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }]
+        }))?;
+        store.create_flag(&flag, &actor).await?;
+        store
+            .update_config(&flag.key, ENVIRONMENT, None, "config.replace", &actor, |_, current| {
+                serde_json::from_value::<FlagConfig>(config(&flag.key, current.version))
+                    .map_err(|e| StoreError::Conflict(e.to_string()))
+            })
+            .await?;
+    }
+    server.state.snapshots.refresh_all().await?;
+    Ok(Pennon { server, _dir: dir })
+}
+
+/// The key of the `i`th flag.
+pub fn flag_key(i: usize) -> String {
+    format!("flag-{i:02}")
+}
+
+/// Three rules (five conditions, among them a regular expression and a semantic version) and a 25/75 split.
+fn config(flag: &str, version: u64) -> Value {
+    json!({
+        "flag": flag, "environment": ENVIRONMENT, "version": version, "enabled": true, "off_variant": "off",
+        "rules": [
+            { "id": "beta-testers", "conditions": [
+                { "attribute": "plan", "operator": "in", "values": ["pro", "enterprise"] },
+                { "attribute": "app_version", "operator": "semver_gte", "values": ["2.3.0"] }
+            ], "serve": { "variant": "on" } },
+            { "id": "staff", "conditions": [
+                { "attribute": "email", "operator": "matches", "values": ["@(example|pennon)\\.(com|dev)$"] }
+            ], "serve": { "variant": "on" } },
+            { "id": "dach-opt-in", "conditions": [
+                { "attribute": "country", "operator": "in", "values": ["DE", "AT", "CH"] },
+                { "attribute": "beta_opt_in", "operator": "eq", "values": [true] }
+            ], "serve": { "variant": "on" } }
+        ],
+        "default": { "split": { "bucket_by": "key",
+            "weights": [{ "variant": "on", "weight": 25000 }, { "variant": "off", "weight": 75000 }] } }
+    })
+}
+
+/// `n` request bodies, each for another user (UUID-like keys) with the same five attributes, which fail
+/// every rule on its last condition so that every condition is tried before the split buckets the user.
+/// With `flag`, the request asks for that flag; without, for every flag.
+pub fn bodies(n: usize, flag: Option<&str>) -> Vec<Bytes> {
+    (0..n)
+        .map(|i| {
+            let mut body = json!({
+                "environment": ENVIRONMENT,
+                "context": { "key": format!("3f2b8c1e-9d4a-4e7b-a5c6-{i:012x}"), "attributes": {
+                    "plan": "pro", "app_version": "2.1.7", "email": "jane.doe@gmail.com",
+                    "country": "DE", "beta_opt_in": false } }
+            });
+            if let Some(flag) = flag {
+                body["flag"] = json!(flag);
+            }
+            Bytes::from(body.to_string())
+        })
+        .collect()
+}
