@@ -1,11 +1,15 @@
 //! The REST API under `/api/v1`: one module per resource, each with its own `router()`.
 
+mod audit;
 pub mod common;
 mod configs;
 mod environments;
+pub mod evaluate;
 mod flags;
 mod keys;
 mod model;
+mod ofrep;
+mod segments;
 mod session;
 mod tokens;
 mod users;
@@ -24,6 +28,10 @@ use crate::state::AppState;
         (name = "environments", description = "Environments (production, staging, ...)"),
         (name = "flags", description = "Flag definitions, shared by every environment"),
         (name = "configs", description = "A flag's config in one environment: targeting, rules, history, promotion"),
+        (name = "segments", description = "Reusable sets of contexts, shared by every environment"),
+        (name = "audit", description = "Who changed what"),
+        (name = "evaluation", description = "Flag values for a context, evaluated by the server"),
+        (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol"),
         (name = "auth", description = "Sign in and out"),
         (name = "users", description = "Dashboard users (admin)"),
         (name = "tokens", description = "API tokens for automation (admin)"),
@@ -62,7 +70,9 @@ impl Modify for SecuritySchemes {
 
 /// Every `/api/v1` route, with the OpenAPI description collected from the handlers.
 pub fn router() -> OpenApiRouter<AppState> {
-    let v1 = environments::router().merge(flags::router()).merge(configs::router());
+    let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate::router());
+    let v1 = v1.merge(flags::router()).merge(configs::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+    // OFREP fixes its own paths (`/ofrep/v1/...`), outside `/api/v1`.
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(ofrep::router())
 }

@@ -63,8 +63,12 @@ impl Store {
         fetch(&mut conn, key).await
     }
 
-    /// Creates a segment (already validated).
-    pub async fn create_segment(&self, segment: &Segment, actor: &Actor) -> StoreResult<SegmentRecord> {
+    /// Creates a segment (already validated). Returns it with the new revision of every environment.
+    pub async fn create_segment(
+        &self,
+        segment: &Segment,
+        actor: &Actor,
+    ) -> StoreResult<(SegmentRecord, Vec<(String, u64)>)> {
         let mut segment = segment.clone();
         segment.version = 1;
         let mut tx = self.begin_write().await?;
@@ -83,17 +87,18 @@ impl Store {
         }
         announce(&mut tx, &segment.key, Some(&segment)).await?;
         let audit = Audit::new(actor, "segment.create", "segment", &segment.key).change(None, Some(&segment), Some(1));
-        tx.commit(audit).await?;
-        Ok(SegmentRecord { segment, created_at: at, updated_at: at })
+        let revisions = tx.commit(audit).await?;
+        Ok((SegmentRecord { segment, created_at: at, updated_at: at }, revisions))
     }
 
-    /// Replaces a segment (already validated); `expected` is the version it was based on.
+    /// Replaces a segment (already validated); `expected` is the version it was based on. Returns it with the
+    /// new revision of every environment.
     pub async fn update_segment(
         &self,
         segment: &Segment,
         expected: Option<u64>,
         actor: &Actor,
-    ) -> StoreResult<SegmentRecord> {
+    ) -> StoreResult<(SegmentRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
         let current = fetch(tx.conn(), &segment.key).await?;
         let current_version = current.segment.version;
@@ -123,12 +128,13 @@ impl Store {
             Some(next.version),
         );
         let at = tx.at();
-        tx.commit(audit).await?;
-        Ok(SegmentRecord { segment: next, created_at: current.created_at, updated_at: at })
+        let revisions = tx.commit(audit).await?;
+        Ok((SegmentRecord { segment: next, created_at: current.created_at, updated_at: at }, revisions))
     }
 
-    /// Deletes a segment; refused while a rule uses it, naming the flags.
-    pub async fn delete_segment(&self, key: &str, actor: &Actor) -> StoreResult<()> {
+    /// Deletes a segment; refused while a rule uses it, naming the flags. Returns the new revision of every
+    /// environment.
+    pub async fn delete_segment(&self, key: &str, actor: &Actor) -> StoreResult<Vec<(String, u64)>> {
         let mut tx = self.begin_write().await?;
         let current = fetch(tx.conn(), key).await?;
         let users: Vec<(String, String)> =
@@ -146,7 +152,6 @@ impl Store {
         sqlx::query("DELETE FROM segments WHERE key = $1").bind(key).execute(tx.conn()).await?;
         announce(&mut tx, key, None).await?;
         let audit = Audit::new(actor, "segment.delete", "segment", key).change(Some(&current.segment), None, None);
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit(audit).await
     }
 }

@@ -3,16 +3,21 @@
 mod helpers;
 mod proxy;
 
+mod audit;
 mod auth;
 mod concurrency;
 mod config_history;
 mod config_rules;
 mod configs;
 mod environments;
+mod evaluate;
 mod failed_writes;
+mod flag_setup;
 mod flags;
+mod ofrep;
 mod openapi;
 mod ops;
 mod outage;
 mod restart;
+mod segments;
 mod shutdown;

@@ -1,0 +1,260 @@
+//! `POST /evaluate`: evaluates one flag, or every flag, for a context, from the in-memory snapshot.
+//!
+//! This is the hot path: no database, no copies of the snapshot. The engine's [`Evaluation`]s borrow from the
+//! snapshot and are serialised as they are, so the answer is exactly the engine's wire format.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use pennon_engine::{Context, ErrorCode, Evaluation, Reason};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, Json, ProblemBody};
+use crate::metrics::Metrics;
+use crate::snapshots::Snapshots;
+use crate::state::AppState;
+
+/// Routes of this resource.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(evaluate))
+}
+
+/// The part of the application state evaluation uses: taken per request, it costs two reference counts
+/// instead of a clone of the whole state.
+#[derive(Debug, Clone)]
+pub struct EvalState {
+    /// The compiled snapshots.
+    pub snapshots: Arc<Snapshots>,
+    /// Where evaluations are counted.
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for EvalState {
+    fn from_ref(state: &AppState) -> Self {
+        EvalState { snapshots: state.snapshots.clone(), metrics: state.metrics.clone() }
+    }
+}
+
+/// Header naming the environment an evaluation request reads, until SDK keys name it.
+pub const ENVIRONMENT_HEADER: &str = "x-pennon-environment";
+
+/// Which environment an evaluation request (`/api/v1/evaluate`, OFREP) may read: the authentication seam of
+/// the evaluation endpoints.
+///
+/// An SDK key belongs to one environment, so a key will bind the environment here and the handlers stay as
+/// they are. Until then the `X-Pennon-Environment` header binds it, and a request without one may name any
+/// environment in its body. The extractor never rejects: each protocol answers a missing or conflicting
+/// environment in its own error shape (see [`EvalScope::resolve`]).
+#[derive(Debug, Clone, Default)]
+pub struct EvalScope {
+    bound: Option<HeaderValue>,
+}
+
+/// Why [`EvalScope::resolve`] found no environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeError {
+    /// Neither the credential nor the request names one.
+    Missing,
+    /// The request names another environment than the credential is bound to.
+    Conflict,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EvalScope {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(EvalScope { bound: parts.headers.get(ENVIRONMENT_HEADER).cloned() })
+    }
+}
+
+impl EvalScope {
+    /// The environment the credential is bound to, if any (a header that is not text binds nothing).
+    pub fn bound(&self) -> Option<&str> {
+        self.bound.as_ref().and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    /// The environment to evaluate in: the bound one, or else the one the request names. A request may
+    /// repeat the bound environment but not name another.
+    pub fn resolve<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, ScopeError> {
+        match (self.bound(), requested) {
+            (Some(bound), Some(asked)) if bound != asked => Err(ScopeError::Conflict),
+            (Some(env), _) | (None, Some(env)) => Ok(env),
+            (None, None) => Err(ScopeError::Missing),
+        }
+    }
+}
+
+/// A JSON body read without tracking where the parser is: only a body that fails is parsed a second time,
+/// with [`Json`]'s path tracking, so that the problem names the field. Same answers as [`Json`], less work on
+/// the hot path.
+#[derive(Debug)]
+pub struct FastJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FastJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| ApiError::from(JsonRejection::from(r)))?;
+        if let Ok(value) = serde_json::from_slice(&bytes) {
+            return Ok(FastJson(value));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(value)) => Ok(FastJson(value)),
+            Err(rejection) => Err(rejection.into()),
+        }
+    }
+}
+
+/// `application/json`, or `application/<anything>+json`, with any parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, sub)) = essence.split_once('/') else { return false };
+    let sub = sub.as_bytes();
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case(b"json") || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case(b"+json"))
+}
+
+/// The flag label under which evaluations of unknown flags are counted: callers choose those keys, so they
+/// must not become metric labels.
+pub(crate) const UNKNOWN_FLAG_LABEL: &str = "_unknown";
+
+/// What to evaluate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// The environment; may be left out when `X-Pennon-Environment` names it (they must agree when both do).
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Who is asking: `{"key": "user-42", "attributes": {"plan": "pro"}}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: Option<Context>,
+    /// One flag's key; every flag when omitted.
+    #[serde(default)]
+    pub flag: Option<String>,
+}
+
+/// The reason for an evaluation (documentation of the engine's shape).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ReasonBody {
+    /// `OFF`, `PREREQUISITE_FAILED`, `TARGET_MATCH`, `RULE_MATCH`, `FALLTHROUGH` or `ERROR`.
+    kind: String,
+    /// `PREREQUISITE_FAILED`: the prerequisite that failed.
+    flag: Option<String>,
+    /// `RULE_MATCH`: the rule's id.
+    rule_id: Option<String>,
+    /// `RULE_MATCH`: the rule's position.
+    rule_index: Option<u32>,
+    /// `RULE_MATCH`, `FALLTHROUGH`: the bucket (0 to 99999) when a split served.
+    bucket: Option<u32>,
+    /// `ERROR`: `FLAG_NOT_FOUND`, `TYPE_MISMATCH`, `MISSING_BUCKET_BY` or `MALFORMED_CONFIG`.
+    error: Option<String>,
+}
+
+/// One flag's evaluation (documentation of the engine's shape).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EvaluationBody {
+    /// The flag key asked for.
+    flag: String,
+    /// The value served; `null` on error (use your default).
+    #[schema(value_type = Object)]
+    value: Option<serde_json::Value>,
+    /// The variant served; `null` on error.
+    variant: Option<String>,
+    /// The flag config's version; 0 when the flag is unknown.
+    version: u64,
+    /// Why.
+    reason: ReasonBody,
+}
+
+/// Every flag's evaluation in an environment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationList<'a> {
+    /// The environment.
+    pub environment: &'a str,
+    /// The snapshot revision the evaluations come from.
+    pub revision: u64,
+    /// One per flag, by key.
+    #[schema(value_type = Vec<EvaluationBody>)]
+    pub evaluations: Vec<Evaluation<'a>>,
+}
+
+/// The answer's two shapes (documentation only).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum EvaluateResponse {
+    /// With `flag`: that flag's evaluation.
+    One(EvaluationBody),
+    /// Without `flag`: every flag's.
+    All(EvaluationList<'static>),
+}
+
+/// Maps a scope failure to the admin API's problem shape.
+pub(crate) fn scope_problem(e: ScopeError) -> ApiError {
+    match e {
+        ScopeError::Missing => ApiError::bad_field("environment", "environment is required"),
+        ScopeError::Conflict => {
+            ApiError::bad_field("environment", format!("environment differs from the one {ENVIRONMENT_HEADER} names"))
+        }
+    }
+}
+
+/// Evaluate one flag (`flag`) or every flag for a context, in one environment.
+///
+/// One flag answers `{"flag", "value", "variant", "version", "reason"}`; an unknown flag is not an HTTP
+/// error but an evaluation with reason `ERROR` / `FLAG_NOT_FOUND` and a `null` value. Without `flag` the
+/// answer is `{"environment", "revision", "evaluations": [...]}`.
+#[utoipa::path(post, path = "/evaluate", tag = "evaluation", request_body = EvaluateRequest,
+    params(("X-Pennon-Environment" = Option<String>, Header, description = "The environment to evaluate in")),
+    responses((status = 200, description = "One evaluation, or every flag's", body = EvaluateResponse),
+        (status = 400, body = ProblemBody), (status = 404, body = ProblemBody)))]
+async fn evaluate(
+    scope: EvalScope,
+    State(state): State<EvalState>,
+    FastJson(body): FastJson<EvaluateRequest>,
+) -> Result<Response, ApiError> {
+    let environment = scope.resolve(body.environment.as_deref()).map_err(scope_problem)?;
+    let Some(context) = body.context.as_ref() else {
+        return Err(ApiError::bad_field("context", "context is required, e.g. {\"key\": \"user-42\"}"));
+    };
+    let Some(snapshot) = state.snapshots.get(environment) else {
+        return Err(ApiError::NotFound(format!("environment \"{environment}\"")));
+    };
+    let compiled = &snapshot.compiled;
+    if let Some(flag) = body.flag.as_deref() {
+        let evaluation = compiled.evaluate(flag, context);
+        count(&state, environment, &evaluation);
+        return Ok(Json(&evaluation).into_response());
+    }
+    let evaluations = compiled.evaluate_all(context);
+    for evaluation in &evaluations {
+        count(&state, environment, evaluation);
+    }
+    let list = EvaluationList { environment: compiled.environment(), revision: compiled.revision(), evaluations };
+    Ok(Json(&list).into_response())
+}
+
+/// Counts one evaluation served.
+pub(crate) fn count(state: &EvalState, environment: &str, evaluation: &Evaluation<'_>) {
+    let flag = match evaluation.reason {
+        Reason::Error { error: ErrorCode::FlagNotFound } => UNKNOWN_FLAG_LABEL,
+        _ => evaluation.flag,
+    };
+    state.metrics.evaluation(environment, flag, evaluation.reason.kind());
+}
