@@ -70,6 +70,11 @@
 //! written: variant *i* owns `[sum of weights before i, sum through i)`. Raising the first variant's weight
 //! therefore only adds contexts to it. A context without the `bucket_by` attribute gets the off variant with
 //! reason `ERROR` / `MISSING_BUCKET_BY`.
+//!
+//! ## Metric guards
+//!
+//! [`evaluate_guard`] decides whether a treatment variant's metric is worse than allowed, with a sequential
+//! test that stays valid however often it is checked: see [`guards`].
 
 #![warn(missing_docs)]
 
@@ -78,6 +83,7 @@ mod compile;
 mod condition;
 mod context;
 mod evaluate;
+pub mod guards;
 pub mod model;
 mod validate;
 
@@ -85,6 +91,7 @@ pub use bucket::{BUCKETS, bucket, murmur3_x86_32, pick};
 pub use compile::CompiledSnapshot;
 pub use context::{Attributes, Context};
 pub use evaluate::{ErrorCode, Evaluation, Reason, Served};
+pub use guards::{ArmStats, GuardSpec, GuardState, GuardVerdict, evaluate_guard};
 pub use model::{
     Condition, Flag, FlagConfig, FlagKind, Operator, Prerequisite, Rule, Segment, Serve, Snapshot, SnapshotFlag, Split,
     Target, Variant, Weight,
