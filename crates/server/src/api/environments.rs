@@ -104,7 +104,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// List environments.
-#[utoipa::path(get, path = "/environments", tag = "environments",
+#[utoipa::path(get, path = "/environments", tag = "environments", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     responses((status = 200, body = EnvironmentList)))]
 async fn list_environments(_: Viewer, State(state): State<AppState>) -> Result<Json<EnvironmentList>, ApiError> {
     let items = state.store.list_environments().await?.into_iter().map(Into::into).collect();
@@ -112,7 +112,7 @@ async fn list_environments(_: Viewer, State(state): State<AppState>) -> Result<J
 }
 
 /// Create an environment; every flag gets its initial (off) config in it.
-#[utoipa::path(post, path = "/environments", tag = "environments", request_body = CreateEnvironment,
+#[utoipa::path(post, path = "/environments", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = CreateEnvironment,
     responses((status = 201, body = EnvironmentBody), (status = 400, body = ProblemBody),
         (status = 409, body = ProblemBody)))]
 async fn create_environment(
@@ -130,7 +130,7 @@ async fn create_environment(
 }
 
 /// Get an environment.
-#[utoipa::path(get, path = "/environments/{env}", tag = "environments",
+#[utoipa::path(get, path = "/environments/{env}", tag = "environments", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("env" = String, Path, description = "Environment key")),
     responses((status = 200, body = EnvironmentBody), (status = 404, body = ProblemBody)))]
 async fn get_environment(
@@ -143,7 +143,7 @@ async fn get_environment(
 }
 
 /// Rename an environment or change its production mark.
-#[utoipa::path(patch, path = "/environments/{env}", tag = "environments", request_body = UpdateEnvironment,
+#[utoipa::path(patch, path = "/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = UpdateEnvironment,
     params(("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = EnvironmentBody), (status = 404, body = ProblemBody),
@@ -165,7 +165,7 @@ async fn update_environment(
 }
 
 /// Delete an environment (refused while it holds flag configs, unless `force=true`).
-#[utoipa::path(delete, path = "/environments/{env}", tag = "environments",
+#[utoipa::path(delete, path = "/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
     params(("env" = String, Path, description = "Environment key"), DeleteParams),
     responses((status = 204), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn delete_environment(

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use pennon_engine::{Context, ErrorCode, Evaluation, Reason};
 use serde::de::DeserializeOwned;
@@ -44,47 +44,78 @@ impl FromRef<AppState> for EvalState {
     }
 }
 
-/// Header naming the environment an evaluation request reads, until SDK keys name it.
+/// Header naming the environment when an admin credential (not an SDK key) evaluates.
 pub const ENVIRONMENT_HEADER: &str = "x-pennon-environment";
 
 /// Which environment an evaluation request (`/api/v1/evaluate`, OFREP) may read: the authentication seam of
 /// the evaluation endpoints.
 ///
-/// An SDK key belongs to one environment, so a key will bind the environment here and the handlers stay as
-/// they are. Until then the `X-Pennon-Environment` header binds it, and a request without one may name any
-/// environment in its body. The extractor never rejects: each protocol answers a missing or conflicting
-/// environment in its own error shape (see [`EvalScope::resolve`]).
+/// An SDK key (client or server, checked in memory: no database on this path) binds its own environment.
+/// An admin credential (session or API token, e.g. the dashboard trying a flag out) may evaluate in any
+/// environment, named by the request body or the `X-Pennon-Environment` header. The extractor never
+/// rejects: each protocol answers a missing credential or environment in its own error shape (see
+/// [`EvalScope::resolve`]).
 #[derive(Debug, Clone, Default)]
 pub struct EvalScope {
-    bound: Option<HeaderValue>,
+    bound: Option<String>,
+    named: Option<String>,
+    authenticated: bool,
 }
 
 /// Why [`EvalScope::resolve`] found no environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeError {
+    /// No valid credential.
+    Unauthenticated,
     /// Neither the credential nor the request names one.
     Missing,
     /// The request names another environment than the credential is bound to.
     Conflict,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for EvalScope {
+impl<S: Send + Sync> FromRequestParts<S> for EvalScope
+where
+    AppState: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(EvalScope { bound: parts.headers.get(ENVIRONMENT_HEADER).cloned() })
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let named = parts
+            .headers
+            .get(ENVIRONMENT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let state = AppState::from_ref(state);
+        let Some(credential) = crate::auth::bearer(&parts.headers) else {
+            return Ok(EvalScope { bound: None, named, authenticated: false });
+        };
+        if let Some(grant) = state.auth.keys.check(credential) {
+            return Ok(EvalScope { bound: Some(grant.environment), named, authenticated: true });
+        }
+        let authenticated = !crate::auth::secrets::is_sdk_key(credential)
+            && crate::auth::authenticate(&parts.headers, &state).await.is_ok();
+        Ok(EvalScope { bound: None, named, authenticated })
     }
 }
 
 impl EvalScope {
-    /// The environment the credential is bound to, if any (a header that is not text binds nothing).
+    /// The environment an SDK key binds, if any.
     pub fn bound(&self) -> Option<&str> {
-        self.bound.as_ref().and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty())
+        self.bound.as_deref()
     }
 
-    /// The environment to evaluate in: the bound one, or else the one the request names. A request may
-    /// repeat the bound environment but not name another.
+    /// The environment to evaluate in: the key's, or else the one the request (or the header) names. A
+    /// request may repeat the key's environment but not name another.
     pub fn resolve<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, ScopeError> {
+        if !self.authenticated {
+            return Err(ScopeError::Unauthenticated);
+        }
+        let requested = match (requested, self.named.as_deref()) {
+            (Some(body), Some(header)) if body != header => return Err(ScopeError::Conflict),
+            (body, header) => body.or(header),
+        };
         match (self.bound(), requested) {
             (Some(bound), Some(asked)) if bound != asked => Err(ScopeError::Conflict),
             (Some(env), _) | (None, Some(env)) => Ok(env),
@@ -208,9 +239,10 @@ pub enum EvaluateResponse {
 /// Maps a scope failure to the admin API's problem shape.
 pub(crate) fn scope_problem(e: ScopeError) -> ApiError {
     match e {
+        ScopeError::Unauthenticated => ApiError::Unauthorized,
         ScopeError::Missing => ApiError::bad_field("environment", "environment is required"),
         ScopeError::Conflict => {
-            ApiError::bad_field("environment", format!("environment differs from the one {ENVIRONMENT_HEADER} names"))
+            ApiError::bad_field("environment", "environment differs from the one the SDK key or the header names")
         }
     }
 }
@@ -221,9 +253,10 @@ pub(crate) fn scope_problem(e: ScopeError) -> ApiError {
 /// error but an evaluation with reason `ERROR` / `FLAG_NOT_FOUND` and a `null` value. Without `flag` the
 /// answer is `{"environment", "revision", "evaluations": [...]}`.
 #[utoipa::path(post, path = "/evaluate", tag = "evaluation", request_body = EvaluateRequest,
-    params(("X-Pennon-Environment" = Option<String>, Header, description = "The environment to evaluate in")),
+    security(("sdk_key" = ["client"]), ("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
+    params(("X-Pennon-Environment" = Option<String>, Header, description = "With an admin credential: the environment to evaluate in")),
     responses((status = 200, description = "One evaluation, or every flag's", body = EvaluateResponse),
-        (status = 400, body = ProblemBody), (status = 404, body = ProblemBody)))]
+        (status = 400, body = ProblemBody), (status = 401, body = ProblemBody), (status = 404, body = ProblemBody)))]
 async fn evaluate(
     scope: EvalScope,
     State(state): State<EvalState>,

@@ -40,7 +40,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::evaluate::{ENVIRONMENT_HEADER, EvalScope, EvalState, count};
+use super::evaluate::{ENVIRONMENT_HEADER, EvalScope, EvalState, ScopeError, count};
 use crate::error::{Json, Path};
 use crate::snapshots::EnvSnapshot;
 use crate::state::AppState;
@@ -141,7 +141,10 @@ fn answer(failed: Failed<'_>) -> Response {
 /// The environment's snapshot, or 401: without SDK keys the environment header plays the credential.
 fn snapshot(state: &EvalState, scope: &EvalScope) -> Result<std::sync::Arc<EnvSnapshot>, Failed<'static>> {
     let unauthorized = |details| failure(StatusCode::UNAUTHORIZED, None, "GENERAL", details);
-    let env = scope.resolve(None).map_err(|_| unauthorized(format!("name the environment in {ENVIRONMENT_HEADER}")))?;
+    let env = scope.resolve(None).map_err(|e| match e {
+        ScopeError::Unauthenticated => unauthorized("a valid SDK key is required".to_owned()),
+        _ => unauthorized(format!("name the environment in {ENVIRONMENT_HEADER}")),
+    })?;
     state.snapshots.get(env).ok_or_else(|| unauthorized(format!("environment \"{env}\" not found")))
 }
 
@@ -263,6 +266,7 @@ fn error_failure<'a>(key: &'a str, error: ErrorCode, context: &Context) -> Faile
 ///
 /// See the module documentation for how Pennon's reasons and errors map to OFREP's.
 #[utoipa::path(post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep", request_body = OfrepRequest,
+    security(("sdk_key" = ["client"]), ("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("key" = String, Path, description = "Flag key"),
         ("X-Pennon-Environment" = String, Header, description = "The environment to evaluate in")),
     responses((status = 200, body = OfrepSuccess), (status = 400, body = OfrepFailure),
@@ -295,6 +299,7 @@ async fn evaluate_flag(
 /// Flags that cannot be evaluated for the context are failure items; the answer stays 200. The `ETag`
 /// changes whenever the answer would: `If-None-Match` with the last one gives 304 until then.
 #[utoipa::path(post, path = "/ofrep/v1/evaluate/flags", tag = "ofrep", request_body = OfrepRequest,
+    security(("sdk_key" = ["client"]), ("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("X-Pennon-Environment" = String, Header, description = "The environment to evaluate in"),
         ("If-None-Match" = Option<String>, Header, description = "The ETag of the last answer")),
     responses((status = 200, body = OfrepBulk, headers(("ETag" = String))), (status = 304),

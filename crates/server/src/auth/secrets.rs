@@ -20,6 +20,11 @@ pub fn generate(prefix: &str) -> String {
     secret
 }
 
+/// Whether a credential looks like an SDK key (server or client).
+pub fn is_sdk_key(credential: &str) -> bool {
+    credential.starts_with(SERVER_KEY_PREFIX) || credential.starts_with(CLIENT_KEY_PREFIX)
+}
+
 /// The stored form of a secret: SHA-256 in lower-case hex.
 pub fn hash(secret: &str) -> String {
     let mut hex = String::with_capacity(64);

@@ -14,6 +14,7 @@ mod evaluate;
 mod failed_writes;
 mod flag_setup;
 mod flags;
+mod keys;
 mod ofrep;
 mod openapi;
 mod ops;

@@ -124,6 +124,7 @@ async fn single_flag_failures(db: Db) {
     let garbage = app
         .client
         .post(format!("{}{FLAG}/fixed", app.base))
+        .bearer_auth(&app.admin_token)
         .header("x-pennon-environment", "production")
         .header("content-type", "application/json")
         .body("{\"context\": ")

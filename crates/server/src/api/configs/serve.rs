@@ -79,7 +79,7 @@ enum Choice {
 }
 
 /// Set the default, what contexts no target or rule matched get (audited as `config.default`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/default", tag = "configs", request_body = SetDefault,
+#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/default", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetDefault,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
@@ -120,7 +120,7 @@ pub struct SetTargets {
 }
 
 /// Replace the individual targets (audited as `config.targets`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/targets", tag = "configs", request_body = SetTargets,
+#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/targets", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetTargets,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
@@ -151,7 +151,7 @@ pub struct SetPrerequisites {
 }
 
 /// Replace the prerequisites (audited as `config.prerequisites`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/prerequisites", tag = "configs",
+#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/prerequisites", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body = SetPrerequisites,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
