@@ -5,6 +5,7 @@ mod proxy;
 
 mod audit;
 mod auth;
+mod authz_matrix;
 mod concurrency;
 mod config_history;
 mod config_rules;
