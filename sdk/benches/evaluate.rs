@@ -1,0 +1,99 @@
+//! SDK evaluation against the engine's own cost: `cargo bench -p pennon-sdk`.
+//!
+//! The flag and context are those of pennon-engine's `evaluate/3_rules_fallthrough` benchmark: three rules
+//! (five conditions, among them a regex and a semver comparison) that all fail on their last condition, then
+//! a 25/75 split. Pairs to compare:
+//!
+//! - `engine/evaluate` and `sdk/bool_value`: one context, evaluated over and over.
+//! - `engine/evaluate_10k_contexts` and `sdk/bool_value_10k_contexts`: 10,000 contexts in turn, so that the
+//!   SDK's attribution table keeps recording new (context, flag) entries rather than finding them present.
+//! - `sdk/bool_detail`: the same with the reason (it allocates the variant's key).
+//!
+//! The SDK's extra work is loading the current snapshot, the kind check, an exposure counter increment and
+//! the attribution table update.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use pennon_sdk::{Client, Context, Snapshot};
+use serde_json::{Value, json};
+
+const KEY: &str = "3f2b8c1e-9d4a-4e7b-a5c6-0d1e2f3a4b5c";
+
+fn flag() -> Value {
+    json!({
+        "definition": {
+            "key": "flag-00", "kind": "boolean", "salt": "a7f3c9e1b5d2084600",
+            "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }]
+        },
+        "config": {
+            "flag": "flag-00", "environment": "production", "version": 3, "enabled": true, "off_variant": "off",
+            "rules": [
+                { "id": "beta-testers", "conditions": [
+                    { "attribute": "plan", "operator": "in", "values": ["pro", "enterprise"] },
+                    { "attribute": "app_version", "operator": "semver_gte", "values": ["2.3.0"] }
+                ], "serve": { "variant": "on" } },
+                { "id": "staff", "conditions": [
+                    { "attribute": "email", "operator": "matches", "values": ["@(example|pennon)\\.(com|dev)$"] }
+                ], "serve": { "variant": "on" } },
+                { "id": "dach-opt-in", "conditions": [
+                    { "attribute": "country", "operator": "in", "values": ["DE", "AT", "CH"] },
+                    { "attribute": "beta_opt_in", "operator": "eq", "values": [true] }
+                ], "serve": { "variant": "on" } }
+            ],
+            "default": { "split": { "bucket_by": "key",
+                "weights": [{ "variant": "on", "weight": 25000 }, { "variant": "off", "weight": 75000 }] } }
+        }
+    })
+}
+
+fn context(key: &str) -> Context {
+    Context::new(key)
+        .with("plan", "pro")
+        .with("app_version", "2.1.7")
+        .with("email", "jane.doe@gmail.com")
+        .with("country", "DE")
+        .with("beta_opt_in", false)
+}
+
+fn benches(c: &mut Criterion) {
+    let snapshot: Snapshot =
+        serde_json::from_value(json!({ "environment": "production", "revision": 1, "flags": [flag()] })).unwrap();
+    let engine = pennon_engine::CompiledSnapshot::compile(&snapshot);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client: Client = runtime
+        .block_on(Client::builder("http://127.0.0.1:9", "unused").bootstrap(snapshot).offline(true).build())
+        .unwrap();
+
+    let ctx = context(KEY);
+    assert_eq!(engine.evaluate("flag-00", &ctx).reason.kind(), "FALLTHROUGH");
+    assert_eq!(client.bool_detail("flag-00", &ctx, true).reason.kind(), "FALLTHROUGH");
+
+    c.bench_function("engine/evaluate", |b| {
+        b.iter(|| black_box(engine.evaluate(black_box("flag-00"), black_box(&ctx))));
+    });
+    c.bench_function("sdk/bool_value", |b| {
+        b.iter(|| black_box(client.bool_value(black_box("flag-00"), black_box(&ctx), false)));
+    });
+    c.bench_function("sdk/bool_detail", |b| {
+        b.iter(|| black_box(client.bool_detail(black_box("flag-00"), black_box(&ctx), false)));
+    });
+
+    let contexts: Vec<Context> = (0..10_000).map(|i| context(&format!("{KEY}-{i:05}"))).collect();
+    let mut next = 0;
+    c.bench_function("engine/evaluate_10k_contexts", |b| {
+        b.iter(|| {
+            next = (next + 1) % contexts.len();
+            black_box(engine.evaluate(black_box("flag-00"), &contexts[next]).variant)
+        });
+    });
+    c.bench_function("sdk/bool_value_10k_contexts", |b| {
+        b.iter(|| {
+            next = (next + 1) % contexts.len();
+            black_box(client.bool_value(black_box("flag-00"), &contexts[next], false))
+        });
+    });
+}
+
+criterion_group!(sdk, benches);
+criterion_main!(sdk);

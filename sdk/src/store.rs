@@ -1,0 +1,231 @@
+//! The flags being served: one [`FlagState`] behind an `ArcSwap`, replaced whole on every update, and the
+//! change listeners.
+//!
+//! Evaluation only loads the current state (no lock, no reference-count traffic in the common case). Updates
+//! (a snapshot, a patch, a delete, test data) are serialised by a mutex, build a new state, swap it in and
+//! then tell the listeners which flags changed.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::{ArcSwap, Guard};
+use pennon_engine::Snapshot;
+use tokio::sync::broadcast;
+
+use crate::changes::{FlagChange, diff};
+use crate::protocol::{Object, ObjectKind};
+use crate::state::{FlagState, Source};
+
+/// A change listener.
+pub(crate) type Listener = Arc<dyn Fn(&FlagChange) + Send + Sync>;
+
+/// What an incremental update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Applied; this many flags changed.
+    Applied(usize),
+    /// Older than the revision held: ignored.
+    Stale { held: u64 },
+}
+
+pub(crate) struct Store {
+    /// Unique among the stores of this process.
+    id: u64,
+    /// Bumped after every swap: lets threads keep using the state they loaded last (see `local`).
+    generation: AtomicU64,
+    state: ArcSwap<FlagState>,
+    update: Mutex<()>,
+    /// States replaced while evaluations may still have been counting exposures on them: the event flusher
+    /// drains their counters and drops them once nobody else holds them.
+    retired: Mutex<Vec<Arc<FlagState>>>,
+    listeners: Mutex<Vec<(u64, Listener)>>,
+    next_listener: AtomicU64,
+    changes: broadcast::Sender<FlagChange>,
+    stripes: usize,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.load();
+        f.debug_struct("Store")
+            .field("revision", &state.snapshot.revision)
+            .field("flags", &state.snapshot.flags.len())
+            .field("source", &state.source)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store {
+    pub(crate) fn new(initial: Snapshot, source: Source, stripes: usize) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Store {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+            state: ArcSwap::from_pointee(FlagState::new(initial, source, stripes)),
+            update: Mutex::new(()),
+            retired: Mutex::new(Vec::new()),
+            listeners: Mutex::new(Vec::new()),
+            next_listener: AtomicU64::new(0),
+            changes: broadcast::channel(256).0,
+            stripes,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The current state, for one evaluation: cheap, but hold it only briefly.
+    #[inline]
+    pub(crate) fn load(&self) -> Guard<Arc<FlagState>> {
+        self.state.load()
+    }
+
+    /// The current state, to keep.
+    pub(crate) fn current(&self) -> Arc<FlagState> {
+        self.state.load_full()
+    }
+
+    /// The revision the SDK may resume the stream from: only one received from the server in this run.
+    pub(crate) fn server_revision(&self) -> Option<u64> {
+        let state = self.state.load();
+        (state.source == Source::Server).then_some(state.snapshot.revision)
+    }
+
+    /// Replaces everything (a `put`, a polled snapshot, test data). Returns the number of flags that changed.
+    pub(crate) fn replace(&self, snapshot: Snapshot, source: Source) -> usize {
+        self.replace_unless(snapshot, source, |old, new| old.source == new.1 && old.snapshot == *new.0)
+    }
+
+    /// Replaces everything unless the state held came from the same source and is as new (test data
+    /// updated from several threads at once).
+    pub(crate) fn replace_if_newer(&self, snapshot: Snapshot, source: Source) -> usize {
+        self.replace_unless(snapshot, source, |old, new| old.source == new.1 && old.snapshot.revision >= new.0.revision)
+    }
+
+    fn replace_unless(
+        &self,
+        snapshot: Snapshot,
+        source: Source,
+        skip: impl FnOnce(&FlagState, (&Snapshot, Source)) -> bool,
+    ) -> usize {
+        let changes = {
+            let _update = lock(&self.update);
+            let old = self.state.load_full();
+            if skip(&old, (&snapshot, source)) {
+                return 0;
+            }
+            self.install(&old, FlagState::new(snapshot, source, self.stripes))
+        };
+        self.notify(&changes)
+    }
+
+    /// Applies a `patch` whose revision is at least the one held (events of one change share a revision, and
+    /// applying one twice changes nothing).
+    pub(crate) fn patch(&self, revision: u64, object: Object) -> Applied {
+        self.incremental(revision, |snapshot| match object {
+            Object::Flag(flag) => {
+                let key = &flag.definition.key;
+                match snapshot.flags.iter_mut().find(|f| f.definition.key == *key) {
+                    Some(slot) => *slot = *flag,
+                    None => snapshot.flags.push(*flag),
+                }
+            }
+            Object::Segment(segment) => match snapshot.segments.iter_mut().find(|s| s.key == segment.key) {
+                Some(slot) => *slot = segment,
+                None => snapshot.segments.push(segment),
+            },
+        })
+    }
+
+    /// Applies a `delete` whose revision is at least the one held.
+    pub(crate) fn delete(&self, revision: u64, kind: ObjectKind, key: &str) -> Applied {
+        self.incremental(revision, |snapshot| match kind {
+            ObjectKind::Flag => snapshot.flags.retain(|f| f.definition.key != key),
+            ObjectKind::Segment => snapshot.segments.retain(|s| s.key != key),
+        })
+    }
+
+    fn incremental(&self, revision: u64, edit: impl FnOnce(&mut Snapshot)) -> Applied {
+        let changes = {
+            let _update = lock(&self.update);
+            let old = self.state.load_full();
+            if revision < old.snapshot.revision {
+                return Applied::Stale { held: old.snapshot.revision };
+            }
+            let mut snapshot = old.snapshot.clone();
+            edit(&mut snapshot);
+            snapshot.revision = revision;
+            if snapshot == old.snapshot && old.source == Source::Server {
+                return Applied::Applied(0);
+            }
+            self.install(&old, FlagState::new(snapshot, Source::Server, self.stripes))
+        };
+        Applied::Applied(self.notify(&changes))
+    }
+
+    /// Swaps the new state in (the caller holds the update lock) and returns what changed.
+    fn install(&self, old: &Arc<FlagState>, new: FlagState) -> Vec<FlagChange> {
+        let changes = diff(&old.snapshot, &new.snapshot);
+        let replaced = self.state.swap(Arc::new(new));
+        self.generation.fetch_add(1, Ordering::Release);
+        lock(&self.retired).push(replaced);
+        changes
+    }
+
+    fn notify(&self, changes: &[FlagChange]) -> usize {
+        if changes.is_empty() {
+            return 0;
+        }
+        let listeners: Vec<Listener> = lock(&self.listeners).iter().map(|(_, l)| l.clone()).collect();
+        for change in changes {
+            tracing::debug!(flag = %change.key, revision = change.revision, "flag changed");
+            for listener in &listeners {
+                if std::panic::catch_unwind(AssertUnwindSafe(|| listener(change))).is_err() {
+                    tracing::error!(flag = %change.key, "a flag change listener panicked");
+                }
+            }
+            // Nobody subscribed is not an error.
+            let _ = self.changes.send(change.clone());
+        }
+        changes.len()
+    }
+
+    pub(crate) fn add_listener(&self, listener: Listener) -> u64 {
+        let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
+        lock(&self.listeners).push((id, listener));
+        id
+    }
+
+    pub(crate) fn remove_listener(&self, id: u64) -> bool {
+        let mut listeners = lock(&self.listeners);
+        let before = listeners.len();
+        listeners.retain(|(i, _)| *i != id);
+        listeners.len() != before
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<FlagChange> {
+        self.changes.subscribe()
+    }
+
+    /// Calls `each` on every state replaced since the last call, and forgets those nobody uses any more
+    /// (after `each` has seen them for the last time).
+    pub(crate) fn drain_retired(&self, mut each: impl FnMut(&FlagState)) {
+        let mut retired = lock(&self.retired);
+        retired.retain(|state| {
+            let unused = Arc::strong_count(state) == 1;
+            each(state);
+            !unused
+        });
+    }
+}
