@@ -60,6 +60,23 @@ fn json_column(row: &AnyRow, name: &str) -> StoreResult<Option<Value>> {
     row.try_get::<Option<String>, _>(name)?.map(|t| from_json(&t)).transpose()
 }
 
+fn entry_from_row(row: &AnyRow) -> StoreResult<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        resource: row.try_get("resource")?,
+        resource_key: row.try_get("resource_key")?,
+        flag: row.try_get("flag")?,
+        environment: row.try_get("environment")?,
+        version: row.try_get::<Option<i64>, _>("version")?.map(|v| v as u64),
+        before: json_column(row, "before")?,
+        after: json_column(row, "after")?,
+        detail: json_column(row, "detail")?,
+    })
+}
+
 impl Store {
     /// A page of the audit log, newest first.
     pub async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
@@ -78,24 +95,26 @@ impl Store {
         .bind(i64::from(f.limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    id: row.try_get("id")?,
-                    at: row.try_get("at")?,
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    resource: row.try_get("resource")?,
-                    resource_key: row.try_get("resource_key")?,
-                    flag: row.try_get("flag")?,
-                    environment: row.try_get("environment")?,
-                    version: row.try_get::<Option<i64>, _>("version")?.map(|v| v as u64),
-                    before: json_column(row, "before")?,
-                    after: json_column(row, "after")?,
-                    detail: json_column(row, "detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Audit rows with an id above `after`, oldest first, at most `limit` (what the admin stream follows).
+    pub async fn audit_after(&self, after: i64, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, resource, resource_key, flag, environment, version, before, after, detail \
+             FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// The id of the newest audit row (0 when there is none).
+    pub async fn last_audit_id(&self) -> StoreResult<i64> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_log").fetch_one(&self.pool).await?;
+        Ok(id.unwrap_or(0))
     }
 
     /// How many audit rows there are (for tests and operations).
