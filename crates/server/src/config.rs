@@ -104,6 +104,19 @@ pub struct ServeConfig {
     /// Mark the session cookie `Secure` (serve the dashboard over HTTPS).
     #[arg(long, env = "PENNON_SECURE_COOKIE")]
     pub secure_cookie: bool,
+    /// How often SSE streams carry a heartbeat comment, in seconds.
+    #[arg(long, env = "PENNON_SSE_HEARTBEAT", default_value = "15", value_parser = parse_seconds)]
+    pub sse_heartbeat: Duration,
+    /// Close a connection whose writes make no progress for this long, in seconds: a client that stopped
+    /// reading (a stuck SSE subscriber) must not hold memory or shutdown up.
+    #[arg(long, env = "PENNON_WRITE_STALL_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub write_stall_timeout: Duration,
+    /// How often aggregated SDK metrics are written to the database, in seconds.
+    #[arg(long, env = "PENNON_METRICS_FLUSH_INTERVAL", default_value = "5", value_parser = parse_seconds)]
+    pub metrics_flush_interval: Duration,
+    /// How long SDK metric buckets are kept in the database, in seconds (default 7 days).
+    #[arg(long, env = "PENNON_METRICS_RETENTION", default_value = "604800", value_parser = parse_seconds)]
+    pub metrics_retention: Duration,
 }
 
 /// A secret setting: never printed, not even by `Debug`.
@@ -151,6 +164,10 @@ impl ServeConfig {
             admin_email: None,
             admin_password: None,
             secure_cookie: false,
+            sse_heartbeat: Duration::from_secs(15),
+            write_stall_timeout: Duration::from_secs(10),
+            metrics_flush_interval: Duration::from_secs(5),
+            metrics_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -44,6 +44,32 @@ pub struct EnvironmentLabels {
     pub environment: String,
 }
 
+/// The kinds of Server-Sent Events stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// `/api/v1/sdk/stream`.
+    Sdk,
+    /// `/api/v1/admin/stream`.
+    Admin,
+}
+
+impl StreamKind {
+    /// As a label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Sdk => "sdk",
+            StreamKind::Admin => "admin",
+        }
+    }
+}
+
+/// Labels naming a kind of stream.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StreamLabels {
+    /// `sdk` or `admin`.
+    pub stream: &'static str,
+}
+
 /// Every metric the server keeps.
 #[derive(Debug)]
 pub struct Metrics {
@@ -58,6 +84,10 @@ pub struct Metrics {
     pub snapshot_revision: Family<EnvironmentLabels, Gauge>,
     /// The environments `snapshot_revision` has a value for, so that deleted ones can be dropped.
     revision_environments: Mutex<HashSet<String>>,
+    /// Open Server-Sent Events streams.
+    pub sse_subscribers: Family<StreamLabels, Gauge>,
+    /// Streams ended because their subscriber fell too far behind.
+    pub sse_lagged: Family<StreamLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -77,6 +107,14 @@ impl Default for Metrics {
             "Revision of each environment's in-memory snapshot",
             snapshot_revision.clone(),
         );
+        let sse_subscribers = Family::<StreamLabels, Gauge>::default();
+        let sse_lagged = Family::<StreamLabels, Counter>::default();
+        registry.register("sse_subscribers", "Open Server-Sent Events streams", sse_subscribers.clone());
+        registry.register(
+            "sse_lagged",
+            "Streams disconnected because their subscriber fell too far behind",
+            sse_lagged.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -84,6 +122,8 @@ impl Default for Metrics {
             evaluations,
             snapshot_revision,
             revision_environments: Mutex::default(),
+            sse_subscribers,
+            sse_lagged,
         }
     }
 }
@@ -94,6 +134,16 @@ impl Metrics {
         self.evaluations
             .get_or_create(&EvaluationLabels { environment: environment.to_owned(), flag: flag.to_owned(), reason })
             .inc();
+    }
+
+    /// The gauge of open streams of a kind.
+    pub fn sse_subscribers(&self, kind: StreamKind) -> Gauge {
+        self.sse_subscribers.get_or_create(&StreamLabels { stream: kind.as_str() }).clone()
+    }
+
+    /// The counter of streams of a kind ended for lagging.
+    pub fn sse_lagged(&self, kind: StreamKind) -> Counter {
+        self.sse_lagged.get_or_create(&StreamLabels { stream: kind.as_str() }).clone()
     }
 
     /// Counts one served request and its latency.

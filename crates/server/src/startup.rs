@@ -3,11 +3,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -17,11 +19,15 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::net::GuardedListener;
 use crate::snapshots::Snapshots;
 use crate::state::AppState;
 use crate::store::Store;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// How often the dashboard's feed looks for new audit rows (written by any replica).
+const AUDIT_POLL: Duration = Duration::from_secs(1);
 
 /// Connects to the database, migrates it and loads every snapshot.
 pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
@@ -35,6 +41,8 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
         config: Arc::new(config),
         metrics: Arc::new(crate::metrics::Metrics::default()),
         auth: Arc::new(auth),
+        streams: Arc::new(crate::streams::Streams::default()),
+        intake: Arc::new(crate::intake::MetricsIntake::default()),
     })
 }
 
@@ -74,6 +82,8 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
+    /// Writes SDK metrics; stopped (never aborted) so that no flush is cut short.
+    flusher: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -82,7 +92,8 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, finishes in-flight requests (up to the grace period) and returns.
+    /// Stops accepting, ends open streams, finishes in-flight requests (up to the grace period), writes the
+    /// SDK metrics still in memory and returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in &self.background {
@@ -94,6 +105,11 @@ impl RunningServer {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+        }
+        let _ = tokio::time::timeout(grace, self.flusher).await;
+        if let Err(e) = self.state.intake.flush(&self.state.store).await {
+            let pending = self.state.intake.pending();
+            tracing::warn!(error = %e, pending, "SDK metrics could not be written before shutdown and are lost");
         }
         self.state.store.close().await;
     }
@@ -111,22 +127,47 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
     let state = build_state(config).await?;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    // `tap_io` also makes the peer address available to handlers (`ConnectInfo<SocketAddr>`).
+    let listener = GuardedListener::new(listener, state.config.write_stall_timeout).tap_io(|io| {
+        // Small SSE frames and answers go out at once.
+        let _ = io.get_ref().set_nodelay(true);
+    });
     let (stop, mut stopped) = watch::channel(false);
     let app = app(state.clone());
+    let streams = state.streams.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
+                // Streams never finish by themselves: end them, or they would hold shutdown up.
+                streams.close();
             })
             .await
     });
-    let mut background = vec![tokio::spawn(refresh_loop(state.clone()))];
+    let events = state.snapshots.subscribe();
+    let mut background = vec![
+        tokio::spawn(refresh_loop(state.clone())),
+        tokio::spawn(crate::streams::dispatch(
+            state.streams.clone(),
+            state.snapshots.clone(),
+            events,
+            state.config.sse_heartbeat,
+        )),
+        tokio::spawn(crate::streams::poll_audit(state.streams.clone(), state.store.clone(), AUDIT_POLL)),
+    ];
+    let flusher = tokio::spawn(crate::intake::run_flusher(
+        state.intake.clone(),
+        state.store.clone(),
+        state.config.metrics_flush_interval,
+        state.config.metrics_retention,
+        stop.subscribe(),
+    ));
     if state.store.backend() == crate::store::Backend::Postgres {
         let url = state.config.database.database_url.clone();
         background.push(tokio::spawn(crate::replication::listen(url, state.snapshots.clone())));
     }
     tracing::info!(%addr, backend = ?state.store.backend(), "pennon listening");
-    Ok(RunningServer { addr, state, stop, task, background })
+    Ok(RunningServer { addr, state, stop, task, background, flusher })
 }
 
 /// The safety net behind the catch-up after each commit: every interval, snapshots are compared with the

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use crate::auth::AuthService;
 use crate::config::ServeConfig;
+use crate::intake::MetricsIntake;
 use crate::metrics::Metrics;
 use crate::snapshots::Snapshots;
 use crate::store::Store;
+use crate::streams::Streams;
 
 /// Shared by every handler.
 #[derive(Debug, Clone)]
@@ -21,4 +23,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Sessions, SDK keys and login limits.
     pub auth: Arc<AuthService>,
+    /// SDK streams and the dashboard's feed.
+    pub streams: Arc<Streams>,
+    /// SDK metrics aggregated in memory until they are flushed.
+    pub intake: Arc<MetricsIntake>,
 }

@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`: one module per resource, each with its own `router()`.
 
+mod admin_stream;
 mod audit;
 pub mod common;
 mod configs;
@@ -9,6 +10,7 @@ mod flags;
 mod keys;
 mod model;
 mod ofrep;
+mod sdk;
 mod segments;
 mod session;
 mod tokens;
@@ -36,6 +38,7 @@ use crate::state::AppState;
         (name = "users", description = "Dashboard users (admin)"),
         (name = "tokens", description = "API tokens for automation (admin)"),
         (name = "keys", description = "SDK keys of an environment (admin)"),
+        (name = "sdk", description = "Delivery to server-side SDKs: snapshot, stream of changes, metrics (docs/sdk-protocol.md)"),
     ),
     modifiers(&SecuritySchemes)
 )]
@@ -73,6 +76,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate::router());
     let v1 = v1.merge(flags::router()).merge(configs::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
+    let v1 = v1.merge(sdk::router()).merge(admin_stream::router());
     // OFREP fixes its own paths (`/ofrep/v1/...`), outside `/api/v1`.
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(ofrep::router())
 }

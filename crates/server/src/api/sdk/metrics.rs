@@ -1,0 +1,181 @@
+//! `POST /sdk/metrics`: exposure counts and tracked metrics from SDKs, added to this replica's in-memory
+//! aggregation (the database is written by the periodic flush, never per request).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use pennon_engine::{Problem, SLUG_RULE, Snapshot, is_slug};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::ServerKey;
+use crate::error::{ApiError, Json, ProblemBody};
+use crate::intake::{Exposure, Tracked};
+use crate::state::AppState;
+use crate::store::now_millis;
+
+/// Most entries (exposures and metrics together) in one batch.
+pub const MAX_ENTRIES: usize = 10_000;
+/// Longest metric name, in bytes.
+pub const MAX_METRIC_NAME: usize = 128;
+/// Largest count in one entry.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+/// Problems reported for one refused batch.
+const MAX_PROBLEMS: usize = 20;
+
+/// A batch of what an SDK saw over a window.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MetricsBatch {
+    /// Evaluations per (flag, variant).
+    #[serde(default)]
+    pub exposures: Vec<ExposureCount>,
+    /// `track()` calls per (flag, variant served, metric).
+    #[serde(default)]
+    pub metrics: Vec<MetricAggregate>,
+}
+
+/// How many evaluations of a flag served a variant.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ExposureCount {
+    /// Flag key.
+    pub flag: String,
+    /// Variant key.
+    pub variant: String,
+    /// Evaluations.
+    pub count: u64,
+}
+
+/// Values of a metric tracked for contexts served a variant of a flag.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MetricAggregate {
+    /// Flag key.
+    pub flag: String,
+    /// The variant the contexts were served.
+    pub variant: String,
+    /// Metric name (1 to 128 bytes, no control characters).
+    pub metric: String,
+    /// How many values.
+    pub count: u64,
+    /// Their sum (finite).
+    pub sum: f64,
+    /// The sum of their squares (finite, not negative).
+    pub sum_squares: f64,
+}
+
+/// What happened to a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricsAccepted {
+    /// Entries added to the aggregation.
+    pub accepted: usize,
+    /// Entries for flags or variants the environment does not have (deleted, archived): dropped.
+    pub ignored: usize,
+}
+
+fn check_batch(batch: &MetricsBatch) -> Result<(), ApiError> {
+    if batch.exposures.len() > MAX_ENTRIES {
+        return Err(ApiError::invalid("exposures", format!("at most {MAX_ENTRIES} entries per batch")));
+    }
+    if batch.exposures.len() + batch.metrics.len() > MAX_ENTRIES {
+        return Err(ApiError::invalid("metrics", format!("at most {MAX_ENTRIES} entries per batch, with exposures")));
+    }
+    let mut problems = Vec::new();
+    let mut problem = |path: String, message: &str| problems.push(Problem { path, message: message.to_owned() });
+    let count_rule = format!("count must be at most {MAX_COUNT}");
+    for (i, e) in batch.exposures.iter().enumerate() {
+        if !is_slug(&e.flag) {
+            problem(format!("exposures[{i}].flag"), &format!("flag {SLUG_RULE}"));
+        }
+        if !is_slug(&e.variant) {
+            problem(format!("exposures[{i}].variant"), &format!("variant {SLUG_RULE}"));
+        }
+        if e.count > MAX_COUNT {
+            problem(format!("exposures[{i}].count"), &count_rule);
+        }
+    }
+    for (i, m) in batch.metrics.iter().enumerate() {
+        if !is_slug(&m.flag) {
+            problem(format!("metrics[{i}].flag"), &format!("flag {SLUG_RULE}"));
+        }
+        if !is_slug(&m.variant) {
+            problem(format!("metrics[{i}].variant"), &format!("variant {SLUG_RULE}"));
+        }
+        if m.metric.is_empty() || m.metric.len() > MAX_METRIC_NAME || m.metric.chars().any(char::is_control) {
+            let rule = format!("metric must be 1 to {MAX_METRIC_NAME} bytes without control characters");
+            problem(format!("metrics[{i}].metric"), &rule);
+        }
+        if m.count > MAX_COUNT {
+            problem(format!("metrics[{i}].count"), &count_rule);
+        }
+        if !m.sum.is_finite() {
+            problem(format!("metrics[{i}].sum"), "sum must be a finite number");
+        }
+        if !(m.sum_squares.is_finite() && m.sum_squares >= 0.0) {
+            problem(format!("metrics[{i}].sum_squares"), "sum_squares must be a finite number, not negative");
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.truncate(MAX_PROBLEMS);
+    Err(ApiError::Invalid(problems))
+}
+
+/// Whether the environment's snapshot has this flag with this variant.
+fn known(snapshot: &Snapshot, flag: &str, variant: &str) -> bool {
+    snapshot
+        .flags
+        .binary_search_by(|f| f.definition.key.as_str().cmp(flag))
+        .is_ok_and(|i| snapshot.flags[i].definition.variants.iter().any(|v| v.key == variant))
+}
+
+/// Report exposures and tracked metrics.
+///
+/// A batch as in `docs/sdk-protocol.md`: `exposures` count evaluations per (flag, variant); `metrics`
+/// aggregate `track()` calls per (flag, variant served, metric) as count, sum and sum of squares. The batch is
+/// checked whole — keys, names, bounds, finite sums — and refused whole (422 naming each field at fault,
+/// 400 when it is not such a document). Accepted entries are counted in the current 10-second bucket, in
+/// memory, and written to the database by the next flush; entries for flags or variants the environment
+/// does not have are dropped and counted as `ignored`.
+#[utoipa::path(post, path = "/sdk/metrics", tag = "sdk",
+    security(("sdk_key" = ["server"])),
+    request_body = MetricsBatch,
+    responses(
+        (status = 202, description = "Added to the aggregation", body = MetricsAccepted),
+        (status = 400, body = ProblemBody), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
+        (status = 422, body = ProblemBody),
+        (status = 503, description = "Too much is waiting for the database; send later", body = ProblemBody)))]
+pub(super) async fn post_metrics(
+    ServerKey(grant): ServerKey,
+    State(state): State<AppState>,
+    Json(batch): Json<MetricsBatch>,
+) -> Result<(StatusCode, Json<MetricsAccepted>), ApiError> {
+    check_batch(&batch)?;
+    let environment = grant.environment;
+    let snapshot = state
+        .snapshots
+        .get(&environment)
+        .ok_or_else(|| ApiError::NotFound(format!("environment \"{environment}\"")))?;
+    let raw = &snapshot.raw;
+    let exposures: Vec<Exposure<'_>> = batch
+        .exposures
+        .iter()
+        .filter(|e| known(raw, &e.flag, &e.variant))
+        .map(|e| Exposure { flag: &e.flag, variant: &e.variant, count: e.count })
+        .collect();
+    let metrics: Vec<Tracked<'_>> = batch
+        .metrics
+        .iter()
+        .filter(|m| known(raw, &m.flag, &m.variant))
+        .map(|m| Tracked {
+            flag: &m.flag,
+            variant: &m.variant,
+            metric: &m.metric,
+            count: m.count,
+            sum: m.sum,
+            sum_squares: m.sum_squares,
+        })
+        .collect();
+    let accepted = exposures.len() + metrics.len();
+    let ignored = batch.exposures.len() + batch.metrics.len() - accepted;
+    state.intake.record(&environment, &exposures, &metrics, now_millis()).map_err(|_| ApiError::Unavailable)?;
+    Ok((StatusCode::ACCEPTED, Json(MetricsAccepted { accepted, ignored })))
+}

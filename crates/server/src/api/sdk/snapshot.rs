@@ -1,0 +1,71 @@
+//! `GET /sdk/snapshot`: the whole environment, with the revision as its ETag.
+
+use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::ServerKey;
+use crate::error::{ApiError, ProblemBody};
+use crate::state::AppState;
+
+/// Whether an `If-None-Match` header names the revision (`"42"`, `W/"42"`, a list of them, or `*`).
+pub(super) fn matches_revision(headers: &HeaderMap, revision: u64) -> bool {
+    let wanted = revision.to_string();
+    headers.get_all(IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|tag| {
+        let tag = tag.trim();
+        let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+        tag == "*" || tag == wanted
+    })
+}
+
+/// The environment's snapshot.
+///
+/// Every flag (not archived) with its config, and every segment, as `pennon-engine`'s `Snapshot`:
+/// `{environment, revision, flags: [{definition, config}], segments}`. Served from memory (it keeps working
+/// while the database is down). `ETag` is the revision; with `If-None-Match` naming it the answer is 304.
+#[utoipa::path(get, path = "/sdk/snapshot", tag = "sdk",
+    security(("sdk_key" = ["server"])),
+    params(("If-None-Match" = Option<String>, Header, description = "The revision held, e.g. \"42\"")),
+    responses(
+        (status = 200, description = "The snapshot", body = Object, content_type = "application/json",
+            headers(("ETag" = String, description = "The revision, quoted"))),
+        (status = 304, description = "The revision named by If-None-Match is still current"),
+        (status = 401, body = ProblemBody), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+pub(super) async fn get_snapshot(
+    ServerKey(grant): ServerKey,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let snapshot = state
+        .snapshots
+        .get(&grant.environment)
+        .ok_or_else(|| ApiError::NotFound(format!("environment \"{}\"", grant.environment)))?;
+    let revision = snapshot.revision();
+    let etag = HeaderValue::from_str(&format!("\"{revision}\"")).expect("digits are a valid header");
+    if matches_revision(&headers, revision) {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response());
+    }
+    let json = state.streams.sdk.snapshot_json(&snapshot);
+    Ok(([(ETAG, etag), (CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_forms() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        assert!(matches_revision(&with("\"42\""), 42));
+        assert!(matches_revision(&with("W/\"42\""), 42));
+        assert!(matches_revision(&with("\"41\", \"42\""), 42));
+        assert!(matches_revision(&with("*"), 42));
+        assert!(!matches_revision(&with("\"41\""), 42));
+        assert!(!matches_revision(&HeaderMap::new(), 42));
+    }
+}

@@ -1,0 +1,269 @@
+//! SDK metrics intake: batches from `POST /api/v1/sdk/metrics` are added up in memory per (environment,
+//! flag, variant[, metric]) and 10-second time bucket, and written to the database periodically (and on
+//! shutdown), adding to what other replicas wrote. A request never writes the database.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::{ExposureBucket, MetricBucket, Store, StoreResult, now_millis};
+
+/// Width of a time bucket, in milliseconds.
+pub const BUCKET_MS: i64 = 10_000;
+
+/// Aggregates held before the database has taken them; beyond it, batches are refused (503) until a flush
+/// succeeds, so that a long database outage cannot grow memory without bound.
+pub const MAX_PENDING: usize = 200_000;
+
+/// The start of the bucket holding `millis`.
+pub fn bucket_of(millis: i64) -> i64 {
+    millis - millis.rem_euclid(BUCKET_MS)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ExposureKey {
+    environment: String,
+    flag: String,
+    variant: String,
+    bucket: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MetricKey {
+    environment: String,
+    flag: String,
+    variant: String,
+    metric: String,
+    bucket: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Sums {
+    count: u64,
+    sum: f64,
+    sum_squares: f64,
+}
+
+impl Sums {
+    fn add(&mut self, other: Sums) {
+        self.count = self.count.saturating_add(other.count);
+        self.sum += other.sum;
+        self.sum_squares += other.sum_squares;
+    }
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    exposures: HashMap<ExposureKey, u64>,
+    metrics: HashMap<MetricKey, Sums>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.exposures.len() + self.metrics.len()
+    }
+
+    fn merge(&mut self, other: Pending) {
+        for (key, count) in other.exposures {
+            let total = self.exposures.entry(key).or_default();
+            *total = total.saturating_add(count);
+        }
+        for (key, sums) in other.metrics {
+            self.metrics.entry(key).or_default().add(sums);
+        }
+    }
+}
+
+/// One exposure count of a batch (validated).
+#[derive(Debug, Clone)]
+pub struct Exposure<'a> {
+    /// Flag key.
+    pub flag: &'a str,
+    /// Variant key.
+    pub variant: &'a str,
+    /// How many evaluations served it.
+    pub count: u64,
+}
+
+/// One metric aggregate of a batch (validated).
+#[derive(Debug, Clone)]
+pub struct Tracked<'a> {
+    /// Flag key.
+    pub flag: &'a str,
+    /// Variant key.
+    pub variant: &'a str,
+    /// Metric name.
+    pub metric: &'a str,
+    /// Values tracked.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// Their sum of squares.
+    pub sum_squares: f64,
+}
+
+/// The batch could not be taken: too much is waiting for the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many metric aggregates are waiting for the database")]
+pub struct Backlogged;
+
+/// The in-memory aggregation of this replica.
+#[derive(Debug, Default)]
+pub struct MetricsIntake {
+    pending: Mutex<Pending>,
+    /// Serialises flushes, so that a failed flush's aggregates are back before the next one starts.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl MetricsIntake {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a batch received at `now` (Unix milliseconds) to the environment's current bucket.
+    pub fn record(
+        &self,
+        environment: &str,
+        exposures: &[Exposure<'_>],
+        metrics: &[Tracked<'_>],
+        now: i64,
+    ) -> Result<(), Backlogged> {
+        let bucket = bucket_of(now);
+        let mut pending = self.lock();
+        if pending.len() >= MAX_PENDING {
+            return Err(Backlogged);
+        }
+        for e in exposures {
+            let key = ExposureKey {
+                environment: environment.to_owned(),
+                flag: e.flag.to_owned(),
+                variant: e.variant.to_owned(),
+                bucket,
+            };
+            let total = pending.exposures.entry(key).or_default();
+            *total = total.saturating_add(e.count);
+        }
+        for m in metrics {
+            let key = MetricKey {
+                environment: environment.to_owned(),
+                flag: m.flag.to_owned(),
+                variant: m.variant.to_owned(),
+                metric: m.metric.to_owned(),
+                bucket,
+            };
+            pending.metrics.entry(key).or_default().add(Sums {
+                count: m.count,
+                sum: m.sum,
+                sum_squares: m.sum_squares,
+            });
+        }
+        Ok(())
+    }
+
+    /// How many aggregates wait for the database.
+    pub fn pending(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Writes every pending aggregate to the database. On failure they are kept for the next flush.
+    pub async fn flush(&self, store: &Store) -> StoreResult<usize> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let taken = std::mem::take(&mut *self.lock());
+        if taken.exposures.is_empty() && taken.metrics.is_empty() {
+            return Ok(0);
+        }
+        let exposures: Vec<ExposureBucket> = taken
+            .exposures
+            .iter()
+            .map(|(k, count)| ExposureBucket {
+                environment: k.environment.clone(),
+                flag: k.flag.clone(),
+                variant: k.variant.clone(),
+                bucket: k.bucket,
+                count: *count,
+            })
+            .collect();
+        let metrics: Vec<MetricBucket> = taken
+            .metrics
+            .iter()
+            .map(|(k, s)| MetricBucket {
+                environment: k.environment.clone(),
+                flag: k.flag.clone(),
+                variant: k.variant.clone(),
+                metric: k.metric.clone(),
+                bucket: k.bucket,
+                count: s.count,
+                sum: s.sum,
+                sum_squares: s.sum_squares,
+            })
+            .collect();
+        match store.add_metric_buckets(&exposures, &metrics).await {
+            Ok(()) => Ok(taken.len()),
+            Err(e) => {
+                self.lock().merge(taken);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Flushes every `interval` until `stop` turns true, and prunes buckets older than `retention` about once an
+/// hour. It never stops in the middle of a flush; the last flush after the server stopped is the caller's.
+pub async fn run_flusher(
+    intake: std::sync::Arc<MetricsIntake>,
+    store: Store,
+    interval: Duration,
+    retention: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let prune_every = (Duration::from_secs(3600).as_millis() / interval.as_millis().max(1)).max(1) as u64;
+    let mut rounds = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        if let Err(e) = intake.flush(&store).await {
+            tracing::warn!(error = %e, pending = intake.pending(), "could not write SDK metrics; keeping them for the next flush");
+        }
+        rounds += 1;
+        if rounds % prune_every == 0 {
+            let before = now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+            if let Err(e) = store.prune_metric_buckets(before).await {
+                tracing::debug!(error = %e, "could not prune old SDK metrics");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_start_on_ten_second_boundaries() {
+        assert_eq!(bucket_of(1_700_000_012_345), 1_700_000_010_000);
+        assert_eq!(bucket_of(1_700_000_010_000), 1_700_000_010_000);
+    }
+
+    #[test]
+    fn batches_add_up_per_key_and_bucket() {
+        let intake = MetricsIntake::default();
+        let exposure = Exposure { flag: "f", variant: "on", count: 3 };
+        let tracked = Tracked { flag: "f", variant: "on", metric: "latency", count: 2, sum: 3.0, sum_squares: 5.0 };
+        let (exposures, tracked) = (std::slice::from_ref(&exposure), std::slice::from_ref(&tracked));
+        intake.record("production", exposures, tracked, 1_000).unwrap();
+        intake.record("production", exposures, tracked, 9_999).unwrap();
+        intake.record("production", exposures, tracked, 10_000).unwrap();
+        let pending = intake.lock();
+        assert_eq!(pending.exposures.len(), 2, "two buckets");
+        let first = ExposureKey { environment: "production".into(), flag: "f".into(), variant: "on".into(), bucket: 0 };
+        assert_eq!(pending.exposures[&first], 6);
+        let sums = pending.metrics.values().find(|s| s.count == 4).expect("the first bucket's sums");
+        assert_eq!((sums.sum, sums.sum_squares), (6.0, 10.0));
+    }
+}
