@@ -2,7 +2,9 @@
 
 mod helpers;
 mod proxy;
+mod sse;
 
+mod admin_stream;
 mod audit;
 mod auth;
 mod authz_matrix;
@@ -21,5 +23,7 @@ mod openapi;
 mod ops;
 mod outage;
 mod restart;
+mod sdk_metrics;
+mod sdk_stream;
 mod segments;
 mod shutdown;
