@@ -248,6 +248,7 @@ impl Client {
 
     /// Stops the background tasks and sends the remaining exposures and metrics (waiting at most the request
     /// timeout). Evaluation keeps working afterwards, with the last flags. Closing twice does nothing more.
+    /// Dropping the last clone without closing stops the tasks too, but what was not sent yet is lost.
     pub async fn close(&self) {
         let _ = self.life.shutdown.send(true);
         let sync = self.life.sync.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -281,6 +282,11 @@ async fn flush(shared: &Shared) -> Result<(), Failure> {
         return Ok(());
     }
     let Some(batch) = shared.events.take_pending() else { return Ok(()) };
+    if let Status::Failed { error } = &*shared.status.borrow() {
+        // The key was refused: sending would only be refused again.
+        tracing::debug!(rows = batch.rows(), "dropping metrics: the client has stopped");
+        return Err(Failure::Refused(error.clone()));
+    }
     let mut parts = batch.split(MAX_BATCH_ROWS).into_iter();
     let mut outcome = Ok(());
     while let Some(part) = parts.next() {

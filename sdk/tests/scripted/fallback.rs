@@ -63,7 +63,7 @@ async fn a_refused_key_stops_the_client_which_keeps_serving_its_flags() {
         let server = ScriptedServer::start().await;
         server.plan_streams([StreamPlan::Status(code)]);
         let bootstrap = serde_json::from_value(snapshot(1, vec![flag("a", 1, "on")])).unwrap();
-        let client = builder(&server).bootstrap(bootstrap).build().await.unwrap();
+        let client = builder(&server).bootstrap(bootstrap).events(true).build().await.unwrap();
         let ready = client.wait_until_ready(Duration::from_secs(5)).await;
         assert!(matches!(&ready, Err(ReadyError::Failed(e)) if e.contains(&code.to_string())), "{ready:?}");
         assert!(matches!(client.status(), Status::Failed { .. }));
@@ -71,6 +71,8 @@ async fn a_refused_key_stops_the_client_which_keeps_serving_its_flags() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(server.seen("/sdk/stream").len(), 1, "no retries after {code}");
         assert!(server.seen("/sdk/snapshot").is_empty());
+        assert!(client.flush().await.is_err(), "metrics are not sent with a refused key");
+        assert!(server.seen("/sdk/metrics").is_empty());
     }
 }
 
