@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -26,6 +26,8 @@ pub struct Target {
     pub path: String,
     /// JSON request bodies, sent round-robin (each connection starts at a different one).
     pub bodies: Arc<Vec<Bytes>>,
+    /// The `Authorization` header to send, if any.
+    pub authorization: Option<HeaderValue>,
 }
 
 /// How to send it.
@@ -139,6 +141,7 @@ struct Connection {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     path: String,
     host: HeaderValue,
+    authorization: Option<HeaderValue>,
 }
 
 impl Connection {
@@ -147,7 +150,8 @@ impl Connection {
         stream.set_nodelay(true)?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
-        Ok(Connection { sender, path: target.path.clone(), host: HeaderValue::from_str(&target.addr.to_string())? })
+        let host = HeaderValue::from_str(&target.addr.to_string())?;
+        Ok(Connection { sender, path: target.path.clone(), host, authorization: target.authorization.clone() })
     }
 
     /// Sends one request and reads the whole answer; returns its status.
@@ -158,12 +162,15 @@ impl Connection {
 
     async fn exchange(&mut self, body: Bytes) -> anyhow::Result<(StatusCode, Bytes)> {
         self.sender.ready().await?;
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(self.path.as_str())
             .header(HOST, self.host.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(Full::new(body))?;
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        let request = request.body(Full::new(body))?;
         let response = self.sender.send_request(request).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();

@@ -17,6 +17,7 @@ use std::time::Duration;
 use anyhow::{Context as _, ensure};
 use bytes::Bytes;
 use clap::Parser;
+use hyper::header::HeaderValue;
 use pennon_bench::load::{self, Load, Outcome, Target};
 use pennon_bench::{ceiling, cpu, pennon};
 
@@ -72,10 +73,13 @@ fn main() -> anyhow::Result<()> {
         rate: None,
     };
 
+    // Every request carries the same credential, so the ceiling reads the same bytes as the evaluations.
+    let key = Some(HeaderValue::from_str(&pennon.authorization)?);
+    let one = || pennon::bodies(1024, Some("flag-00"));
     let targets = [
-        ("(a) constant JSON (ceiling)", target(ceiling_addr, ceiling::PATH, pennon::bodies(1024, Some("flag-00")))),
-        ("(b) evaluate one flag", target(pennon.server.addr, pennon::PATH, pennon::bodies(1024, Some("flag-00")))),
-        ("(c) evaluate all 50 flags", target(pennon.server.addr, pennon::PATH, pennon::bodies(1024, None))),
+        ("(a) constant JSON (ceiling)", target(ceiling_addr, ceiling::PATH, one(), key.clone())),
+        ("(b) evaluate one flag", target(pennon.server.addr, pennon::PATH, one(), key.clone())),
+        ("(c) evaluate all 50 flags", target(pennon.server.addr, pennon::PATH, pennon::bodies(1024, None), key)),
     ];
     client.block_on(check_answers(&targets))?;
 
@@ -115,8 +119,8 @@ fn runtime(threads: usize, name: &str) -> anyhow::Result<tokio::runtime::Runtime
         .context("building a runtime")
 }
 
-fn target(addr: SocketAddr, path: &str, bodies: Vec<Bytes>) -> Target {
-    Target { addr, path: path.to_owned(), bodies: Arc::new(bodies) }
+fn target(addr: SocketAddr, path: &str, bodies: Vec<Bytes>, authorization: Option<HeaderValue>) -> Target {
+    Target { addr, path: path.to_owned(), bodies: Arc::new(bodies), authorization }
 }
 
 /// Checks that each target answers what it is meant to before it is measured.

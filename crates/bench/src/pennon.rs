@@ -1,12 +1,14 @@
 //! A real Pennon server for the benchmark: started in-process on 127.0.0.1 over a fresh SQLite database,
 //! with one environment of fifty flags, each with three rules and a percentage split (the shape of the
-//! engine's `evaluate_all/50_flags` benchmark), written through the store like any change.
+//! engine's `evaluate_all/50_flags` benchmark), written through the store like any change, and a server SDK
+//! key to evaluate with.
 
 use bytes::Bytes;
 use pennon_engine::{Flag, FlagConfig};
+use pennon_server::auth::secrets;
 use pennon_server::config::ServeConfig;
 use pennon_server::startup::RunningServer;
-use pennon_server::store::{Actor, NewEnvironment, StoreError};
+use pennon_server::store::{Actor, KeyKind, NewEnvironment, StoreError};
 use serde_json::{Value, json};
 
 /// The environment the benchmark evaluates in.
@@ -22,6 +24,8 @@ pub const PATH: &str = "/api/v1/evaluate";
 pub struct Pennon {
     /// The server.
     pub server: RunningServer,
+    /// A server SDK key of the environment, as `Bearer ...`.
+    pub authorization: String,
     _dir: tempfile::TempDir,
 }
 
@@ -46,8 +50,12 @@ pub async fn start() -> anyhow::Result<Pennon> {
             })
             .await?;
     }
+    let secret = secrets::generate(secrets::SERVER_KEY_PREFIX);
+    let (hash, prefix) = (secrets::hash(&secret), secrets::display_prefix(&secret));
+    store.create_sdk_key(ENVIRONMENT, KeyKind::Server, "bench", &hash, &prefix, &actor).await?;
+    server.state.auth.keys.reload(store).await?;
     server.state.snapshots.refresh_all().await?;
-    Ok(Pennon { server, _dir: dir })
+    Ok(Pennon { server, authorization: format!("Bearer {secret}"), _dir: dir })
 }
 
 /// The key of the `i`th flag.
