@@ -91,11 +91,11 @@ async fn malformed_and_truncated_events_keep_the_last_good_flags_and_the_stream_
 async fn a_silent_connection_is_replaced_but_heartbeats_keep_it() {
     let server = ScriptedServer::start().await;
     server.plan_streams([StreamPlan::Open, StreamPlan::Open]);
-    let client = builder(&server).heartbeat_timeout(Duration::from_millis(400)).build().await.unwrap();
+    let client = builder(&server).heartbeat_timeout(Duration::from_secs(1)).build().await.unwrap();
     let conn = server.connection().await;
     conn.event("put", 3, &snapshot(3, vec![flag("a", 1, "on")]));
-    for _ in 0..8 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
         conn.send(": heartbeat\n");
     }
     assert_eq!(server.seen("/sdk/stream").len(), 1, "heartbeats keep the connection");
