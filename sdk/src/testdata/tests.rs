@@ -114,3 +114,31 @@ fn dropped_clients_are_forgotten() {
     data.update(data.flag("f"));
     assert!(lock(&data.inner.clients).is_empty());
 }
+
+#[test]
+fn every_thread_sees_an_update_as_soon_as_it_is_made() {
+    use std::sync::Barrier;
+    let data = TestData::new();
+    data.update(data.flag("f").value_for_all(false));
+    let client = data.client();
+    let (before, after) = (Arc::new(Barrier::new(5)), Arc::new(Barrier::new(5)));
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let (client, before, after) = (client.clone(), before.clone(), after.clone());
+            std::thread::spawn(move || {
+                let ctx = Context::new(format!("user-{i}"));
+                // Each thread now keeps the state it evaluated with.
+                assert!(!client.bool_value("f", &ctx, true));
+                before.wait();
+                after.wait();
+                client.bool_value("f", &ctx, false)
+            })
+        })
+        .collect();
+    before.wait();
+    data.update(data.flag("f").value_for_all(true));
+    after.wait();
+    for t in threads {
+        assert!(t.join().unwrap(), "a thread evaluated with the state it kept from before the update");
+    }
+}
