@@ -8,8 +8,8 @@ use pennon_engine::Snapshot;
 use crate::Client;
 use crate::error::BuildError;
 
-/// The settings a client runs with.
-#[derive(Debug, Clone)]
+/// The settings a client runs with. Its `Debug` leaves the server key out.
+#[derive(Clone)]
 pub(crate) struct Config {
     pub base_url: String,
     pub server_key: String,
@@ -30,6 +30,22 @@ pub(crate) struct Config {
     pub max_pending_rows: usize,
     pub attribution_entries: usize,
     pub max_event_bytes: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("server_key", &"***")
+            .field("stream", &self.stream)
+            .field("poll_interval", &self.poll_interval)
+            .field("cache_file", &self.cache_file)
+            .field("bootstrap_file", &self.bootstrap_file)
+            .field("offline", &self.offline)
+            .field("events", &self.events)
+            .field("flush_interval", &self.flush_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds a [`Client`]: `Client::builder(base_url, server_key)`, settings, then [`build`](Self::build).

@@ -180,6 +180,15 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_the_key() {
+        let builder = crate::ClientBuilder::new("http://127.0.0.1:1", "pnn_srv_s3cret");
+        let http = Http::new(&builder.config).unwrap();
+        for text in [format!("{builder:?}"), format!("{http:?}")] {
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+    }
+
+    #[test]
     fn urls_must_be_http() {
         let config = |url: &str| crate::ClientBuilder::new(url, "pnn_srv_x").config;
         assert!(Http::new(&config("http://127.0.0.1:1")).is_ok());
