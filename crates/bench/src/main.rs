@@ -2,13 +2,14 @@
 //! constant-JSON axum endpoint measured the same way, in one run.
 //!
 //! ```text
-//! cargo run --release -p pennon-bench -- [--duration 5] [--connections 16] [--server-threads 1] [--client-threads 1]
+//! cargo run --release -p pennon-bench -- [--rounds 3] [--duration 4] [--connections 16] [--server-threads 1]
 //! ```
 //!
 //! Everything runs in this process on 127.0.0.1: the servers on one tokio runtime, the load generator on
 //! another, each with its own worker threads, so that on a small machine the two do not fight over more
-//! cores than they are given. Each scenario is measured twice: back to back (the most it can answer) and
-//! then at half that rate, on a fixed schedule, for the latency a server sees when it is not saturated.
+//! cores than they are given. Each scenario is measured back to back (the most it can answer; the
+//! scenarios interleaved over a few rounds, the median round kept) and then at half that rate, on a fixed
+//! schedule, for the latency a server sees when it is not saturated.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,12 +26,15 @@ use pennon_bench::{ceiling, cpu, pennon};
 #[derive(Debug, Parser)]
 #[command(name = "http-eval")]
 struct Args {
-    /// Seconds measured per run (each scenario has two runs).
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 4.0)]
     duration: f64,
     /// Seconds of unmeasured warm-up before each run.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
+    /// Back-to-back runs of each scenario (interleaved); the median counts.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Keep-alive connections, each with one request in flight.
     #[arg(long, default_value_t = 16)]
     connections: usize,
@@ -45,13 +49,16 @@ struct Args {
     fail_on_miss: bool,
 }
 
+/// CPU time per request of the servers' threads and of the generator's, where `/proc` tells.
+type Cpu = Option<(Duration, Duration)>;
+
 /// One row of the report.
 struct Scenario {
     name: &'static str,
     max: Outcome,
     half: Outcome,
-    /// CPU time per request of the servers' threads and of the generator's, in the back-to-back run.
-    cpu: Option<(Duration, Duration)>,
+    /// In the back-to-back run.
+    cpu: Cpu,
 }
 
 const HALF_RATE_P99_LIMIT: Duration = Duration::from_millis(5);
@@ -84,17 +91,33 @@ fn main() -> anyhow::Result<()> {
     client.block_on(check_answers(&targets))?;
 
     println!("{}", setup(&args));
+    // Back-to-back runs, the scenarios interleaved round by round so that a disturbance on the machine
+    // spreads over all of them; each scenario keeps its median round.
+    let mut rounds: Vec<Vec<(Outcome, Cpu)>> = vec![Vec::new(); targets.len()];
+    for round in 1..=args.rounds.max(1) {
+        for ((name, target), runs) in targets.iter().zip(&mut rounds) {
+            eprintln!("round {round}: {name} ...");
+            let before = cpu_now();
+            let max = client.block_on(load::run(target, load))?;
+            ensure!(max.ok > 0, "{name}: no request succeeded");
+            let cpu = before.zip(cpu_now()).map(|((s0, c0), (s1, c1))| {
+                let n = u32::try_from(max.sent.max(1)).unwrap_or(u32::MAX);
+                (s1.saturating_sub(s0) / n, c1.saturating_sub(c0) / n)
+            });
+            runs.push((max, cpu));
+        }
+    }
     let mut scenarios = Vec::new();
-    for (name, target) in targets {
-        eprintln!("measuring {name} ...");
-        let before = cpu_now();
-        let max = client.block_on(load::run(&target, load))?;
-        let cpu = before.zip(cpu_now()).map(|((s0, c0), (s1, c1))| {
-            let n = u32::try_from(max.sent.max(1)).unwrap_or(u32::MAX);
-            (s1.saturating_sub(s0) / n, c1.saturating_sub(c0) / n)
-        });
-        ensure!(max.ok > 0, "{name}: no request succeeded");
-        let half = client.block_on(load::run(&target, Load { rate: Some(max.throughput() / 2.0), ..load }))?;
+    for ((name, target), mut runs) in targets.into_iter().zip(rounds) {
+        runs.sort_by(|x, y| x.0.throughput().total_cmp(&y.0.throughput()));
+        let (max, cpu) = runs.swap_remove(runs.len() / 2);
+        // At the half rate every connection sends at most every 4 ms: tokio's timers have 1 ms granularity,
+        // and a connection that is still waiting for its previous answer would count the timer's lateness
+        // as the server's.
+        let rate = max.throughput() / 2.0;
+        let connections = args.connections.max((rate * 0.004).ceil() as usize);
+        eprintln!("{name} at {rate:.0} requests per second ...");
+        let half = client.block_on(load::run(&target, Load { rate: Some(rate), connections, ..load }))?;
         scenarios.push(Scenario { name, max, half, cpu });
     }
     let missed = report(&mut scenarios);
@@ -141,12 +164,14 @@ fn setup(args: &Args) -> String {
     let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split(' ').next().map(str::to_owned));
     format!(
         "setup: {cpus} CPUs (load average {}); servers and generator in one process on 127.0.0.1, HTTP/1.1 \
-         keep-alive; server runtime {} worker thread(s), generator runtime {} worker thread(s); {} connections; \
-         per run {} s warm-up + {} s measured; Pennon on SQLite with the default log filter (info)",
+         keep-alive; server runtime {} worker thread(s), generator runtime {} worker thread(s); {} connections \
+         back to back (median of {} interleaved rounds), at half rate at least one connection per 4 ms of \
+         interval; per run {} s warm-up + {} s measured; Pennon on SQLite with the default log filter (info)",
         load.as_deref().unwrap_or("?"),
         args.server_threads,
         args.client_threads,
         args.connections,
+        args.rounds.max(1),
         args.warmup,
         args.duration,
     )
