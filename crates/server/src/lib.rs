@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod intake;
+pub mod leader;
 pub mod metrics;
 pub mod net;
 pub mod ops;

@@ -18,6 +18,7 @@ mod failed_writes;
 mod flag_setup;
 mod flags;
 mod keys;
+mod leader;
 mod ofrep;
 mod openapi;
 mod ops;
