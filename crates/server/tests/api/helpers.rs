@@ -1,24 +1,16 @@
 //! The test harness: a real server on 127.0.0.1 over a fresh database per test, driven over real HTTP.
 //!
 //! Every behaviour test is written once as `async fn name(db: Db)` and run against both databases with
-//! `both!(name);`. PostgreSQL tests create their own database on the server named by
-//! `PENNON_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and drop it afterwards,
-//! even when the test fails. They fail loudly when that server cannot be reached.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//! `both!(name);`. The databases come from `pennon-tests`: PostgreSQL tests create their own database on the
+//! server named by `PENNON_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and drop it
+//! afterwards, even when the test fails. They fail loudly when that server cannot be reached.
 
 use pennon_server::config::ServeConfig;
 use pennon_server::startup::{RunningServer, spawn};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
+pub use pennon_tests::database::{Db, TestDatabase};
 
 /// Runs a test body once per database, as `mod name { fn sqlite(); fn postgres(); }`.
 #[macro_export]
@@ -35,66 +27,6 @@ macro_rules! both {
             }
         }
     )+};
-}
-
-fn admin_url() -> String {
-    std::env::var("PENNON_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A database made for one test, removed when dropped.
-pub struct TestDatabase {
-    pub url: String,
-    postgres_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDatabase {
-    pub async fn new(db: Db) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        match db {
-            Db::Sqlite => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("pennon.db").display());
-                TestDatabase { url, postgres_name: None, _dir: Some(dir) }
-            }
-            Db::Postgres => {
-                let name = format!(
-                    "pennon_t_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed),
-                    rand::random::<u32>()
-                );
-                let admin = admin_url();
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("PostgreSQL tests need a server at {admin} (set PENNON_TEST_DATABASE_URL): {e}")
-                });
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
-                TestDatabase { url: format!("{base}/{name}"), postgres_name: Some(name), _dir: None }
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Some(name) = self.postgres_name.take() else { return };
-        let admin = admin_url();
-        // Drop runs outside async context (possibly while unwinding): use a runtime of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// A server on a fresh database, and an HTTP client for it.

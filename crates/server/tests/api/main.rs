@@ -1,7 +1,7 @@
 //! Behaviour tests of the server over real HTTP, each on a fresh database, each run on SQLite and PostgreSQL.
 
 mod helpers;
-mod proxy;
+use pennon_tests::proxy;
 mod sse;
 
 mod admin_stream;
