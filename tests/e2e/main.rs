@@ -4,5 +4,6 @@
 
 mod cluster;
 
+mod db_connection;
 mod propagation;
 mod restart;
