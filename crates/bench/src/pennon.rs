@@ -35,7 +35,12 @@ pub async fn start() -> anyhow::Result<Pennon> {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("pennon.db").display());
     let server = pennon_server::startup::spawn(ServeConfig::for_database(&url)).await?;
     let (store, actor) = (&server.state.store, Actor::system("bench"));
-    let env = NewEnvironment { key: ENVIRONMENT.into(), name: "Benchmark".into(), production: false };
+    let env = NewEnvironment {
+        key: ENVIRONMENT.into(),
+        name: "Benchmark".into(),
+        production: false,
+        allowed_origins: Vec::new(),
+    };
     store.create_environment(&env, &actor).await?;
     for i in 0..FLAGS {
         let flag: Flag = serde_json::from_value(json!({

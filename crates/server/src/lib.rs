@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod intake;
 pub mod leader;

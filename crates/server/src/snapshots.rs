@@ -1,6 +1,7 @@
 //! The in-memory snapshots evaluation reads: one compiled, immutable snapshot per environment, swapped
 //! atomically. They are caught up from the change log after every commit (and periodically, and on
-//! notification from other replicas), so evaluation never reads the database.
+//! notification from other replicas), so evaluation never reads the database. The environments' allowed
+//! origins ([`OriginTable`]) are reloaded with the list of environments.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use arc_swap::ArcSwap;
 use pennon_engine::{CompiledSnapshot, Snapshot};
 use tokio::sync::{Mutex, broadcast};
 
+use crate::cors::OriginTable;
 use crate::store::{ChangeRow, ObjectKind, Store, StoreError, StoreResult};
 
 /// One environment's state: the snapshot as SDKs receive it, and its compiled form.
@@ -51,6 +53,7 @@ pub struct Snapshots {
     updating: Mutex<()>,
     store: Store,
     events: broadcast::Sender<SnapshotEvent>,
+    origins: OriginTable,
 }
 
 impl std::fmt::Debug for Snapshots {
@@ -63,8 +66,13 @@ impl Snapshots {
     /// Loads every environment from the store.
     pub async fn load(store: Store) -> StoreResult<Self> {
         let (events, _) = broadcast::channel(1024);
-        let snapshots =
-            Snapshots { current: ArcSwap::from_pointee(Map::new()), updating: Mutex::new(()), store, events };
+        let snapshots = Snapshots {
+            current: ArcSwap::from_pointee(Map::new()),
+            updating: Mutex::new(()),
+            store,
+            events,
+            origins: OriginTable::default(),
+        };
         snapshots.refresh_all().await?;
         Ok(snapshots)
     }
@@ -79,6 +87,11 @@ impl Snapshots {
         let mut all: Vec<_> = self.current.load().iter().map(|(k, s)| (k.clone(), s.revision())).collect();
         all.sort();
         all
+    }
+
+    /// Every environment's allowed origins.
+    pub fn origins(&self) -> &OriginTable {
+        &self.origins
     }
 
     /// Subscribes to snapshot movements.
@@ -105,10 +118,12 @@ impl Snapshots {
         }
     }
 
-    /// Catches every environment up, adds new ones and drops deleted ones.
+    /// Catches every environment up, adds new ones and drops deleted ones, and reloads the allowed origins.
+    /// Called after a change to an environment itself, on every replica.
     pub async fn refresh_all(&self) -> StoreResult<()> {
         let _one_at_a_time = self.updating.lock().await;
         let environments = self.store.list_environments().await?;
+        self.origins.replace(environments.iter().map(|e| (e.key.as_str(), e.allowed_origins.as_slice())));
         let known: Vec<String> = self.current.load().keys().cloned().collect();
         for gone in known.iter().filter(|k| !environments.iter().any(|e| &e.key == *k)) {
             self.remove_locked(gone);

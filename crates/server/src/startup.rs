@@ -13,6 +13,7 @@ use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -47,18 +48,19 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
 }
 
 /// Every route, documented: the API under `/api/v1` and the operations endpoints.
-fn routes() -> OpenApiRouter<AppState> {
-    crate::api::router().merge(crate::ops::router())
+fn routes(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
+    crate::api::router(cors).merge(crate::ops::router())
 }
 
 /// The OpenAPI document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    routes(None).split_for_parts().1
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let (routes, _) = routes().split_for_parts();
+    let cors = crate::cors::layer(state.snapshots.clone(), state.auth.clone());
+    let (routes, _) = routes(Some(cors)).split_for_parts();
     let max_body = state.config.max_body_bytes;
     routes
         .fallback(|| async { ApiError::NotFound("route".into()) })

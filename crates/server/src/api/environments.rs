@@ -1,4 +1,4 @@
-//! `/environments`: create, list, get, rename, delete.
+//! `/environments`: create, list, get, rename, set allowed origins, delete.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::common::{IfMatch, check_key, etag, rfc3339};
 use crate::auth::{Admin, Viewer};
+use crate::cors::check_origins;
 use crate::error::{ApiError, Json, Path, ProblemBody, Query};
 use crate::state::AppState;
 use crate::store::{Environment, EnvironmentPatch, NewEnvironment};
@@ -32,6 +33,9 @@ pub struct EnvironmentBody {
     pub name: String,
     /// Whether changes here ask for confirmation in the dashboard.
     pub production: bool,
+    /// Web origins whose pages may call the client-key endpoints (`/api/v1/evaluate`, OFREP) with this
+    /// environment's client key: `scheme://host[:port]`, or `"*"` alone for every origin.
+    pub allowed_origins: Vec<String>,
     /// Bumped by every change in the environment (the SDK snapshot revision).
     pub revision: u64,
     /// Version of the environment itself, for `If-Match`.
@@ -48,6 +52,7 @@ impl From<Environment> for EnvironmentBody {
             key: e.key,
             name: e.name,
             production: e.production,
+            allowed_origins: e.allowed_origins,
             revision: e.revision,
             version: e.version,
             created_at: rfc3339(e.created_at),
@@ -68,6 +73,10 @@ pub struct CreateEnvironment {
     /// Whether it is production.
     #[serde(default)]
     pub production: bool,
+    /// Web origins allowed to call the client-key endpoints: `scheme://host[:port]` (no path), or `"*"`
+    /// alone for every origin. None when omitted.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Changes to an environment.
@@ -78,6 +87,8 @@ pub struct UpdateEnvironment {
     pub name: Option<String>,
     /// New production mark.
     pub production: Option<bool>,
+    /// New allowed origins, replacing the old ones (`[]` for none).
+    pub allowed_origins: Option<Vec<String>>,
     /// The version this change is based on (or `If-Match`).
     pub version: Option<u64>,
 }
@@ -103,6 +114,15 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// After a change to an environment itself: reloads the snapshots' list of environments and the allowed
+/// origins at once (other replicas do on the change's notification). A failure is repaired by the periodic
+/// refresh.
+async fn environments_changed(state: &AppState) {
+    if let Err(e) = state.snapshots.refresh_all().await {
+        tracing::warn!(error = %e, "could not reload the environments after a change; the refresh loop will");
+    }
+}
+
 /// List environments.
 #[utoipa::path(get, path = "/environments", tag = "environments", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     responses((status = 200, body = EnvironmentList)))]
@@ -114,7 +134,7 @@ async fn list_environments(_: Viewer, State(state): State<AppState>) -> Result<J
 /// Create an environment; every flag gets its initial (off) config in it.
 #[utoipa::path(post, path = "/environments", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = CreateEnvironment,
     responses((status = 201, body = EnvironmentBody), (status = 400, body = ProblemBody),
-        (status = 409, body = ProblemBody)))]
+        (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn create_environment(
     caller: Admin,
     State(state): State<AppState>,
@@ -123,9 +143,10 @@ async fn create_environment(
     check_key("key", &body.key)?;
     let name = body.name.unwrap_or_else(|| body.key.clone());
     check_name(&name)?;
-    let new = NewEnvironment { key: body.key, name, production: body.production };
+    let allowed_origins = check_origins(&body.allowed_origins)?;
+    let new = NewEnvironment { key: body.key, name, production: body.production, allowed_origins };
     let created = state.store.create_environment(&new, caller.actor()).await?;
-    state.snapshots.after_commit(&[(created.key.clone(), created.revision)]).await;
+    environments_changed(&state).await;
     Ok((StatusCode::CREATED, etag(created.version), Json(EnvironmentBody::from(created))))
 }
 
@@ -142,12 +163,12 @@ async fn get_environment(
     Ok((etag(e.version), Json(EnvironmentBody::from(e))))
 }
 
-/// Rename an environment or change its production mark.
+/// Rename an environment, change its production mark or its allowed origins.
 #[utoipa::path(patch, path = "/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = UpdateEnvironment,
     params(("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = EnvironmentBody), (status = 404, body = ProblemBody),
-        (status = 409, body = ProblemBody)))]
+        (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn update_environment(
     caller: Admin,
     State(state): State<AppState>,
@@ -158,9 +179,11 @@ async fn update_environment(
     if let Some(name) = &body.name {
         check_name(name)?;
     }
+    let allowed_origins = body.allowed_origins.as_deref().map(check_origins).transpose()?;
     let expected = if_match.or(body.version)?;
-    let patch = EnvironmentPatch { name: body.name, production: body.production };
+    let patch = EnvironmentPatch { name: body.name, production: body.production, allowed_origins };
     let e = state.store.update_environment(&env, patch, expected, caller.actor()).await?;
+    environments_changed(&state).await;
     Ok((etag(e.version), Json(EnvironmentBody::from(e))))
 }
 
@@ -175,8 +198,6 @@ async fn delete_environment(
     Query(params): Query<DeleteParams>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_environment(&env, params.force.unwrap_or(false), caller.actor()).await?;
-    if let Err(e) = state.snapshots.catch_up(&env).await {
-        tracing::warn!(environment = %env, error = %e, "could not drop the deleted environment's snapshot");
-    }
+    environments_changed(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,6 +16,7 @@ mod session;
 mod tokens;
 mod users;
 
+use tower_http::cors::CorsLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -71,12 +72,17 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every `/api/v1` route, with the OpenAPI description collected from the handlers.
-pub fn router() -> OpenApiRouter<AppState> {
-    let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate::router());
+/// Every `/api/v1` route, with the OpenAPI description collected from the handlers. `cors` (see
+/// [`crate::cors`]) goes on the client-key routes only: `/api/v1/evaluate` and OFREP.
+pub fn router(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
+    let (mut evaluate, mut ofrep) = (evaluate::router(), ofrep::router());
+    if let Some(cors) = cors {
+        (evaluate, ofrep) = (evaluate.layer(cors.clone()), ofrep.layer(cors));
+    }
+    let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
     let v1 = v1.merge(flags::router()).merge(configs::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
     let v1 = v1.merge(sdk::router()).merge(admin_stream::router());
     // OFREP fixes its own paths (`/ofrep/v1/...`), outside `/api/v1`.
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(ofrep::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(ofrep)
 }

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::flags::{flag_from_row, initial_config};
 use super::snapshot::ObjectKind;
 use super::write::{Actor, Audit};
-use super::{Store, StoreError, StoreResult, to_json};
+use super::{Store, StoreError, StoreResult, from_json, to_json};
 
 /// An environment.
 #[derive(Debug, Clone, Serialize)]
@@ -19,6 +19,8 @@ pub struct Environment {
     pub name: String,
     /// Production environments ask for confirmation before risky changes in the dashboard.
     pub production: bool,
+    /// Web origins whose pages may call the client-key endpoints (see [`crate::cors`]).
+    pub allowed_origins: Vec<String>,
     /// Bumped by every change in the environment.
     pub revision: u64,
     /// Bumped by every change to the environment itself.
@@ -38,6 +40,8 @@ pub struct NewEnvironment {
     pub name: String,
     /// Whether it is production.
     pub production: bool,
+    /// Web origins allowed to call the client-key endpoints, already checked and normalised.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Changes to an environment.
@@ -47,15 +51,18 @@ pub struct EnvironmentPatch {
     pub name: Option<String>,
     /// New production mark.
     pub production: Option<bool>,
+    /// New allowed origins (replacing the old ones), already checked and normalised.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
-const COLUMNS: &str = "key, name, production, revision, version, created_at, updated_at";
+const COLUMNS: &str = "key, name, production, allowed_origins, revision, version, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> StoreResult<Environment> {
     Ok(Environment {
         key: row.try_get("key")?,
         name: row.try_get("name")?,
         production: row.try_get::<i64, _>("production")? != 0,
+        allowed_origins: from_json(&row.try_get::<String, _>("allowed_origins")?)?,
         revision: row.try_get::<i64, _>("revision")? as u64,
         version: row.try_get::<i64, _>("version")? as u64,
         created_at: row.try_get("created_at")?,
@@ -92,13 +99,14 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let at = tx.at();
         let inserted = sqlx::query(
-            "INSERT INTO environments (key, name, production, revision, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, 0, 1, $4, $4) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO environments (key, name, production, allowed_origins, revision, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $5, 0, 1, $4, $4) ON CONFLICT (key) DO NOTHING",
         )
         .bind(&new.key)
         .bind(&new.name)
         .bind(i64::from(new.production))
         .bind(at)
+        .bind(to_json(&new.allowed_origins))
         .execute(tx.conn())
         .await?;
         if inserted.rows_affected() == 0 {
@@ -119,6 +127,7 @@ impl Store {
             }
         }
         let created = fetch(tx.conn(), &new.key).await?;
+        tx.environment_changed(&new.key);
         let audit = Audit::new(actor, "environment.create", "environment", &new.key).on(None, Some(&new.key)).change(
             None,
             Some(&created),
@@ -128,7 +137,7 @@ impl Store {
         Ok(created)
     }
 
-    /// Renames an environment or changes its production mark.
+    /// Renames an environment, changes its production mark or its allowed origins.
     pub async fn update_environment(
         &self,
         key: &str,
@@ -144,20 +153,22 @@ impl Store {
             return Err(StoreError::VersionConflict { current: before.version });
         }
         let updated = sqlx::query(
-            "UPDATE environments SET name = $2, production = $3, version = version + 1, updated_at = $4 \
-             WHERE key = $1 AND version = $5",
+            "UPDATE environments SET name = $2, production = $3, allowed_origins = $6, version = version + 1, \
+             updated_at = $4 WHERE key = $1 AND version = $5",
         )
         .bind(key)
         .bind(patch.name.as_deref().unwrap_or(&before.name))
         .bind(i64::from(patch.production.unwrap_or(before.production)))
         .bind(tx.at())
         .bind(before.version as i64)
+        .bind(to_json(patch.allowed_origins.as_ref().unwrap_or(&before.allowed_origins)))
         .execute(tx.conn())
         .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::VersionConflict { current: fetch(tx.conn(), key).await?.version });
         }
         let after = fetch(tx.conn(), key).await?;
+        tx.environment_changed(key);
         let audit = Audit::new(actor, "environment.update", "environment", key).on(None, Some(key)).change(
             Some(&before),
             Some(&after),
@@ -181,6 +192,7 @@ impl Store {
             )));
         }
         sqlx::query("DELETE FROM environments WHERE key = $1").bind(key).execute(tx.conn()).await?;
+        tx.environment_changed(key);
         let audit = Audit::new(actor, "environment.delete", "environment", key)
             .on(None, Some(key))
             .change(Some(&before), None, None)

@@ -110,7 +110,9 @@ pub struct WriteTx {
     _sqlite_writer: Option<OwnedMutexGuard<()>>,
     at: i64,
     revisions: Vec<(String, u64)>,
-    /// PostgreSQL: tell the other replicas about the new revisions on commit.
+    /// Environments whose own settings (name, allowed origins, existence) changed.
+    environments: Vec<String>,
+    /// PostgreSQL: tell the other replicas about the new revisions and changed environments on commit.
     notify: bool,
 }
 
@@ -125,7 +127,14 @@ impl Store {
             Backend::Postgres => (None, self.pool.begin().await?),
         };
         let notify = self.backend == Backend::Postgres;
-        Ok(WriteTx { tx, _sqlite_writer: guard, at: now_millis(), revisions: Vec::new(), notify })
+        Ok(WriteTx {
+            tx,
+            _sqlite_writer: guard,
+            at: now_millis(),
+            revisions: Vec::new(),
+            environments: Vec::new(),
+            notify,
+        })
     }
 }
 
@@ -179,6 +188,14 @@ impl WriteTx {
         Ok(revision)
     }
 
+    /// Records that an environment itself was created, changed or deleted, so that other replicas reload
+    /// their list of environments (and the allowed origins) when this commits.
+    pub(crate) fn environment_changed(&mut self, environment: &str) {
+        if !self.environments.iter().any(|e| e == environment) {
+            self.environments.push(environment.to_owned());
+        }
+    }
+
     /// Appends the audit row and commits. Returns the new revision of every environment touched.
     pub async fn commit(mut self, audit: Audit) -> StoreResult<Vec<(String, u64)>> {
         self.audit(&audit).await?;
@@ -188,6 +205,13 @@ impl WriteTx {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(crate::replication::CHANNEL)
                     .bind(format!("{environment}:{revision}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            for environment in &self.environments {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::replication::ENVIRONMENTS_CHANNEL)
+                    .bind(environment)
                     .execute(&mut *self.tx)
                     .await?;
             }

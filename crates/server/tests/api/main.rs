@@ -12,6 +12,7 @@ mod concurrency;
 mod config_history;
 mod config_rules;
 mod configs;
+mod cors;
 mod environments;
 mod evaluate;
 mod failed_writes;
