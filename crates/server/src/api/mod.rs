@@ -10,6 +10,7 @@ mod flags;
 mod keys;
 mod model;
 mod ofrep;
+mod plans;
 mod sdk;
 mod segments;
 mod session;
@@ -31,6 +32,7 @@ use crate::state::AppState;
         (name = "environments", description = "Environments (production, staging, ...)"),
         (name = "flags", description = "Flag definitions, shared by every environment"),
         (name = "configs", description = "A flag's config in one environment: targeting, rules, history, promotion"),
+        (name = "plans", description = "Gradual rollout plans: a variant ramped step by step, halted by a breached guard"),
         (name = "segments", description = "Reusable sets of contexts, shared by every environment"),
         (name = "audit", description = "Who changed what"),
         (name = "evaluation", description = "Flag values for a context, evaluated by the server"),
@@ -80,7 +82,7 @@ pub fn router(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
         (evaluate, ofrep) = (evaluate.layer(cors.clone()), ofrep.layer(cors));
     }
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
-    let v1 = v1.merge(flags::router()).merge(configs::router());
+    let v1 = v1.merge(flags::router()).merge(configs::router()).merge(plans::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
     let v1 = v1.merge(sdk::router()).merge(admin_stream::router());
     // OFREP fixes its own paths (`/ofrep/v1/...`), outside `/api/v1`.

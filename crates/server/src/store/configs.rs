@@ -73,7 +73,7 @@ async fn insert_version(tx: &mut WriteTx, config: &FlagConfig, action: &str, act
     Ok(())
 }
 
-async fn fetch_config(conn: &mut AnyConnection, flag: &str, environment: &str) -> StoreResult<ConfigRecord> {
+pub(crate) async fn fetch_config(conn: &mut AnyConnection, flag: &str, environment: &str) -> StoreResult<ConfigRecord> {
     let row =
         sqlx::query("SELECT config, updated_at, updated_by FROM flag_configs WHERE flag = $1 AND environment = $2")
             .bind(flag)
@@ -96,6 +96,17 @@ async fn fetch_config(conn: &mut AnyConnection, flag: &str, environment: &str) -
         updated_at: row.try_get("updated_at")?,
         updated_by: row.try_get("updated_by")?,
     })
+}
+
+/// A flag's definition, read inside a transaction.
+pub(crate) async fn read_definition(conn: &mut AnyConnection, flag: &str) -> StoreResult<pennon_engine::Flag> {
+    let row =
+        sqlx::query("SELECT key, name, description, tags, kind, variants, salt, archived FROM flags WHERE key = $1")
+            .bind(flag)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("flag \"{flag}\"")))?;
+    flag_from_row(&row)
 }
 
 /// The environment as validation needs it: every flag's definition and config there, and the segments.
@@ -140,23 +151,33 @@ impl Store {
         edit: impl FnOnce(&pennon_engine::Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
     ) -> StoreResult<(ConfigRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
-        super::flags::lock_flag(&mut tx, flag).await?;
+        let (record, audit) = self.edit_config_in(&mut tx, flag, environment, expected, action, actor, edit).await?;
+        let revisions = tx.commit(audit).await?;
+        Ok((record, revisions))
+    }
+
+    /// [`Store::update_config`] inside a transaction that goes on: everything but the audit row, which is
+    /// returned for the caller to append (with [`WriteTx::commit`], or [`WriteTx::audit`] when the
+    /// transaction changes more than the config).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn edit_config_in(
+        &self,
+        tx: &mut WriteTx,
+        flag: &str,
+        environment: &str,
+        expected: Option<u64>,
+        action: &str,
+        actor: &Actor,
+        edit: impl FnOnce(&pennon_engine::Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
+    ) -> StoreResult<(ConfigRecord, Audit)> {
+        super::flags::lock_flag(tx, flag).await?;
         // Config writes in one environment validate one after the other (on PostgreSQL; SQLite serialises
         // every writer): two prerequisites written at once could otherwise close a cycle together.
         sqlx::query("UPDATE environments SET revision = revision WHERE key = $1")
             .bind(environment)
             .execute(tx.conn())
             .await?;
-        let definition = {
-            let row = sqlx::query(
-                "SELECT key, name, description, tags, kind, variants, salt, archived FROM flags WHERE key = $1",
-            )
-            .bind(flag)
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("flag \"{flag}\"")))?;
-            flag_from_row(&row)?
-        };
+        let definition = read_definition(tx.conn(), flag).await?;
         if definition.archived {
             return Err(StoreError::Conflict(format!("flag \"{flag}\" is archived; unarchive it to change it")));
         }
@@ -193,7 +214,7 @@ impl Store {
             let now = fetch_config(tx.conn(), flag, environment).await?;
             return Err(StoreError::VersionConflict { current: now.config.version });
         }
-        insert_version(&mut tx, &next, action, actor).await?;
+        insert_version(tx, &next, action, actor).await?;
         sqlx::query("DELETE FROM segment_uses WHERE flag = $1 AND environment = $2")
             .bind(flag)
             .bind(environment)
@@ -214,9 +235,8 @@ impl Store {
         let audit = Audit::new(actor, action, "config", format!("{flag}/{environment}"))
             .on(Some(flag), Some(environment))
             .change(Some(&current.config), Some(&next), Some(next.version));
-        let at = tx.at();
-        let revisions = tx.commit(audit).await?;
-        Ok((ConfigRecord { config: next, updated_at: at, updated_by: actor.as_str().to_owned() }, revisions))
+        let record = ConfigRecord { config: next, updated_at: tx.at(), updated_by: actor.as_str().to_owned() };
+        Ok((record, audit))
     }
 
     /// A page of a config's history, newest first: versions below `before` (all when `None`).

@@ -24,6 +24,7 @@ mod ofrep;
 mod openapi;
 mod ops;
 mod outage;
+mod plans;
 mod restart;
 mod sdk_metrics;
 mod sdk_stream;

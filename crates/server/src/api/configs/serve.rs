@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use pennon_engine::{BUCKETS, Flag, FlagConfig, FlagKind, Prerequisite, Serve, Split, Target, Weight};
+use pennon_engine::{Flag, FlagConfig, FlagKind, Prerequisite, Serve, Split, Target};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -61,14 +61,8 @@ impl Rollout {
         if !(self.percent.is_finite() && (0.0..=100.0).contains(&self.percent)) {
             return Err(invalid("rollout.percent", "must be between 0 and 100"));
         }
-        let weight = ((self.percent * f64::from(BUCKETS) / 100.0).round() as u32).min(BUCKETS);
-        Ok(Split {
-            bucket_by: self.bucket_by.unwrap_or_else(|| "key".to_owned()),
-            weights: vec![
-                Weight { variant: self.variant, weight },
-                Weight { variant: other.to_owned(), weight: BUCKETS - weight },
-            ],
-        })
+        let bucket_by = self.bucket_by.as_deref().unwrap_or("key");
+        Ok(crate::plans::ramp_split(&self.variant, other, crate::plans::weight(self.percent), bucket_by))
     }
 }
 
