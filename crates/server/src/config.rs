@@ -117,6 +117,9 @@ pub struct ServeConfig {
     /// How long SDK metric buckets are kept in the database, in seconds (default 7 days).
     #[arg(long, env = "PENNON_METRICS_RETENTION", default_value = "604800", value_parser = parse_seconds)]
     pub metrics_retention: Duration,
+    /// How often the rollout-plan scheduler looks for plans whose step is due, in seconds (fractions allowed).
+    #[arg(long, env = "PENNON_PLAN_TICK", default_value = "1", value_parser = parse_seconds)]
+    pub plan_tick: Duration,
 }
 
 /// A secret setting: never printed, not even by `Debug`.
@@ -168,6 +171,7 @@ impl ServeConfig {
             write_stall_timeout: Duration::from_secs(10),
             metrics_flush_interval: Duration::from_secs(5),
             metrics_retention: Duration::from_secs(7 * 24 * 3600),
+            plan_tick: Duration::from_secs(1),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod leader;
 pub mod metrics;
 pub mod net;
 pub mod ops;
+pub mod plan_scheduler;
 pub mod plans;
 pub mod replication;
 pub mod snapshots;

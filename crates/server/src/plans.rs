@@ -4,6 +4,7 @@
 //! while; the rest of the contexts get the control variant. Each step replaces the config's default with the
 //! split `[{variant, weight}, {control, rest}]`, the ramped variant first: a context's bucket never moves, so
 //! raising the first weight only adds contexts to the variant — whoever is in at 5% is still in at 25%.
+//! The store keeps the plan and its history; [`crate::plan_scheduler`] advances running plans.
 
 use std::time::Duration;
 

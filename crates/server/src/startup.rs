@@ -156,6 +156,7 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
             state.config.sse_heartbeat,
         )),
         tokio::spawn(crate::streams::poll_audit(state.streams.clone(), state.store.clone(), AUDIT_POLL)),
+        tokio::spawn(crate::plan_scheduler::run(state.clone(), state.config.plan_tick, || true)),
     ];
     let flusher = tokio::spawn(crate::intake::run_flusher(
         state.intake.clone(),

@@ -25,6 +25,7 @@ mod openapi;
 mod ops;
 mod outage;
 mod plans;
+mod plans_rollout;
 mod restart;
 mod sdk_metrics;
 mod sdk_stream;
