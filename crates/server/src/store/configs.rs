@@ -151,14 +151,16 @@ impl Store {
         edit: impl FnOnce(&pennon_engine::Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
     ) -> StoreResult<(ConfigRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
-        let (record, audit) = self.edit_config_in(&mut tx, flag, environment, expected, action, actor, edit).await?;
+        let (before, record) = self.edit_config_in(&mut tx, flag, environment, expected, action, actor, edit).await?;
+        let audit = Audit::new(actor, action, "config", format!("{flag}/{environment}"))
+            .on(Some(flag), Some(environment))
+            .change(Some(&before), Some(&record.config), Some(record.config.version));
         let revisions = tx.commit(audit).await?;
         Ok((record, revisions))
     }
 
-    /// [`Store::update_config`] inside a transaction that goes on: everything but the audit row, which is
-    /// returned for the caller to append (with [`WriteTx::commit`], or [`WriteTx::audit`] when the
-    /// transaction changes more than the config).
+    /// [`Store::update_config`] inside a transaction that the caller commits (with the audit row of its
+    /// choice): returns the config before and after.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn edit_config_in(
         &self,
@@ -169,7 +171,7 @@ impl Store {
         action: &str,
         actor: &Actor,
         edit: impl FnOnce(&pennon_engine::Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
-    ) -> StoreResult<(ConfigRecord, Audit)> {
+    ) -> StoreResult<(FlagConfig, ConfigRecord)> {
         super::flags::lock_flag(tx, flag).await?;
         // Config writes in one environment validate one after the other (on PostgreSQL; SQLite serialises
         // every writer): two prerequisites written at once could otherwise close a cycle together.
@@ -232,11 +234,8 @@ impl Store {
         }
         let payload = to_json(&SnapshotFlag { definition, config: next.clone() });
         tx.changed(environment, ObjectKind::Flag, flag, Some(payload)).await?;
-        let audit = Audit::new(actor, action, "config", format!("{flag}/{environment}"))
-            .on(Some(flag), Some(environment))
-            .change(Some(&current.config), Some(&next), Some(next.version));
-        let record = ConfigRecord { config: next, updated_at: tx.at(), updated_by: actor.as_str().to_owned() };
-        Ok((record, audit))
+        let at = tx.at();
+        Ok((current.config, ConfigRecord { config: next, updated_at: at, updated_by: actor.as_str().to_owned() }))
     }
 
     /// A page of a config's history, newest first: versions below `before` (all when `None`).

@@ -230,9 +230,13 @@ pub(super) async fn serve(
         Ok(FlagConfig { default: Serve::Split(split), ..current.clone() })
     };
     let system = Actor::system(PLAN_ACTOR);
-    let (_, audit) = store.edit_config_in(tx, &plan.flag, &plan.environment, None, action, &system, edit).await?;
+    let (before, after) = store.edit_config_in(tx, &plan.flag, &plan.environment, None, action, &system, edit).await?;
     let detail = json!({ "plan_step": plan.current_step, "percent": plan.current_percent(), "by": trigger.as_str() });
-    tx.audit(&audit.detail(detail)).await
+    let audit = Audit::new(&system, action, "config", format!("{}/{}", plan.flag, plan.environment))
+        .on(Some(&plan.flag), Some(&plan.environment))
+        .change(Some(&before), Some(&after.config), Some(after.config.version))
+        .detail(detail);
+    tx.audit(&audit).await
 }
 
 impl Store {
