@@ -5,5 +5,6 @@
 mod cluster;
 
 mod db_connection;
+mod plans;
 mod propagation;
 mod restart;
