@@ -6,6 +6,7 @@ use std::time::Duration;
 use pennon_engine::{Context, Snapshot};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::builder::{ClientBuilder, Config};
 use crate::cache;
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     pub config: Config,
     /// The state last written to the cache file.
     cache_written: Mutex<Option<Arc<FlagState>>>,
+    /// No metrics are sent before this instant: the server answered 429/503 with `Retry-After`.
+    metrics_not_before: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -38,6 +41,7 @@ impl Shared {
             http,
             config,
             cache_written: Mutex::new(None),
+            metrics_not_before: Mutex::new(None),
         }
     }
 
@@ -281,6 +285,12 @@ async fn flush(shared: &Shared) -> Result<(), Failure> {
     if !shared.config.events {
         return Ok(());
     }
+    let not_before = *shared.metrics_not_before.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(left) = not_before.map(|at| at.saturating_duration_since(Instant::now())).filter(|d| !d.is_zero()) {
+        let error = format!("the server asked to wait {}s more before metrics are sent", left.as_secs_f64());
+        tracing::debug!(%error, "keeping the exposures and metrics for later");
+        return Err(Failure::RetryAfter(error, left));
+    }
     let Some(batch) = shared.events.take_pending() else { return Ok(()) };
     if let Status::Failed { error } = &*shared.status.borrow() {
         // The key was refused: sending would only be refused again.
@@ -298,6 +308,10 @@ async fn flush(shared: &Shared) -> Result<(), Failure> {
             }
             Err(failure) => {
                 tracing::debug!(error = %failure.message(), "could not send metrics; keeping them for the next try");
+                if let Some(after) = failure.retry_after() {
+                    *shared.metrics_not_before.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(Instant::now() + after);
+                }
                 // Restored oldest first, so they stay in order: this part, then the rest.
                 for rest in parts.rev() {
                     shared.events.restore(rest);

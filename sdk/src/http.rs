@@ -1,6 +1,6 @@
 //! The three requests the SDK makes (`docs/sdk-protocol.md`), and how their failures are classified.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use pennon_engine::Snapshot;
 use reqwest::StatusCode;
@@ -20,6 +20,8 @@ pub(crate) enum Failure {
     NotAvailable(String),
     /// A network error, a timeout, 5xx, 408 or 429, a malformed body: worth retrying later.
     Retry(String),
+    /// 429 or 503 with `Retry-After`: worth retrying, but not before this long (at most [`MAX_RETRY_AFTER`]).
+    RetryAfter(String, Duration),
     /// Another 4xx: the server will never take this request.
     Rejected(String),
 }
@@ -27,8 +29,53 @@ pub(crate) enum Failure {
 impl Failure {
     pub(crate) fn message(&self) -> &str {
         match self {
-            Failure::Refused(m) | Failure::NotAvailable(m) | Failure::Retry(m) | Failure::Rejected(m) => m,
+            Failure::Refused(m)
+            | Failure::NotAvailable(m)
+            | Failure::Retry(m)
+            | Failure::RetryAfter(m, _)
+            | Failure::Rejected(m) => m,
         }
+    }
+
+    /// How long the server asked to be left alone, if it did.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Failure::RetryAfter(_, after) => Some(*after),
+            _ => None,
+        }
+    }
+}
+
+/// The longest `Retry-After` honoured: a server (or a proxy) asking for more must not keep the flags stale
+/// for hours.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// The wait a `Retry-After` value asks for: delay-seconds or an HTTP date, capped at [`MAX_RETRY_AFTER`].
+/// `None` when it is neither.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// Classifies a failed response: by its status, and for 429 and 503 by its `Retry-After` too.
+fn classify_response(response: &reqwest::Response, what: &str) -> Failure {
+    let status = response.status();
+    let failure = classify(status, what);
+    if !matches!(status.as_u16(), 429 | 503) {
+        return failure;
+    }
+    let asked = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+    match asked.and_then(|v| parse_retry_after(v, SystemTime::now())) {
+        Some(after) => {
+            Failure::RetryAfter(format!("{} (retry after {}s)", failure.message(), after.as_secs_f64()), after)
+        }
+        None => failure,
     }
 }
 
@@ -108,7 +155,7 @@ impl Http {
         match response.status() {
             StatusCode::OK => {}
             StatusCode::NOT_MODIFIED => return Ok(None),
-            status => return Err(classify(status, WHAT)),
+            _ => return Err(classify_response(&response, WHAT)),
         }
         let body = response.bytes().await.map_err(|e| network(WHAT, &e))?;
         serde_json::from_slice(&body)
@@ -130,7 +177,7 @@ impl Http {
             Err(_) => return Err(Failure::Retry(format!("{WHAT} timed out"))),
         };
         if response.status() != StatusCode::OK {
-            return Err(classify(response.status(), WHAT));
+            return Err(classify_response(&response, WHAT));
         }
         let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !content_type.starts_with("text/event-stream") {
@@ -151,7 +198,7 @@ impl Http {
             .send()
             .await
             .map_err(|e| network(WHAT, &e))?;
-        if response.status().is_success() { Ok(()) } else { Err(classify(response.status(), WHAT)) }
+        if response.status().is_success() { Ok(()) } else { Err(classify_response(&response, WHAT)) }
     }
 }
 
@@ -165,6 +212,7 @@ mod tests {
             Failure::Refused(_) => "refused",
             Failure::NotAvailable(_) => "not available",
             Failure::Retry(_) => "retry",
+            Failure::RetryAfter(..) => "retry after",
             Failure::Rejected(_) => "rejected",
         };
         assert_eq!(kind(401), "refused");
@@ -177,6 +225,21 @@ mod tests {
         }
         assert_eq!(kind(400), "rejected");
         assert_eq!(kind(422), "rejected");
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date_and_capped() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        let in_a_minute = httpdate::fmt_http_date(now + Duration::from_secs(60));
+        assert_eq!(parse_retry_after(&in_a_minute, now), Some(Duration::from_secs(60)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(60));
+        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_AFTER));
+        for nonsense in ["", "soon", "-5", "1.5", "Someday, 99 Foo 2024"] {
+            assert_eq!(parse_retry_after(nonsense, now), None, "{nonsense:?}");
+        }
     }
 
     #[test]

@@ -56,6 +56,8 @@
 //! - **Outages**: the last flags stay. With a [cache file](ClientBuilder::cache_file) they survive a restart.
 //!   A [bootstrap](ClientBuilder::bootstrap_file) snapshot, or [offline mode](ClientBuilder::offline), serves
 //!   without any server. A refused key (401/403) stops all retries: [`Status::Failed`].
+//! - **Busy servers**: a `429` or `503` with `Retry-After` (seconds or an HTTP date) on the stream, a poll or
+//!   a metrics batch puts the next attempt off by at least that long, at most five minutes.
 //!
 //! ## Events
 //!

@@ -8,6 +8,8 @@
 //! - A refused stream (404, 405, 501, not an event stream) means polling, with a new stream attempt every
 //!   ten minutes.
 //! - 401/403 anywhere stops everything: [`Status::Failed`]. The last flags keep being served.
+//! - 429 or 503 with `Retry-After` (on the stream or a poll): the next attempt, whichever it is, waits at
+//!   least that long (capped at five minutes).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
     let mut mode = if config.stream { Mode::Stream } else { Mode::Poll { stream_at: None } };
     let mut fallbacks = 0u32;
     loop {
+        // Set when the server answered 429/503 with `Retry-After`: no request before then.
+        let mut not_before = None;
         let pause = match mode {
             Mode::Stream => {
                 let started = Instant::now();
@@ -51,6 +55,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
                     _ = shutdown.changed() => return,
                 };
                 let lasted = started.elapsed();
+                not_before = failure.retry_after().map(|after| Instant::now() + after);
                 backoff.connection_ended(lasted);
                 if lasted >= HEALTHY {
                     fallbacks = 0;
@@ -65,7 +70,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
                         mode = Mode::Poll { stream_at: Some(Instant::now() + AFTER_REFUSAL) };
                         Duration::ZERO
                     }
-                    Failure::Retry(error) | Failure::Rejected(error) => {
+                    Failure::Retry(error) | Failure::RetryAfter(error, _) | Failure::Rejected(error) => {
                         tracing::debug!(%error, failures = backoff.failures() + 1, "the event stream failed");
                         shared.set_status(Status::Interrupted { error });
                         let delay = backoff.next_delay(&mut rand::rng());
@@ -93,7 +98,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
                         shared.set_status(Status::Failed { error });
                         return;
                     }
-                    Err(failure) => shared.set_status(Status::Interrupted { error: failure.message().to_owned() }),
+                    Err(failure) => {
+                        not_before = failure.retry_after().map(|after| Instant::now() + after);
+                        shared.set_status(Status::Interrupted { error: failure.message().to_owned() });
+                    }
                 }
                 if stream_at.is_some_and(|at| Instant::now() >= at) {
                     mode = Mode::Stream;
@@ -102,6 +110,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
                     config.poll_interval
                 }
             }
+        };
+        let pause = match not_before {
+            Some(at) => pause.max(at.saturating_duration_since(Instant::now())),
+            None => pause,
         };
         if !pause.is_zero() {
             tokio::select! {

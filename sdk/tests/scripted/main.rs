@@ -7,6 +7,7 @@ mod server;
 mod events;
 mod fallback;
 mod outage;
+mod retry_after;
 mod stream;
 
 use std::time::Duration;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 pub enum StreamPlan {
     /// This status, no body.
     Status(u16),
+    /// This status with this `Retry-After` value.
+    RetryAfter(u16, String),
     /// 200 with `text/plain` (a proxy that does not speak SSE).
     NotEventStream,
     /// 200 `text/event-stream`; the test gets a [`Connection`] to send bytes.
@@ -36,6 +38,8 @@ pub struct Seen {
     pub last_event_id: Option<String>,
     pub if_none_match: Option<String>,
     pub body: Value,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// An open event stream: what the test writes reaches the client.
@@ -63,12 +67,24 @@ impl Connection {
 #[derive(Default)]
 struct Script {
     streams: Mutex<VecDeque<StreamPlan>>,
-    /// Statuses for the next snapshot requests; then the current snapshot (or 503 without one).
-    snapshot_statuses: Mutex<VecDeque<u16>>,
+    /// Statuses (and `Retry-After` values) for the next snapshot requests; then the current snapshot (or 503
+    /// without one).
+    snapshot_statuses: Mutex<VecDeque<Answer>>,
     snapshot: Mutex<Option<Value>>,
-    metrics_statuses: Mutex<VecDeque<u16>>,
+    metrics_statuses: Mutex<VecDeque<Answer>>,
     seen: Mutex<Vec<Seen>>,
     connections: Mutex<Option<mpsc::UnboundedSender<Connection>>>,
+}
+
+/// A planned status, with a `Retry-After` value or not.
+type Answer = (u16, Option<String>);
+
+fn answer((code, retry_after): Answer) -> Response {
+    let status = StatusCode::from_u16(code).unwrap();
+    match retry_after {
+        Some(value) => (status, [(header::RETRY_AFTER, value)]).into_response(),
+        None => status.into_response(),
+    }
 }
 
 pub struct ScriptedServer {
@@ -112,7 +128,12 @@ impl ScriptedServer {
     }
 
     pub fn plan_snapshot_statuses(&self, statuses: impl IntoIterator<Item = u16>) {
-        self.script.snapshot_statuses.lock().unwrap().extend(statuses);
+        self.script.snapshot_statuses.lock().unwrap().extend(statuses.into_iter().map(|code| (code, None)));
+    }
+
+    /// The next snapshot request gets `status` with `Retry-After: <retry_after>`.
+    pub fn plan_snapshot_retry_after(&self, status: u16, retry_after: &str) {
+        self.script.snapshot_statuses.lock().unwrap().push_back((status, Some(retry_after.to_owned())));
     }
 
     pub fn set_snapshot(&self, snapshot: Value) {
@@ -120,7 +141,12 @@ impl ScriptedServer {
     }
 
     pub fn plan_metrics_statuses(&self, statuses: impl IntoIterator<Item = u16>) {
-        self.script.metrics_statuses.lock().unwrap().extend(statuses);
+        self.script.metrics_statuses.lock().unwrap().extend(statuses.into_iter().map(|code| (code, None)));
+    }
+
+    /// The next metrics request gets `status` with `Retry-After: <retry_after>`.
+    pub fn plan_metrics_retry_after(&self, status: u16, retry_after: &str) {
+        self.script.metrics_statuses.lock().unwrap().push_back((status, Some(retry_after.to_owned())));
     }
 
     /// The next stream the client opens (planned as [`StreamPlan::Open`]).
@@ -142,6 +168,7 @@ fn record(script: &Script, path: &str, headers: &HeaderMap, body: Value) {
         last_event_id: header("last-event-id"),
         if_none_match: header("if-none-match"),
         body,
+        at: Instant::now(),
     });
 }
 
@@ -149,7 +176,8 @@ async fn stream(State(script): State<Arc<Script>>, headers: HeaderMap) -> Respon
     record(&script, "/api/v1/sdk/stream", &headers, Value::Null);
     let plan = script.streams.lock().unwrap().pop_front().unwrap_or(StreamPlan::Status(503));
     match plan {
-        StreamPlan::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
+        StreamPlan::Status(code) => answer((code, None)),
+        StreamPlan::RetryAfter(code, value) => answer((code, Some(value))),
         StreamPlan::NotEventStream => ([(header::CONTENT_TYPE, "text/plain")], "hello").into_response(),
         StreamPlan::Open => {
             let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
@@ -167,8 +195,8 @@ async fn stream(State(script): State<Arc<Script>>, headers: HeaderMap) -> Respon
 
 async fn snapshot(State(script): State<Arc<Script>>, headers: HeaderMap) -> Response {
     record(&script, "/api/v1/sdk/snapshot", &headers, Value::Null);
-    if let Some(code) = script.snapshot_statuses.lock().unwrap().pop_front() {
-        return StatusCode::from_u16(code).unwrap().into_response();
+    if let Some(planned) = script.snapshot_statuses.lock().unwrap().pop_front() {
+        return answer(planned);
     }
     let Some(snapshot) = script.snapshot.lock().unwrap().clone() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -184,6 +212,5 @@ async fn snapshot(State(script): State<Arc<Script>>, headers: HeaderMap) -> Resp
 async fn metrics(State(script): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> Response {
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
     record(&script, "/api/v1/sdk/metrics", &headers, body);
-    let code = script.metrics_statuses.lock().unwrap().pop_front().unwrap_or(202);
-    StatusCode::from_u16(code).unwrap().into_response()
+    answer(script.metrics_statuses.lock().unwrap().pop_front().unwrap_or((202, None)))
 }

@@ -1,5 +1,5 @@
 //! Events on the stream: put, patch, delete, duplicates and out-of-order revisions, malformed and truncated
-//! events, resuming with Last-Event-ID, dead connections.
+//! events, resuming with Last-Event-ID, dead connections, server errors and a refused key after a reconnect.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,4 +117,52 @@ async fn a_server_error_is_retried_with_backoff() {
     client.wait_until_ready(Duration::from_secs(5)).await.unwrap();
     assert_eq!(server.seen("/sdk/stream").len(), 3);
     assert!(server.seen("/sdk/snapshot").is_empty(), "two failures do not yet mean polling");
+}
+
+/// A client that held flags: the connection breaks in the middle of an event, the server then answers 500
+/// and 503, then 200. The last good flags are served throughout, and the client resumes from its revision.
+#[tokio::test]
+async fn a_broken_connection_then_server_errors_keep_the_last_good_flags_until_the_stream_resumes() {
+    let server = ScriptedServer::start().await;
+    server.plan_streams([StreamPlan::Open, StreamPlan::Status(500), StreamPlan::Status(503), StreamPlan::Open]);
+    // Three failures in a row (the break, 500, 503) would mean polling for a while by default.
+    let client = builder(&server).stream_failures_before_polling(5).build().await.unwrap();
+    let ctx = Context::new("user-1");
+    let conn = server.connection().await;
+    conn.event("put", 5, &snapshot(5, vec![flag("a", 1, "on")]));
+    client.wait_until_ready(Duration::from_secs(5)).await.unwrap();
+
+    let cut = format!("event: patch\nid: 6\ndata: {}", patch(6, &flag("a", 2, "off")));
+    conn.send(&cut[..cut.len() / 2]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(conn);
+    let resumed = server.connection().await;
+    assert_eq!(server.seen("/sdk/stream").len(), 4, "two failed attempts before this one");
+    assert_eq!(resumed.last_event_id.as_deref(), Some("5"));
+    assert!(client.bool_value("a", &ctx, false), "half an event never applies");
+    assert_eq!((client.revision(), client.source()), (5, Source::Server));
+
+    resumed.event("patch", 6, &patch(6, &flag("a", 2, "off")));
+    eventually("the replayed patch applies", || !client.bool_value("a", &ctx, true)).await;
+    assert_eq!(client.status(), Status::Ready);
+}
+
+/// The key is revoked while the client runs: its reconnection is refused with 401, it stops trying and goes
+/// on serving the flags it had from the server.
+#[tokio::test]
+async fn a_key_refused_after_a_reconnect_stops_the_client_with_its_last_flags() {
+    let server = ScriptedServer::start().await;
+    server.plan_streams([StreamPlan::Open, StreamPlan::Status(401)]);
+    let client = builder(&server).build().await.unwrap();
+    let conn = server.connection().await;
+    conn.event("put", 4, &snapshot(4, vec![flag("a", 1, "on")]));
+    client.wait_until_ready(Duration::from_secs(5)).await.unwrap();
+    drop(conn);
+    eventually("the client stops", || matches!(client.status(), Status::Failed { .. })).await;
+    let ctx = Context::new("user-1");
+    assert!(client.bool_value("a", &ctx, false));
+    assert_eq!((client.revision(), client.source()), (4, Source::Server));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.seen("/sdk/stream").len(), 2, "no attempt after the 401");
+    assert!(server.seen("/sdk/snapshot").is_empty(), "no polling either");
 }
