@@ -214,8 +214,8 @@ mod tests {
     #[test]
     fn the_table_answers_per_environment_and_for_preflights() {
         let table = OriginTable::default();
-        let production = vec!["https://app.example.com".to_owned()];
-        let staging = vec!["*".to_owned()];
+        let production = ["https://app.example.com".to_owned()];
+        let staging = ["*".to_owned()];
         table.replace([("production", &production[..]), ("development", &[][..])]);
         assert!(table.allows("production", "https://app.example.com"));
         assert!(!table.allows("production", "https://evil.example"));

@@ -229,10 +229,12 @@ async fn admin_and_server_key_routes_never_answer_cross_origin(db: Db) {
     no_cors(&snapshot, "the server-key snapshot");
 }
 
+/// An origin allowed only halfway through the tests below.
+const NEW: &str = "https://new.example.com";
+
 async fn changes_take_effect_without_restart(db: Db) {
     let mut app = TestApp::spawn(db).await;
     let (production, _) = setup(&app).await;
-    const NEW: &str = "https://new.example.com";
     refused(&call_from(&app, "/api/v1/evaluate", &production, NEW).await, "before it is allowed");
     refused(&preflight(&app, "/api/v1/evaluate", NEW).await, "a preflight before it is allowed");
     app.patch("/api/v1/environments/production", json!({ "allowed_origins": [NEW] })).await.expect(200);
@@ -259,7 +261,6 @@ async fn other_replicas_follow_at_once_on_postgres() {
     // No periodic refresh to fall back on: only the notification can bring the change.
     config.refresh_interval = Duration::from_secs(3600);
     let other = spawn(config).await.expect("a second replica starts");
-    const NEW: &str = "https://new.example.com";
     app.patch("/api/v1/environments/production", json!({ "allowed_origins": [NEW] })).await.expect(200);
     let ask = || async {
         app.client
