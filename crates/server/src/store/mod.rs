@@ -12,6 +12,8 @@ mod audit;
 mod configs;
 mod environments;
 mod flags;
+mod guard_checks;
+mod guards;
 mod locks;
 mod metrics;
 mod plan_steps;
@@ -33,6 +35,10 @@ pub use audit::{AuditEntry, AuditFilter};
 pub use configs::{ConfigRecord, ConfigVersion};
 pub use environments::{Environment, EnvironmentPatch, NewEnvironment};
 pub use flags::{FlagFilter, FlagPatch, FlagRecord};
+pub use guard_checks::{
+    Breach, BucketTotals, GuardToCheck, GuardTransition, TRANSITIONS_KEPT, apply_action, guard_actor,
+};
+pub use guards::{Guard, GuardAction, GuardDraft};
 pub use locks::LockSession;
 pub use metrics::{ExposureBucket, MetricBucket, VariantTotals};
 pub use plan_steps::DuePlan;

@@ -1,0 +1,306 @@
+//! Metric guards of a flag in an environment: their definition and the state the guard loop keeps. People
+//! create, change and delete them (versioned, audited); the loop's writes are in `guard_checks.rs`.
+
+use pennon_engine::guards::{Evidence, GuardSpec, GuardState, Threshold};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::write::{Actor, Audit, WriteTx};
+use super::{Store, StoreError, StoreResult, from_json, to_json};
+
+/// What a breach does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardAction {
+    /// Turn the flag off in the environment: everyone gets the off variant.
+    DisableFlag,
+    /// Halt the rollout: the treatment's share of the default split goes to the control (0% treatment).
+    HaltRollout,
+}
+
+/// The parts of a guard a person sets (already validated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardDraft {
+    /// The statistical test.
+    pub spec: GuardSpec,
+    /// The variant under watch (the treatment).
+    pub variant: String,
+    /// The variant it is compared with; `None` for an absolute threshold with `disable_flag`.
+    pub control: Option<String>,
+    /// Data older than this are not counted, in milliseconds.
+    pub window_ms: i64,
+    /// What a breach does.
+    pub action: GuardAction,
+}
+
+/// A guard as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guard {
+    /// Its id.
+    pub id: i64,
+    /// Environment key.
+    pub environment: String,
+    /// Flag key.
+    pub flag: String,
+    /// What a person set.
+    pub draft: GuardDraft,
+    /// The last check's verdict.
+    pub state: GuardState,
+    /// The last check's numbers.
+    pub evidence: Option<Evidence>,
+    /// When it was last checked (Unix milliseconds).
+    pub checked_at: Option<i64>,
+    /// When its data start: creation, last change or last reset (Unix milliseconds).
+    pub since: i64,
+    /// The config version the breach wrote, while breached.
+    pub breach_config_version: Option<u64>,
+    /// Bumped by every change (a person's, a breach, a reset); not by routine checks.
+    pub version: u64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// The columns [`guard_from_row`] reads.
+pub(crate) const COLUMNS: &str = "g.id, g.environment, g.flag, g.metric, g.statistic, g.direction, g.threshold_kind, \
+     g.threshold, g.min_samples, g.alpha, g.tuning_samples, g.variant, g.control, g.window_ms, g.action, g.state, \
+     g.evidence, g.checked_at, g.since, g.breach_config_version, g.version, g.created_at, g.updated_at";
+
+/// A unit enum as its snake_case text.
+pub(crate) fn text_of<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => unreachable!("unit enums serialise to strings"),
+    }
+}
+
+fn parse_text<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
+    Ok(serde_json::from_value(serde_json::Value::String(text.to_owned()))?)
+}
+
+pub(crate) fn parse_state(text: &str) -> StoreResult<GuardState> {
+    parse_text(text)
+}
+
+fn as_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+pub(crate) fn guard_from_row(row: &AnyRow) -> StoreResult<Guard> {
+    let threshold_kind: String = row.try_get("threshold_kind")?;
+    let threshold: f64 = row.try_get("threshold")?;
+    let threshold =
+        if threshold_kind == "relative" { Threshold::Relative(threshold) } else { Threshold::Absolute(threshold) };
+    let spec = GuardSpec {
+        metric: row.try_get("metric")?,
+        statistic: parse_text(&row.try_get::<String, _>("statistic")?)?,
+        direction: parse_text(&row.try_get::<String, _>("direction")?)?,
+        threshold,
+        min_samples: as_u64(row.try_get("min_samples")?),
+        alpha: row.try_get("alpha")?,
+        tuning_samples: as_u64(row.try_get("tuning_samples")?),
+    };
+    let evidence: Option<String> = row.try_get("evidence")?;
+    Ok(Guard {
+        id: row.try_get("id")?,
+        environment: row.try_get("environment")?,
+        flag: row.try_get("flag")?,
+        draft: GuardDraft {
+            spec,
+            variant: row.try_get("variant")?,
+            control: row.try_get("control")?,
+            window_ms: row.try_get("window_ms")?,
+            action: parse_text(&row.try_get::<String, _>("action")?)?,
+        },
+        state: parse_text(&row.try_get::<String, _>("state")?)?,
+        evidence: evidence.as_deref().map(from_json).transpose()?,
+        checked_at: row.try_get("checked_at")?,
+        since: row.try_get("since")?,
+        breach_config_version: row.try_get::<Option<i64>, _>("breach_config_version")?.map(as_u64),
+        version: as_u64(row.try_get("version")?),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// How a guard appears in audit rows.
+pub(crate) fn audit_view(guard: &Guard) -> serde_json::Value {
+    let d = &guard.draft;
+    serde_json::json!({
+        "id": guard.id, "metric": d.spec.metric, "statistic": d.spec.statistic, "direction": d.spec.direction,
+        "threshold": d.spec.threshold, "min_samples": d.spec.min_samples, "alpha": d.spec.alpha,
+        "tuning_samples": d.spec.tuning_samples, "variant": d.variant, "control": d.control,
+        "window_ms": d.window_ms, "action": d.action, "state": guard.state, "since": guard.since,
+        "version": guard.version,
+    })
+}
+
+pub(crate) fn audit_key(guard: &Guard) -> String {
+    format!("{}/{}/{}", guard.flag, guard.environment, guard.id)
+}
+
+pub(crate) async fn fetch_guard(
+    conn: &mut AnyConnection,
+    environment: &str,
+    flag: &str,
+    id: i64,
+) -> StoreResult<Guard> {
+    let sql = format!("SELECT {COLUMNS} FROM guards g WHERE g.id = $1 AND g.environment = $2 AND g.flag = $3");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(environment).bind(flag).fetch_optional(conn).await?;
+    row.as_ref().map(guard_from_row).transpose()?.ok_or_else(|| StoreError::NotFound(format!("guard {id}")))
+}
+
+fn threshold_parts(threshold: Threshold) -> (&'static str, f64) {
+    match threshold {
+        Threshold::Absolute(v) => ("absolute", v),
+        Threshold::Relative(v) => ("relative", v),
+    }
+}
+
+impl Store {
+    /// The guards of a flag in an environment, oldest first; 404 when the flag has no config there.
+    pub async fn list_guards(&self, environment: &str, flag: &str) -> StoreResult<Vec<Guard>> {
+        self.get_config(flag, environment).await?;
+        let sql = format!("SELECT {COLUMNS} FROM guards g WHERE g.environment = $1 AND g.flag = $2 ORDER BY g.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(environment).bind(flag).fetch_all(&self.pool).await?;
+        rows.iter().map(guard_from_row).collect()
+    }
+
+    /// One guard.
+    pub async fn get_guard(&self, environment: &str, flag: &str, id: i64) -> StoreResult<Guard> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_guard(&mut conn, environment, flag, id).await
+    }
+
+    /// Creates a guard (already validated), in state `insufficient_data` with its data starting now.
+    pub async fn create_guard(
+        &self,
+        environment: &str,
+        flag: &str,
+        draft: &GuardDraft,
+        actor: &Actor,
+    ) -> StoreResult<Guard> {
+        let mut tx = self.begin_write().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM flag_configs WHERE flag = $1 AND environment = $2")
+            .bind(flag)
+            .bind(environment)
+            .fetch_optional(tx.conn())
+            .await?;
+        if exists.is_none() {
+            drop(tx);
+            return Err(self
+                .get_config(flag, environment)
+                .await
+                .err()
+                .unwrap_or(StoreError::NotFound(format!("flag \"{flag}\""))));
+        }
+        let at = tx.at();
+        let (kind, threshold) = threshold_parts(draft.spec.threshold);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO guards (environment, flag, metric, statistic, direction, threshold_kind, threshold, \
+             min_samples, alpha, tuning_samples, variant, control, window_ms, action, state, since, version, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $16, $16) RETURNING id",
+        )
+        .bind(environment)
+        .bind(flag)
+        .bind(&draft.spec.metric)
+        .bind(text_of(&draft.spec.statistic))
+        .bind(text_of(&draft.spec.direction))
+        .bind(kind)
+        .bind(threshold)
+        .bind(i64::try_from(draft.spec.min_samples).unwrap_or(i64::MAX))
+        .bind(draft.spec.alpha)
+        .bind(i64::try_from(draft.spec.tuning_samples).unwrap_or(i64::MAX))
+        .bind(&draft.variant)
+        .bind(draft.control.as_deref())
+        .bind(draft.window_ms)
+        .bind(text_of(&draft.action))
+        .bind(text_of(&GuardState::InsufficientData))
+        .bind(at)
+        .fetch_one(tx.conn())
+        .await?;
+        let guard = fetch_guard(tx.conn(), environment, flag, id).await?;
+        let audit = Audit::new(actor, "guard.create", "guard", audit_key(&guard))
+            .on(Some(flag), Some(environment))
+            .change(None, Some(&audit_view(&guard)), Some(1));
+        tx.commit(audit).await?;
+        Ok(guard)
+    }
+
+    /// Replaces what a person set on a guard; `expected` is the version the change is based on. The test
+    /// starts over: state `insufficient_data`, data from now.
+    pub async fn update_guard(
+        &self,
+        environment: &str,
+        flag: &str,
+        id: i64,
+        expected: Option<u64>,
+        draft: &GuardDraft,
+        actor: &Actor,
+    ) -> StoreResult<Guard> {
+        let mut tx = self.begin_write().await?;
+        let current = fetch_guard(tx.conn(), environment, flag, id).await?;
+        if let Some(expected) = expected
+            && expected != current.version
+        {
+            return Err(StoreError::VersionConflict { current: current.version });
+        }
+        let (kind, threshold) = threshold_parts(draft.spec.threshold);
+        let updated = sqlx::query(
+            "UPDATE guards SET metric = $2, statistic = $3, direction = $4, threshold_kind = $5, threshold = $6, \
+             min_samples = $7, alpha = $8, tuning_samples = $9, variant = $10, control = $11, window_ms = $12, \
+             action = $13, state = $14, evidence = NULL, checked_at = NULL, since = $15, \
+             breach_config_version = NULL, version = version + 1, updated_at = $15 WHERE id = $1 AND version = $16",
+        )
+        .bind(id)
+        .bind(&draft.spec.metric)
+        .bind(text_of(&draft.spec.statistic))
+        .bind(text_of(&draft.spec.direction))
+        .bind(kind)
+        .bind(threshold)
+        .bind(i64::try_from(draft.spec.min_samples).unwrap_or(i64::MAX))
+        .bind(draft.spec.alpha)
+        .bind(i64::try_from(draft.spec.tuning_samples).unwrap_or(i64::MAX))
+        .bind(&draft.variant)
+        .bind(draft.control.as_deref())
+        .bind(draft.window_ms)
+        .bind(text_of(&draft.action))
+        .bind(text_of(&GuardState::InsufficientData))
+        .bind(tx.at())
+        .bind(current.version as i64)
+        .execute(tx.conn())
+        .await?;
+        if updated.rows_affected() == 0 {
+            let now = fetch_guard(tx.conn(), environment, flag, id).await?;
+            return Err(StoreError::VersionConflict { current: now.version });
+        }
+        let next = fetch_guard(tx.conn(), environment, flag, id).await?;
+        let audit = Audit::new(actor, "guard.update", "guard", audit_key(&next))
+            .on(Some(flag), Some(environment))
+            .change(Some(&audit_view(&current)), Some(&audit_view(&next)), Some(next.version));
+        tx.commit(audit).await?;
+        Ok(next)
+    }
+
+    /// Deletes a guard (and its transitions).
+    pub async fn delete_guard(&self, environment: &str, flag: &str, id: i64, actor: &Actor) -> StoreResult<()> {
+        let mut tx: WriteTx = self.begin_write().await?;
+        let current = fetch_guard(tx.conn(), environment, flag, id).await?;
+        sqlx::query("DELETE FROM guard_transitions WHERE guard_id = $1").bind(id).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM guards WHERE id = $1").bind(id).execute(tx.conn()).await?;
+        let audit = Audit::new(actor, "guard.delete", "guard", audit_key(&current))
+            .on(Some(flag), Some(environment))
+            .change(Some(&audit_view(&current)), None, None);
+        tx.commit(audit).await?;
+        Ok(())
+    }
+}
+
+/// Stored evidence as JSON text.
+pub(crate) fn evidence_text(evidence: &Evidence) -> String {
+    to_json(evidence)
+}
