@@ -120,6 +120,10 @@ pub struct ServeConfig {
     /// How often the rollout-plan scheduler looks for plans whose step is due, in seconds (fractions allowed).
     #[arg(long, env = "PENNON_PLAN_TICK", default_value = "1", value_parser = parse_seconds)]
     pub plan_tick: Duration,
+    /// How often the leader replica checks every metric guard, in seconds. A breach takes effect within
+    /// about one interval of the metrics batch that shows it.
+    #[arg(long, env = "PENNON_GUARD_INTERVAL", default_value = "5", value_parser = parse_seconds)]
+    pub guard_interval: Duration,
 }
 
 /// A secret setting: never printed, not even by `Debug`.
@@ -172,6 +176,7 @@ impl ServeConfig {
             metrics_flush_interval: Duration::from_secs(5),
             metrics_retention: Duration::from_secs(7 * 24 * 3600),
             plan_tick: Duration::from_secs(1),
+            guard_interval: Duration::from_secs(5),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod guard_loop;
 pub mod intake;
 pub mod leader;
 pub mod metrics;

@@ -81,11 +81,15 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Its state (tests reach the store through it).
     pub state: AppState,
+    /// Whether this replica runs the guard loop (one replica at a time on PostgreSQL).
+    pub guard_leader: crate::leader::Leader,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
     /// Writes SDK metrics; stopped (never aborted) so that no flush is cut short.
     flusher: JoinHandle<()>,
+    /// Periodic jobs that run on the leader replica; stopped, so that they hand leadership over at once.
+    jobs: Vec<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -107,6 +111,9 @@ impl RunningServer {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+        }
+        for job in self.jobs {
+            let _ = tokio::time::timeout(grace, job).await;
         }
         let _ = tokio::time::timeout(grace, self.flusher).await;
         if let Err(e) = self.state.intake.flush(&self.state.store).await {
@@ -165,12 +172,19 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
         state.config.metrics_retention,
         stop.subscribe(),
     ));
+    let guards = crate::leader::Leader::start(state.store.clone(), crate::leader::GUARD_LOOP);
+    let jobs = vec![tokio::spawn(crate::guard_loop::run(
+        state.clone(),
+        guards.clone(),
+        state.config.guard_interval,
+        stop.subscribe(),
+    ))];
     if state.store.backend() == crate::store::Backend::Postgres {
         let url = state.config.database.database_url.clone();
         background.push(tokio::spawn(crate::replication::listen(url, state.snapshots.clone())));
     }
     tracing::info!(%addr, backend = ?state.store.backend(), "pennon listening");
-    Ok(RunningServer { addr, state, stop, task, background, flusher })
+    Ok(RunningServer { addr, state, guard_leader: guards, stop, task, background, flusher, jobs })
 }
 
 /// The safety net behind the catch-up after each commit: every interval, snapshots are compared with the

@@ -7,6 +7,7 @@ mod configs;
 mod environments;
 pub mod evaluate;
 mod flags;
+mod guards;
 mod keys;
 mod model;
 mod ofrep;
@@ -33,6 +34,7 @@ use crate::state::AppState;
         (name = "flags", description = "Flag definitions, shared by every environment"),
         (name = "configs", description = "A flag's config in one environment: targeting, rules, history, promotion"),
         (name = "plans", description = "Gradual rollout plans: a variant ramped step by step, halted by a breached guard"),
+        (name = "guards", description = "Metric guards: a flag turned off, or its rollout halted, when a tracked metric regresses"),
         (name = "segments", description = "Reusable sets of contexts, shared by every environment"),
         (name = "audit", description = "Who changed what"),
         (name = "evaluation", description = "Flag values for a context, evaluated by the server"),
@@ -82,7 +84,7 @@ pub fn router(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
         (evaluate, ofrep) = (evaluate.layer(cors.clone()), ofrep.layer(cors));
     }
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
-    let v1 = v1.merge(flags::router()).merge(configs::router()).merge(plans::router());
+    let v1 = v1.merge(flags::router()).merge(configs::router()).merge(plans::router()).merge(guards::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
     let v1 = v1.merge(sdk::router()).merge(admin_stream::router());
     // OFREP fixes its own paths (`/ofrep/v1/...`), outside `/api/v1`.

@@ -18,6 +18,8 @@ mod evaluate;
 mod failed_writes;
 mod flag_setup;
 mod flags;
+mod guard_loop;
+mod guards;
 mod keys;
 mod leader;
 mod ofrep;
