@@ -29,15 +29,25 @@ impl Replica {
     /// Starts a replica on `database_url`. Its periodic refresh (the safety net) is set out of reach, so that
     /// changes can only arrive the way under test: LISTEN/NOTIFY and catching up by revision.
     pub async fn start_on(database_url: &str) -> Self {
+        Self::start_with(database_url, |_| {}).await
+    }
+
+    /// [`start_on`](Self::start_on), with settings changed by `adjust`.
+    pub async fn start_with(database_url: &str, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         let mut config = ServeConfig::for_database(database_url);
         config.database.db_max_connections = 4;
         config.refresh_interval = Duration::from_secs(3600);
         config.admin_email = Some(ADMIN_EMAIL.to_owned());
         config.admin_password = Some(ADMIN_PASSWORD.into());
+        adjust(&mut config);
         let server = spawn(config.clone()).await.expect("a replica starts");
         let addr = server.addr;
         config.listen = addr;
         Replica { server: Some(server), config, addr }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     pub fn url(&self) -> String {

@@ -5,6 +5,7 @@
 mod cluster;
 
 mod db_connection;
+mod partition;
 mod plans;
 mod propagation;
 mod restart;
