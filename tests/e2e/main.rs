@@ -5,6 +5,7 @@
 mod cluster;
 
 mod db_connection;
+mod guards;
 mod partition;
 mod plans;
 mod propagation;
