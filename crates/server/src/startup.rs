@@ -83,6 +83,8 @@ pub struct RunningServer {
     pub state: AppState,
     /// Whether this replica runs the guard loop (one replica at a time on PostgreSQL).
     pub guard_leader: crate::leader::Leader,
+    /// Whether this replica runs the rollout-plan scheduler (one replica at a time on PostgreSQL).
+    pub plan_leader: crate::leader::Leader,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -163,7 +165,6 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
             state.config.sse_heartbeat,
         )),
         tokio::spawn(crate::streams::poll_audit(state.streams.clone(), state.store.clone(), AUDIT_POLL)),
-        tokio::spawn(crate::plan_scheduler::run(state.clone(), state.config.plan_tick, || true)),
     ];
     let flusher = tokio::spawn(crate::intake::run_flusher(
         state.intake.clone(),
@@ -173,18 +174,27 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
         stop.subscribe(),
     ));
     let guards = crate::leader::Leader::start(state.store.clone(), crate::leader::GUARD_LOOP);
-    let jobs = vec![tokio::spawn(crate::guard_loop::run(
-        state.clone(),
-        guards.clone(),
-        state.config.guard_interval,
-        stop.subscribe(),
-    ))];
+    let plans = crate::leader::Leader::start(state.store.clone(), crate::leader::PLAN_SCHEDULER);
+    let jobs = vec![
+        tokio::spawn(crate::guard_loop::run(
+            state.clone(),
+            guards.clone(),
+            state.config.guard_interval,
+            stop.subscribe(),
+        )),
+        tokio::spawn(crate::plan_scheduler::run(
+            state.clone(),
+            plans.clone(),
+            state.config.plan_tick,
+            stop.subscribe(),
+        )),
+    ];
     if state.store.backend() == crate::store::Backend::Postgres {
         let url = state.config.database.database_url.clone();
         background.push(tokio::spawn(crate::replication::listen(url, state.snapshots.clone())));
     }
     tracing::info!(%addr, backend = ?state.store.backend(), "pennon listening");
-    Ok(RunningServer { addr, state, guard_leader: guards, stop, task, background, flusher, jobs })
+    Ok(RunningServer { addr, state, guard_leader: guards, plan_leader: plans, stop, task, background, flusher, jobs })
 }
 
 /// The safety net behind the catch-up after each commit: every interval, snapshots are compared with the

@@ -271,6 +271,8 @@ impl Store {
         }
         let at = tx.at();
         add_transition(tx.conn(), at, guard.id, GuardState::Breached, Some(verdict)).await?;
+        let why = json!({ "guard": guard.id, "metric": guard.draft.spec.metric, "evidence": verdict.evidence });
+        self.halt_plan_in(tx, &guard.flag, &guard.environment, &actor, &why).await?;
         Ok((before, config))
     }
 

@@ -3,13 +3,14 @@
 //! history event, the config change the move makes (an ordinary versioned change by `system:plan`, pushed to
 //! SDKs) and the audit rows.
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use sqlx::AnyConnection;
 
 use super::plans::{
     PlanAction, PlanRecord, check_version, fetch_plan, next_of, plan_audit, record, require_plan, save, serve,
 };
 use super::write::{Actor, Audit, WriteTx};
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, from_json};
 use crate::plans::{PLAN_ACTOR, PlanState};
 
 /// A running plan whose hold is over, as the scheduler finds it.
@@ -21,6 +22,32 @@ pub struct DuePlan {
     pub environment: String,
     /// The plan's version when found: the advance is refused if it changed since.
     pub version: u64,
+}
+
+/// A plan in progress whose flag has a breached guard in its environment, as the scheduler finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanToHalt {
+    /// The flag.
+    pub flag: String,
+    /// The environment.
+    pub environment: String,
+    /// The plan's version when found.
+    pub version: u64,
+    /// The breached guard.
+    pub guard: i64,
+    /// Its evidence (JSON), as the guard loop recorded it.
+    pub evidence: Option<Value>,
+}
+
+/// The first breached guard of the flag in the environment, if any.
+async fn breached_guard(conn: &mut AnyConnection, flag: &str, environment: &str) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM guards WHERE flag = $1 AND environment = $2 AND state = 'breached' ORDER BY id LIMIT 1",
+    )
+    .bind(flag)
+    .bind(environment)
+    .fetch_optional(conn)
+    .await?)
 }
 
 fn refuse(plan: &PlanRecord, what: &str) -> StoreError {
@@ -42,6 +69,13 @@ impl Store {
         super::flags::lock_flag(&mut tx, flag).await?;
         let plan = require_plan(tx.conn(), flag, environment).await?;
         check_version(&plan, expected)?;
+        if matches!(action, PlanAction::Start | PlanAction::Resume)
+            && let Some(guard) = breached_guard(tx.conn(), flag, environment).await?
+        {
+            return Err(StoreError::Conflict(format!(
+                "guard {guard} of this flag is breached; turn the flag back on (which resets it) before ramping"
+            )));
+        }
         let at = tx.at();
         let mut next = next_of(&plan, &tx, actor);
         let name = match action {
@@ -111,6 +145,26 @@ impl Store {
             .collect())
     }
 
+    /// The plans in progress (running or paused) whose flag has a breached guard in their environment.
+    pub async fn plans_to_halt(&self) -> StoreResult<Vec<PlanToHalt>> {
+        let rows: Vec<(String, String, i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT p.flag, p.environment, p.version, g.id, g.evidence FROM plans p \
+             JOIN guards g ON g.flag = p.flag AND g.environment = p.environment \
+             WHERE p.state IN ('running', 'paused') AND g.state = 'breached' ORDER BY p.flag, p.environment, g.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut halts: Vec<PlanToHalt> = Vec::new();
+        for (flag, environment, version, guard, evidence) in rows {
+            if halts.last().is_some_and(|h| h.flag == flag && h.environment == environment) {
+                continue;
+            }
+            let evidence = evidence.map(|e| from_json(&e)).transpose()?;
+            halts.push(PlanToHalt { flag, environment, version: version as u64, guard, evidence });
+        }
+        Ok(halts)
+    }
+
     /// Serves the next step of a due plan, if it is still the plan found (same version), still running and
     /// its hold is over; reaching the last step completes it. Returns the revisions bumped, or `None` when
     /// there was nothing to do.
@@ -121,6 +175,10 @@ impl Store {
         let Some(plan) = fetch_plan(tx.conn(), &due.flag, &due.environment).await? else { return Ok(None) };
         let due_now = plan.step_ends_at.is_some_and(|end| end <= tx.at());
         if plan.version != due.version || plan.state != PlanState::Running || !due_now {
+            return Ok(None);
+        }
+        if breached_guard(tx.conn(), &due.flag, &due.environment).await?.is_some() {
+            // The halt comes first in the scheduler's round; never a step up past a breached guard.
             return Ok(None);
         }
         let system = Actor::system(PLAN_ACTOR);
@@ -142,9 +200,10 @@ impl Store {
         Ok(Some(tx.commit(plan_audit(&system, action, Some(&plan), Some(&next))).await?))
     }
 
-    /// Halts the flag's plan in the environment if it is running or paused, inside a transaction that goes on
-    /// (a guard's breach): back to 0% through a config change, the history event with `detail` (which guard,
-    /// its evidence), and the audit rows. Returns whether a plan was halted.
+    /// Halts the flag's plan in the environment if it is running or paused, inside a guard's breach
+    /// transaction: the plan's state, the history event with `detail` (which guard, its evidence) and the plan's
+    /// audit row. The config is left to the breach, whose action (flag off, or the ramped share to control)
+    /// already takes the variant away in the same transaction. Returns whether a plan was halted.
     pub async fn halt_plan_in(
         &self,
         tx: &mut WriteTx,
@@ -153,36 +212,36 @@ impl Store {
         actor: &Actor,
         detail: &Value,
     ) -> StoreResult<bool> {
-        let Some((_, audit)) = self.halt_in(tx, flag, environment, None, actor, detail).await? else {
+        let Some((_, audit)) = self.halt_in(tx, flag, environment, None, false, actor, detail).await? else {
             return Ok(false);
         };
         tx.audit(&audit).await?;
         Ok(true)
     }
 
-    /// Halts a plan on its own: the scheduler, on finding a breached guard of the flag. `version` is the plan's
-    /// version when found. Returns the revisions bumped, or `None` when there was nothing to halt.
-    pub async fn halt_plan(
-        &self,
-        flag: &str,
-        environment: &str,
-        version: u64,
-        detail: &Value,
-    ) -> StoreResult<Option<Vec<(String, u64)>>> {
+    /// Halts a plan on its own: the scheduler, on finding a plan in progress past a breached guard of its flag.
+    /// Back to 0% through a config change as well. Returns the revisions bumped, or `None` when there was
+    /// nothing to halt (the plan changed since it was found).
+    pub async fn halt_plan(&self, found: &PlanToHalt) -> StoreResult<Option<Vec<(String, u64)>>> {
         let mut tx = self.begin_write().await?;
         let system = Actor::system(PLAN_ACTOR);
-        let Some((_, audit)) = self.halt_in(&mut tx, flag, environment, Some(version), &system, detail).await? else {
+        let detail = json!({ "guard": found.guard, "evidence": found.evidence });
+        let (flag, environment) = (&found.flag, &found.environment);
+        let halted = self.halt_in(&mut tx, flag, environment, Some(found.version), true, &system, &detail).await?;
+        let Some((_, audit)) = halted else {
             return Ok(None);
         };
         Ok(Some(tx.commit(audit).await?))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn halt_in(
         &self,
         tx: &mut WriteTx,
         flag: &str,
         environment: &str,
         version: Option<u64>,
+        rollback: bool,
         actor: &Actor,
         detail: &Value,
     ) -> StoreResult<Option<(PlanRecord, Audit)>> {
@@ -195,7 +254,9 @@ impl Store {
         next.state = PlanState::Halted;
         next.step_ends_at = None;
         next.remaining_ms = None;
-        serve(self, tx, &mut next, "config.plan.halt", actor).await?;
+        if rollback {
+            serve(self, tx, &mut next, "config.plan.halt", actor).await?;
+        }
         record(tx, &next, "halted", actor, Some(detail)).await?;
         save(tx, &next).await?;
         let audit = plan_audit(actor, "plan.halt", Some(&plan), Some(&next)).detail(detail.clone());

@@ -27,6 +27,7 @@ mod openapi;
 mod ops;
 mod outage;
 mod plans;
+mod plans_guards;
 mod plans_rollout;
 mod restart;
 mod sdk_metrics;
