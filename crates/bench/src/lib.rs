@@ -5,6 +5,7 @@
 
 pub mod ceiling;
 pub mod cpu;
+pub mod fanout;
 pub mod load;
 pub mod pennon;
 pub mod stats;
