@@ -1,6 +1,7 @@
-//! The rollout-plan scheduler: every tick (`--plan-tick`, default 1 s), on the one replica that holds the
-//! [`PLAN_SCHEDULER`](crate::leader::PLAN_SCHEDULER) lock, each plan in progress whose flag has a breached guard
-//! in its environment is halted (back to 0%), and each running plan whose hold has passed gets its next step.
+//! The rollout-plan scheduler: every tick (`--plan-tick`, default 1 s) and when a step is due, on the one
+//! replica that holds the [`PLAN_SCHEDULER`](crate::leader::PLAN_SCHEDULER) lock, each plan in progress whose
+//! flag has a breached guard in its environment is halted (back to 0%), and each running plan whose hold has
+//! passed gets its next step.
 //! Everything it needs lives in the database (the step served, when its hold ends), so a restart or a change
 //! of leader picks up where the last one stopped. Its writes are version-checked: a plan changed by someone in
 //! the meantime is left for the next tick, and two replicas that both believe they lead cannot both apply.
@@ -17,18 +18,26 @@ use crate::store::{StoreError, StoreResult, now_millis};
 
 /// Runs a round every `tick` while this replica holds `leader`, until `stop`; then gives leadership up.
 pub async fn run(state: AppState, leader: Leader, tick: Duration, mut stop: watch::Receiver<bool>) {
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = tick;
     loop {
         tokio::select! {
-            _ = interval.tick() => {}
+            () = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
+        wait = tick;
         if !leader.is_leader() {
             continue;
         }
         if let Err(e) = round(&state).await {
             tracing::debug!(error = %e, "plan scheduler round failed; trying again next tick");
+        }
+        // Wake up when the next step is due rather than at the tick after it (a step due in the past, one
+        // that could not be applied, waits for the next tick).
+        if let Ok(Some(next)) = state.store.next_due().await {
+            let left = next - now_millis();
+            if left > 0 {
+                wait = wait.min(Duration::from_millis(left as u64 + 1));
+            }
         }
     }
     leader.stop().await;

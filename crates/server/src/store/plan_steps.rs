@@ -145,6 +145,14 @@ impl Store {
             .collect())
     }
 
+    /// When the next running plan's hold ends (Unix milliseconds), if any plan is running.
+    pub async fn next_due(&self) -> StoreResult<Option<i64>> {
+        let next: Option<i64> = sqlx::query_scalar("SELECT MIN(step_ends_at) FROM plans WHERE state = 'running'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(next)
+    }
+
     /// The plans in progress (running or paused) whose flag has a breached guard in their environment.
     pub async fn plans_to_halt(&self) -> StoreResult<Vec<PlanToHalt>> {
         let rows: Vec<(String, String, i64, i64, Option<String>)> = sqlx::query_as(
