@@ -1,13 +1,14 @@
 //! Prometheus metrics, exposed at `/metrics` in the text exposition format.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use pennon_engine::Reason;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -88,6 +89,18 @@ pub struct Metrics {
     pub sse_subscribers: Family<StreamLabels, Gauge>,
     /// Streams ended because their subscriber fell too far behind.
     pub sse_lagged: Family<StreamLabels, Counter>,
+    /// The series of `requests` and `request_seconds` by route, then method and status, found by the route's
+    /// text without building a label set (routes are a fixed set, so this stays small).
+    request_series: RwLock<HashMap<Box<str>, SeriesByMethodAndStatus>>,
+}
+
+type SeriesByMethodAndStatus = HashMap<(&'static str, u16), RequestSeries>;
+
+/// One route, method and status's request counter and latency histogram.
+#[derive(Debug, Clone)]
+struct RequestSeries {
+    count: Counter,
+    seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -124,6 +137,7 @@ impl Default for Metrics {
             revision_environments: Mutex::default(),
             sse_subscribers,
             sse_lagged,
+            request_series: RwLock::default(),
         }
     }
 }
@@ -131,9 +145,13 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one evaluation.
     pub fn evaluation(&self, environment: &str, flag: &str, reason: &'static str) {
-        self.evaluations
-            .get_or_create(&EvaluationLabels { environment: environment.to_owned(), flag: flag.to_owned(), reason })
-            .inc();
+        self.evaluation_counter(environment, flag, reason).inc();
+    }
+
+    /// The counter of evaluations of a flag with a reason (shared: every handle counts in the same series).
+    pub fn evaluation_counter(&self, environment: &str, flag: &str, reason: &'static str) -> Counter {
+        let labels = EvaluationLabels { environment: environment.to_owned(), flag: flag.to_owned(), reason };
+        self.evaluations.get_or_create(&labels).clone()
     }
 
     /// The gauge of open streams of a kind.
@@ -148,9 +166,23 @@ impl Metrics {
 
     /// Counts one served request and its latency.
     pub fn request(&self, route: &str, method: &Method, status: u16, seconds: f64) {
-        let labels = RequestLabels { route: route.to_owned(), method: method_label(method), status };
-        self.requests.get_or_create(&labels).inc();
-        self.request_seconds.get_or_create(&labels).observe(seconds);
+        let method = method_label(method);
+        let known = self.request_series.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(series) = known.get(route).and_then(|m| m.get(&(method, status))) {
+            series.count.inc();
+            series.seconds.observe(seconds);
+            return;
+        }
+        drop(known);
+        let labels = RequestLabels { route: route.to_owned(), method, status };
+        let series = RequestSeries {
+            count: self.requests.get_or_create(&labels).clone(),
+            seconds: self.request_seconds.get_or_create(&labels).clone(),
+        };
+        series.count.inc();
+        series.seconds.observe(seconds);
+        let mut known = self.request_series.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.entry(route.into()).or_default().insert((method, status), series);
     }
 
     /// Sets `snapshot_revision` to these (environment, revision) pairs and drops environments not among them.
@@ -172,6 +204,47 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
         out
+    }
+}
+
+/// How many kinds of [`Reason`] there are.
+const REASON_KINDS: usize = 6;
+
+fn reason_index(reason: &Reason<'_>) -> usize {
+    match reason {
+        Reason::Off => 0,
+        Reason::PrerequisiteFailed { .. } => 1,
+        Reason::TargetMatch => 2,
+        Reason::RuleMatch { .. } => 3,
+        Reason::Fallthrough { .. } => 4,
+        Reason::Error { .. } => 5,
+    }
+}
+
+/// The evaluation counters of one snapshot's flags, by the flag's position and the reason, taken from
+/// [`Metrics`] on first use and kept with the snapshot: counting an evaluation is then an atomic add, not two
+/// label strings and a map lookup under a lock. Each handle counts in the same series as
+/// [`Metrics::evaluation`], so a new snapshot carries on where the last one stopped.
+#[derive(Debug)]
+pub struct FlagCounters {
+    counters: Box<[[OnceLock<Counter>; REASON_KINDS]]>,
+}
+
+impl FlagCounters {
+    /// Room for `flags` flags.
+    pub fn new(flags: usize) -> Self {
+        FlagCounters { counters: (0..flags).map(|_| Default::default()).collect() }
+    }
+
+    /// Counts one evaluation of the flag at `position` in `environment`.
+    pub fn count(&self, metrics: &Metrics, environment: &str, position: usize, flag: &str, reason: &Reason<'_>) {
+        let kind = reason.kind();
+        match self.counters.get(position) {
+            Some(slots) => {
+                slots[reason_index(reason)].get_or_init(|| metrics.evaluation_counter(environment, flag, kind)).inc();
+            }
+            None => metrics.evaluation(environment, flag, kind),
+        }
     }
 }
 

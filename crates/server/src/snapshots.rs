@@ -11,6 +11,7 @@ use pennon_engine::{CompiledSnapshot, Snapshot};
 use tokio::sync::{Mutex, broadcast};
 
 use crate::cors::OriginTable;
+use crate::metrics::FlagCounters;
 use crate::store::{ChangeRow, ObjectKind, Store, StoreError, StoreResult};
 
 /// One environment's state: the snapshot as SDKs receive it, and its compiled form.
@@ -20,12 +21,24 @@ pub struct EnvSnapshot {
     pub raw: Snapshot,
     /// As evaluated.
     pub compiled: CompiledSnapshot,
+    /// Evaluation counters by the flag's position in `raw.flags` (the order of `compiled` too).
+    pub counters: FlagCounters,
 }
 
 impl EnvSnapshot {
     fn new(raw: Snapshot) -> Self {
         let compiled = CompiledSnapshot::compile(&raw);
-        EnvSnapshot { raw, compiled }
+        let counters = FlagCounters::new(raw.flags.len());
+        EnvSnapshot { raw, compiled, counters }
+    }
+
+    /// The position of a flag in `raw.flags` (sorted by key), if it is there.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        let flags = &self.raw.flags;
+        match flags.binary_search_by(|f| f.definition.key.as_str().cmp(key)) {
+            Ok(i) => Some(i),
+            Err(_) => flags.iter().position(|f| f.definition.key == key),
+        }
     }
 
     /// The environment revision it reflects.

@@ -1,5 +1,7 @@
-//! The application state every handler shares. Built once by [`crate::startup`]; cheap to clone.
+//! The application state every handler shares. Built once by [`crate::startup`]; cheap to clone (one
+//! reference count: axum clones it for every request).
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::auth::AuthService;
@@ -10,9 +12,28 @@ use crate::snapshots::Snapshots;
 use crate::store::Store;
 use crate::streams::Streams;
 
-/// Shared by every handler.
+/// Shared by every handler: [`Shared`] behind one `Arc`.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of the application state.
+#[derive(Debug)]
+pub struct Shared {
     /// The database.
     pub store: Store,
     /// The compiled snapshots evaluation reads.

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ProblemBody};
 use crate::metrics::Metrics;
-use crate::snapshots::Snapshots;
+use crate::snapshots::{EnvSnapshot, Snapshots};
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -272,12 +272,12 @@ async fn evaluate(
     let compiled = &snapshot.compiled;
     if let Some(flag) = body.flag.as_deref() {
         let evaluation = compiled.evaluate(flag, context);
-        count(&state, environment, &evaluation);
+        count(&state, &snapshot, None, &evaluation);
         return Ok(json_answer(&evaluation, 256));
     }
     let evaluations = compiled.evaluate_all(context);
-    for evaluation in &evaluations {
-        count(&state, environment, evaluation);
+    for (i, evaluation) in evaluations.iter().enumerate() {
+        count(&state, &snapshot, Some(i), evaluation);
     }
     let capacity = 64 + 128 * evaluations.len();
     let list = EvaluationList { environment: compiled.environment(), revision: compiled.revision(), evaluations };
@@ -296,11 +296,18 @@ pub(crate) fn json_answer<T: Serialize>(value: &T, capacity: usize) -> Response 
     }
 }
 
-/// Counts one evaluation served.
-pub(crate) fn count(state: &EvalState, environment: &str, evaluation: &Evaluation<'_>) {
-    let flag = match evaluation.reason {
-        Reason::Error { error: ErrorCode::FlagNotFound } => UNKNOWN_FLAG_LABEL,
-        _ => evaluation.flag,
-    };
-    state.metrics.evaluation(environment, flag, evaluation.reason.kind());
+/// Counts one evaluation served. `position` is the flag's position in the snapshot when the caller knows it
+/// (every flag's evaluations come in that order); otherwise it is looked up.
+pub(crate) fn count(state: &EvalState, snapshot: &EnvSnapshot, position: Option<usize>, evaluation: &Evaluation<'_>) {
+    let environment = snapshot.compiled.environment();
+    let (flag, reason) = (evaluation.flag, &evaluation.reason);
+    if let Reason::Error { error: ErrorCode::FlagNotFound } = reason {
+        state.metrics.evaluation(environment, UNKNOWN_FLAG_LABEL, reason.kind());
+        return;
+    }
+    let known = |i: &usize| snapshot.raw.flags.get(*i).is_some_and(|f| f.definition.key == flag);
+    match position.filter(known).or_else(|| snapshot.position(flag)) {
+        Some(i) => snapshot.counters.count(&state.metrics, environment, i, flag, reason),
+        None => state.metrics.evaluation(environment, flag, reason.kind()),
+    }
 }

@@ -40,7 +40,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::evaluate::{ENVIRONMENT_HEADER, EvalScope, EvalState, ScopeError, count};
+use super::evaluate::{ENVIRONMENT_HEADER, EvalScope, EvalState, ScopeError, count, json_answer};
 use crate::error::{Json, Path};
 use crate::snapshots::EnvSnapshot;
 use crate::state::AppState;
@@ -287,9 +287,9 @@ async fn evaluate_flag(
         Err((status, f)) => return answer((status, OfrepFailure { key: Some(&key), ..f })),
     };
     let evaluation = snapshot.compiled.evaluate(&key, &context);
-    count(&state, snapshot.compiled.environment(), &evaluation);
+    count(&state, &snapshot, None, &evaluation);
     match convert(&snapshot, &evaluation, &context) {
-        Ok(success) => Json(success).into_response(),
+        Ok(success) => json_answer(&success, 384),
         Err(failed) => answer(failed),
     }
 }
@@ -318,19 +318,20 @@ async fn evaluate_flags(
         Ok(c) => c,
         Err(failed) => return answer(failed),
     };
-    let environment = snapshot.compiled.environment();
     let evaluations = snapshot.compiled.evaluate_all(&context);
     let flags = evaluations
         .iter()
-        .map(|e| {
-            count(&state, environment, e);
+        .enumerate()
+        .map(|(i, e)| {
+            count(&state, &snapshot, Some(i), e);
             match convert(&snapshot, e, &context) {
                 Ok(success) => OfrepItem::Success(success),
                 Err((_, failure)) => OfrepItem::Failure(failure),
             }
         })
         .collect();
-    let body = serde_json::to_vec(&OfrepBulk { flags }).expect("evaluations always serialise");
+    let mut body = Vec::with_capacity(16 + 192 * evaluations.len());
+    serde_json::to_writer(&mut body, &OfrepBulk { flags }).expect("evaluations always serialise");
     let tag = entity_tag(snapshot.revision(), &body);
     if headers.get_all(IF_NONE_MATCH).iter().any(|v| matches_tag(v, &tag)) {
         return (StatusCode::NOT_MODIFIED, [(ETAG, tag)]).into_response();

@@ -20,16 +20,21 @@ pub struct KeyGrant {
     pub id: i64,
 }
 
-/// Keys by the hash of their secret.
+/// Keys by the SHA-256 digest of their secret.
 #[derive(Debug, Default)]
 pub struct KeyTable {
-    keys: ArcSwap<HashMap<String, SdkKey>>,
+    keys: ArcSwap<HashMap<[u8; 32], SdkKey>>,
 }
 
 impl KeyTable {
     /// Reloads every usable key from the store.
     pub async fn reload(&self, store: &Store) -> StoreResult<()> {
-        let keys: HashMap<String, SdkKey> = store.usable_sdk_keys().await?.into_iter().collect();
+        let keys: HashMap<[u8; 32], SdkKey> = store
+            .usable_sdk_keys()
+            .await?
+            .into_iter()
+            .filter_map(|(hash, key)| Some((secrets::digest_of_hash(&hash)?, key)))
+            .collect();
         self.keys.store(Arc::new(keys));
         Ok(())
     }
@@ -40,7 +45,7 @@ impl KeyTable {
             return None;
         }
         let keys = self.keys.load();
-        let key = keys.get(&secrets::hash(secret))?;
+        let key = keys.get(&secrets::digest(secret))?;
         let live = key.revoked_at.is_none() && key.expires_at.is_none_or(|t| t > now_millis());
         live.then(|| KeyGrant { environment: key.environment.clone(), kind: key.kind, id: key.id })
     }

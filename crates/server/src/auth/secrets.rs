@@ -28,15 +28,35 @@ pub fn is_sdk_key(credential: &str) -> bool {
 /// The stored form of a secret: SHA-256 in lower-case hex.
 pub fn hash(secret: &str) -> String {
     let mut hex = String::with_capacity(64);
-    push_hex(&mut hex, &Sha256::digest(secret.as_bytes()));
+    push_hex(&mut hex, &digest(secret));
     hex
 }
 
+/// The SHA-256 digest of a secret: [`hash`] before it is written in hex.
+pub fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The digest a [`hash`] stands for, if it is one.
+pub fn digest_of_hash(hash: &str) -> Option<[u8; 32]> {
+    let hex = hash.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (byte, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(digest)
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Appends bytes in lower-case hex.
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    use std::fmt::Write as _;
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
 
@@ -59,5 +79,7 @@ mod tests {
         assert_ne!(hash(&a), hash(&b));
         assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(display_prefix(&a).len(), 12);
+        assert_eq!(digest_of_hash(&hash(&a)), Some(digest(&a)));
+        assert_eq!(digest_of_hash("not hex"), None);
     }
 }
