@@ -185,7 +185,11 @@ async fn halt_rollout_moves_the_treatment_share_to_control(db: Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_one_loop_and_both_replicas_metrics_count() {
-    let (app, key, id) = app_with_guard(Db::Postgres, error_guard()).await;
+    // Each replica gets half the data: with 15,000 samples needed per arm, neither half alone says anything,
+    // so a breach shows that the loop counted both replicas' metrics.
+    let mut guard = error_guard();
+    guard["min_samples"] = json!(15_000);
+    let (app, key, id) = app_with_guard(Db::Postgres, guard).await;
     let mut config = app.config.clone();
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     config.metrics_flush_interval = Duration::from_millis(100);
@@ -200,7 +204,7 @@ async fn two_replicas_one_loop_and_both_replicas_metrics_count() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(first.guard_leader.is_leader() != other.guard_leader.is_leader(), "exactly one replica runs the loop");
 
-    // Half of the data through each replica: neither half breaches alone, and each arm must count both.
+    // Half of the data through each replica; each arm must count both.
     send_to(&app, &app.base, &key, errors((10_000, 200), (10_000, 50))).await;
     send_to(&app, &other.url(), &key, errors((10_000, 200), (10_000, 50))).await;
     let guard = guard_until(&app, id, "the breach", |g| g["state"] == "breached").await;
