@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, Heard, PATIENCE, client, ready};
 
-const PLAN: &str = "/api/v1/flags/checkout/environments/production/plan";
+const PLAN: &str = "/api/v1/flags/checkout/environments/production/rollout-plan";
 
 /// The config versions the plan's steps made, oldest first, from the config's history.
 fn step_versions(history: &Value) -> Vec<u64> {

@@ -1,4 +1,4 @@
-//! `/flags/{flag}/environments/{env}/plan`: writing, reading, validating and deleting plans, and the moves a
+//! `/flags/{flag}/environments/{env}/rollout-plan`: writing, reading, validating and deleting plans, and the moves a
 //! person makes (start, pause, resume, abort), each with its history event, audit row and config change.
 
 use reqwest::Method;
@@ -10,7 +10,7 @@ use crate::helpers::{Db, TestApp};
 
 both!(create_read_replace_delete, validation_names_every_field, viewers_read_editors_write, start_pause_resume_abort);
 
-pub const PLAN: &str = "/api/v1/flags/checkout/environments/production/plan";
+pub const PLAN: &str = "/api/v1/flags/checkout/environments/production/rollout-plan";
 pub const CONFIG: &str = "/api/v1/flags/checkout/environments/production";
 
 /// An app with `production` and the boolean flag `checkout`, on there.
@@ -99,10 +99,10 @@ async fn create_read_replace_delete(db: Db) {
 
     // A new plan starts a new history; unknown flags and environments are named.
     assert_eq!(events(&app.put(PLAN, ramp()).await.expect(201).body), ["created"]);
-    let nowhere = app.put("/api/v1/flags/checkout/environments/nowhere/plan", ramp()).await.expect(404);
+    let nowhere = app.put("/api/v1/flags/checkout/environments/nowhere/rollout-plan", ramp()).await.expect(404);
     assert!(nowhere.body["detail"].as_str().unwrap().contains("nowhere"));
-    app.put("/api/v1/flags/nothing/environments/production/plan", ramp()).await.expect(404);
-    app.post("/api/v1/flags/nothing/environments/production/plan/start", json!({})).await.expect(404);
+    app.put("/api/v1/flags/nothing/environments/production/rollout-plan", ramp()).await.expect(404);
+    app.post("/api/v1/flags/nothing/environments/production/rollout-plan/start", json!({})).await.expect(404);
 }
 
 async fn validation_names_every_field(db: Db) {
@@ -143,7 +143,7 @@ async fn validation_names_every_field(db: Db) {
     app.put(PLAN, json!({ "variant": "on", "steps": [{ "percent": 100 }], "speed": 2 })).await.expect(400);
 
     // Other kinds of flags name their control.
-    let colour = "/api/v1/flags/colour/environments/production/plan";
+    let colour = "/api/v1/flags/colour/environments/production/rollout-plan";
     let missing = app.put(colour, json!({ "variant": "green", "steps": [{ "percent": 100 }] })).await.expect(422);
     assert_eq!(paths(&missing.body), ["control"]);
     let ok = json!({ "variant": "green", "control": "blue", "steps": [{ "percent": 50, "hold": "1s" }, { "percent": 100 }] });

@@ -1,5 +1,5 @@
-//! `/flags/{flag}/environments/{env}/plan`: a gradual rollout plan on a flag's config — write it (`PUT`, while
-//! it is not in progress), read it with its state and history, delete it, and `POST .../plan/start`, `pause`,
+//! `/flags/{flag}/environments/{env}/rollout-plan`: a gradual rollout plan on a flag's config — write it (`PUT`, while
+//! it is not in progress), read it with its state and history, delete it, and `POST .../rollout-plan/start`, `pause`,
 //! `resume`, `abort`. Every write is one audited transaction; the moves that change what users get (start,
 //! each step, abort, halt) are ordinary config changes by `system:plan`, pushed to SDKs like any other.
 
