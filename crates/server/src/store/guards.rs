@@ -160,6 +160,29 @@ fn threshold_parts(threshold: Threshold) -> (&'static str, f64) {
     }
 }
 
+/// Binds what a person sets on a guard — metric to action, then the initial state — in the column order both
+/// the INSERT and the UPDATE list them.
+fn bind_draft<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    draft: &'q GuardDraft,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let (kind, threshold) = threshold_parts(draft.spec.threshold);
+    query
+        .bind(&draft.spec.metric)
+        .bind(text_of(&draft.spec.statistic))
+        .bind(text_of(&draft.spec.direction))
+        .bind(kind)
+        .bind(threshold)
+        .bind(i64::try_from(draft.spec.min_samples).unwrap_or(i64::MAX))
+        .bind(draft.spec.alpha)
+        .bind(i64::try_from(draft.spec.tuning_samples).unwrap_or(i64::MAX))
+        .bind(&draft.variant)
+        .bind(draft.control.as_deref())
+        .bind(draft.window_ms)
+        .bind(text_of(&draft.action))
+        .bind(text_of(&GuardState::InsufficientData))
+}
+
 impl Store {
     /// The guards of a flag in an environment, oldest first; 404 when the flag has no config there.
     pub async fn list_guards(&self, environment: &str, flag: &str) -> StoreResult<Vec<Guard>> {
@@ -198,31 +221,21 @@ impl Store {
                 .unwrap_or(StoreError::NotFound(format!("flag \"{flag}\""))));
         }
         let at = tx.at();
-        let (kind, threshold) = threshold_parts(draft.spec.threshold);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO guards (environment, flag, metric, statistic, direction, threshold_kind, threshold, \
+        let row = bind_draft(
+            sqlx::query(
+                "INSERT INTO guards (environment, flag, metric, statistic, direction, threshold_kind, threshold, \
              min_samples, alpha, tuning_samples, variant, control, window_ms, action, state, since, version, \
              created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $16, $16) RETURNING id",
+            )
+            .bind(environment)
+            .bind(flag),
+            draft,
         )
-        .bind(environment)
-        .bind(flag)
-        .bind(&draft.spec.metric)
-        .bind(text_of(&draft.spec.statistic))
-        .bind(text_of(&draft.spec.direction))
-        .bind(kind)
-        .bind(threshold)
-        .bind(i64::try_from(draft.spec.min_samples).unwrap_or(i64::MAX))
-        .bind(draft.spec.alpha)
-        .bind(i64::try_from(draft.spec.tuning_samples).unwrap_or(i64::MAX))
-        .bind(&draft.variant)
-        .bind(draft.control.as_deref())
-        .bind(draft.window_ms)
-        .bind(text_of(&draft.action))
-        .bind(text_of(&GuardState::InsufficientData))
         .bind(at)
         .fetch_one(tx.conn())
         .await?;
+        let id: i64 = row.try_get("id")?;
         let guard = fetch_guard(tx.conn(), environment, flag, id).await?;
         let audit = Audit::new(actor, "guard.create", "guard", audit_key(&guard))
             .on(Some(flag), Some(environment))
@@ -249,27 +262,16 @@ impl Store {
         {
             return Err(StoreError::VersionConflict { current: current.version });
         }
-        let (kind, threshold) = threshold_parts(draft.spec.threshold);
-        let updated = sqlx::query(
-            "UPDATE guards SET metric = $2, statistic = $3, direction = $4, threshold_kind = $5, threshold = $6, \
+        let updated = bind_draft(
+            sqlx::query(
+                "UPDATE guards SET metric = $2, statistic = $3, direction = $4, threshold_kind = $5, threshold = $6, \
              min_samples = $7, alpha = $8, tuning_samples = $9, variant = $10, control = $11, window_ms = $12, \
              action = $13, state = $14, evidence = NULL, checked_at = NULL, since = $15, \
              breach_config_version = NULL, version = version + 1, updated_at = $15 WHERE id = $1 AND version = $16",
+            )
+            .bind(id),
+            draft,
         )
-        .bind(id)
-        .bind(&draft.spec.metric)
-        .bind(text_of(&draft.spec.statistic))
-        .bind(text_of(&draft.spec.direction))
-        .bind(kind)
-        .bind(threshold)
-        .bind(i64::try_from(draft.spec.min_samples).unwrap_or(i64::MAX))
-        .bind(draft.spec.alpha)
-        .bind(i64::try_from(draft.spec.tuning_samples).unwrap_or(i64::MAX))
-        .bind(&draft.variant)
-        .bind(draft.control.as_deref())
-        .bind(draft.window_ms)
-        .bind(text_of(&draft.action))
-        .bind(text_of(&GuardState::InsufficientData))
         .bind(tx.at())
         .bind(current.version as i64)
         .execute(tx.conn())
