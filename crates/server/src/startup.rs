@@ -20,7 +20,6 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::ServeConfig;
-use crate::error::ApiError;
 use crate::net::GuardedListener;
 use crate::snapshots::Snapshots;
 use crate::state::AppState;
@@ -64,7 +63,7 @@ pub fn app(state: AppState) -> Router {
     let (routes, _) = routes(Some(cors)).split_for_parts();
     let max_body = state.config.max_body_bytes;
     routes
-        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .fallback(crate::web::fallback)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track_requests))
         .with_state(state)

@@ -1,0 +1,83 @@
+// The dashboard stream (`/api/v1/admin/stream`): changes made anywhere — another user, the API, a guard, the
+// rollout scheduler — reach the open page without a reload. Pages subscribe with `onChange` / `onAudit`.
+// A guard breach raises an alert whatever page is open.
+
+import { h } from './dom.js';
+
+/** @typedef {{environment: string, revision: number, kind: 'flag'|'segment'|'environment', key: string, op: string}} Change */
+/** @typedef {{id: number, at: string, actor: string, action: string, resource: string, resource_key: string, flag?: string, environment?: string, version?: number, detail?: any}} Audit */
+
+/** @type {Set<(c: Change) => void>} */
+const changeListeners = new Set();
+/** @type {Set<(a: Audit) => void>} */
+const auditListeners = new Set();
+/** @type {EventSource | null} */
+let source = null;
+
+/** Called for every change event; returns the unsubscribe function. @param {(c: Change) => void} fn */
+export function onChange(fn) {
+  changeListeners.add(fn);
+  return () => changeListeners.delete(fn);
+}
+
+/** Called for every new audit row; returns the unsubscribe function. @param {(a: Audit) => void} fn */
+export function onAudit(fn) {
+  auditListeners.add(fn);
+  return () => auditListeners.delete(fn);
+}
+
+/** Opens the stream (EventSource reconnects by itself). */
+export function connect() {
+  if (source) return;
+  const status = document.getElementById('live-status');
+  source = new EventSource('/api/v1/admin/stream');
+  source.addEventListener('open', () => {
+    if (status) status.textContent = '';
+    document.body.dataset.live = 'connected';
+  });
+  source.addEventListener('error', () => {
+    document.body.dataset.live = 'reconnecting';
+    if (status) status.textContent = 'Live updates interrupted; reconnecting…';
+  });
+  source.addEventListener('change', (e) => {
+    const change = JSON.parse(/** @type {MessageEvent} */ (e).data);
+    changeListeners.forEach((fn) => fn(change));
+  });
+  source.addEventListener('audit', (e) => {
+    const audit = JSON.parse(/** @type {MessageEvent} */ (e).data);
+    if (audit.action === 'guard.breach') breachAlert(audit);
+    auditListeners.forEach((fn) => fn(audit));
+  });
+}
+
+export function disconnect() {
+  source?.close();
+  source = null;
+}
+
+/**
+ * Runs `fn` at most once per `ms` (trailing), so a burst of changes reloads a page once.
+ * @param {() => void} fn @param {number} [ms]
+ */
+export function debounce(fn, ms = 150) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
+  };
+}
+
+/** @param {Audit} audit */
+function breachAlert(audit) {
+  const [flag, env] = (audit.resource_key ?? '').split('/');
+  const flagKey = audit.flag ?? flag;
+  const envKey = audit.environment ?? env;
+  const metric = audit.detail?.metric ?? audit.detail?.guard?.metric;
+  const alert = h('div', { class: 'alert alert-danger breach-alert', role: 'alert' },
+    h('strong', null, 'Guard breached: '),
+    `${flagKey} in ${envKey}`, metric ? ` (${metric})` : '', '. ',
+    h('a', { href: `#/flags/${encodeURIComponent(flagKey)}/guards?env=${encodeURIComponent(envKey)}` }, 'See the evidence'),
+    h('button', { type: 'button', class: 'button subtle', 'aria-label': 'Dismiss', onclick: () => alert.remove() }, '×'));
+  document.getElementById('alerts')?.append(alert);
+}

@@ -1,0 +1,61 @@
+// Routing by the URL fragment: `#/flags/new-checkout` → the page registered for `/flags/:flag`.
+// A page is `async (view, params) => cleanup?`; the cleanup runs when the next page replaces it.
+
+/** @typedef {(view: HTMLElement, params: Record<string, string>, query: URLSearchParams) => Promise<(() => void) | void>} Page */
+
+/** @type {{parts: string[], page: Page, nav?: string}[]} */
+const routes = [];
+/** @type {(() => void) | void} */
+let cleanup;
+
+/**
+ * @param {string} pattern e.g. `/flags/:flag`
+ * @param {Page} page
+ */
+export function route(pattern, page) {
+  routes.push({ parts: pattern.split('/').filter(Boolean), page });
+}
+
+/** @param {string} path e.g. `/flags` */
+export function navigate(path) {
+  if (location.hash === `#${path}`) render();
+  else location.hash = path;
+}
+
+/** The current path and query, from the fragment. */
+export function current() {
+  const raw = location.hash.replace(/^#/, '') || '/flags';
+  const [path, query = ''] = raw.split('?');
+  return { path, query: new URLSearchParams(query) };
+}
+
+/** Renders the page for the current fragment into `#view`. */
+export async function render() {
+  const { path, query } = current();
+  const parts = path.split('/').filter(Boolean);
+  const view = /** @type {HTMLElement} */ (document.getElementById('view'));
+  if (typeof cleanup === 'function') cleanup();
+  cleanup = undefined;
+  for (const r of routes) {
+    if (r.parts.length !== parts.length) continue;
+    /** @type {Record<string, string>} */
+    const params = {};
+    const ok = r.parts.every((p, i) => {
+      if (p.startsWith(':')) {
+        params[p.slice(1)] = decodeURIComponent(parts[i]);
+        return true;
+      }
+      return p === parts[i];
+    });
+    if (!ok) continue;
+    document.dispatchEvent(new CustomEvent('pennon:navigate', { detail: { path } }));
+    cleanup = await r.page(view, params, query);
+    return;
+  }
+  view.textContent = '';
+  const h1 = document.createElement('h1');
+  h1.textContent = 'Not found';
+  const p = document.createElement('p');
+  p.textContent = `Nothing lives at ${path}.`;
+  view.append(h1, p);
+}
