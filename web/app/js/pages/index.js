@@ -2,12 +2,13 @@
 
 import { flagsPage, newFlagPage } from './flags.js';
 import { placeholder } from './placeholder.js';
+import { targetingPage } from './flag/targeting.js';
 
 /** @param {(pattern: string, page: import('../router.js').Page) => void} route */
 export function registerPages(route) {
   route('/flags', flagsPage);
   route('/flags/new', newFlagPage);
-  route('/flags/:flag', placeholder('Flag'));
+  route('/flags/:flag', targetingPage);
   route('/flags/:flag/plan', placeholder('Rollout plan'));
   route('/flags/:flag/guards', placeholder('Guards'));
   route('/flags/:flag/history', placeholder('History'));

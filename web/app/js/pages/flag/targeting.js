@@ -1,0 +1,185 @@
+// The flag page's Targeting tab (`#/flags/:flag`): on/off, variants and definition, prerequisites, individual
+// targets, rules and the default, for the environment shown. Every section writes through `ctx.write`, which
+// sends the config version the page was drawn from, puts API problems at their fields, and answers a stale
+// version with who changed it. Changes made elsewhere redraw the page, unless a form is being edited: then
+// the page says so and offers a reload instead of throwing the edit away.
+
+import { api, ApiError } from '../../api.js';
+import { h, replace } from '../../dom.js';
+import { environments } from '../../environments.js';
+import { clearErrors, isConflict, showConflict, showError } from '../../forms.js';
+import { debounce, onChange } from '../../live.js';
+import { session } from '../../session.js';
+import { defaultSection } from './default-serve.js';
+import { definitionSection } from './definition.js';
+import { flagHeader, loadFlag, pageEnvironment } from './header.js';
+import { prerequisitesSection } from './prerequisites.js';
+import { rulesSection } from './rules.js';
+import { statusSection } from './status.js';
+import { targetsSection } from './targets.js';
+
+/**
+ * What every section of the page is drawn from and writes through.
+ * @typedef {{
+ *   flag: any, config: any, env: string, environment: any, segments: any[], flags: any[],
+ *   canEdit: boolean, canEditDefinition: boolean, base: string, focusAfter: string[],
+ *   reload: () => Promise<void>,
+ *   write: (root: HTMLElement, call: (version: number) => Promise<any>) => Promise<boolean>,
+ *   track: (form: HTMLElement) => void,
+ *   discard: (form: HTMLElement) => void,
+ * }} Ctx
+ */
+
+/** @type {import('../../router.js').Page} */
+export async function targetingPage(view, params, query) {
+  const key = params.flag;
+  /** @type {Set<HTMLElement>} forms with edits not yet saved */
+  const dirty = new Set();
+  let writing = false;
+  let stale = false;
+  const staleSlot = h('div', { class: 'stale-slot', role: 'status' });
+
+  /** @type {Ctx} */
+  const ctx = {
+    flag: null,
+    config: null,
+    env: pageEnvironment(query),
+    environment: undefined,
+    segments: [],
+    flags: [],
+    canEdit: false,
+    canEditDefinition: false,
+    base: '',
+    focusAfter: [],
+    reload,
+    async write(root, call) {
+      clearErrors(root);
+      writing = true;
+      try {
+        await call(ctx.config.version);
+      } catch (e) {
+        writing = false;
+        if (isConflict(e)) await showConflict(root, /** @type {any} */ (e), { flag: key, env: ctx.env, reload });
+        else showError(root, e);
+        return false;
+      }
+      writing = false;
+      await reload();
+      return true;
+    },
+    track(form) {
+      const mark = () => dirty.add(form);
+      form.addEventListener('input', mark);
+      form.addEventListener('change', mark);
+    },
+    discard(form) {
+      dirty.delete(form);
+      if (stale) void reload();
+      else draw();
+    },
+  };
+
+  async function load() {
+    const base = `/flags/${encodeURIComponent(key)}/environments/${encodeURIComponent(ctx.env)}`;
+    const [flag, config, segments, flags] = await Promise.all([
+      loadFlag(key),
+      // The config on its own also says who changed it last.
+      ctx.env ? api.get(base).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))) : null,
+      api.get('/segments', { limit: 100 }).then((p) => p.items).catch(() => []),
+      api.get('/flags', { limit: 100 }).then((p) => p.items).catch(() => []),
+    ]);
+    Object.assign(ctx, {
+      flag,
+      segments,
+      flags,
+      config: config ?? flag.environments?.[ctx.env] ?? null,
+      environment: environments.byKey(ctx.env),
+      canEdit: session.can('editor') && !flag.archived,
+      canEditDefinition: session.can('editor'),
+      base,
+    });
+  }
+
+  async function reload() {
+    try {
+      await load();
+    } catch (e) {
+      replace(view, h('p', { class: 'crumbs' }, h('a', { href: '#/flags' }, 'Flags')),
+        h('h1', null, key),
+        h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the flag: ${e instanceof Error ? e.message : e}`));
+      return;
+    }
+    stale = false;
+    dirty.clear();
+    draw();
+  }
+
+  function draw() {
+    replace(staleSlot);
+    const { flag, config } = ctx;
+    if (!config) {
+      replace(view, flagHeader(flag, '', ctx.env), definitionSection(ctx),
+        h('p', { class: 'empty' }, ctx.env ? `The flag has no config in ${ctx.env}.` : 'There is no environment yet.'));
+      return;
+    }
+    replace(view,
+      flagHeader(flag, '', ctx.env),
+      staleSlot,
+      flag.archived ? h('p', { class: 'alert alert-info' }, 'This flag is archived: unarchive it to change its targeting.') : null,
+      h('div', { class: 'targeting' },
+        statusSection(ctx),
+        definitionSection(ctx),
+        prerequisitesSection(ctx),
+        targetsSection(ctx),
+        rulesSection(ctx),
+        defaultSection(ctx)));
+    // After a redraw, focus goes back to where the person was (the first of the candidates still usable).
+    for (const selector of ctx.focusAfter) {
+      const el = view.querySelector(selector);
+      if (el instanceof HTMLElement && !el.hasAttribute('disabled')) {
+        el.focus();
+        break;
+      }
+    }
+    ctx.focusAfter = [];
+  }
+
+  function showStale() {
+    stale = true;
+    if (staleSlot.firstChild) return;
+    replace(staleSlot, h('div', { class: 'alert alert-info stale' },
+      'This flag changed while you were editing. ',
+      h('button', { type: 'button', class: 'button', onclick: () => reload() }, 'Reload')));
+  }
+
+  // Changes made elsewhere: redraw, or say so when an edit is under way. Our own writes reload by themselves.
+  const check = debounce(async () => {
+    if (writing) return;
+    let fresh;
+    try {
+      fresh = await loadFlag(key);
+    } catch {
+      return;
+    }
+    const config = fresh.environments?.[ctx.env];
+    const same = fresh.version === ctx.flag?.version && fresh.archived === ctx.flag?.archived && config?.version === ctx.config?.version;
+    if (same || writing) return;
+    if (dirty.size) showStale();
+    else await reload();
+  });
+  const stopLive = onChange((c) => {
+    if (c.kind === 'flag' && c.key === key) check();
+    if (c.kind === 'segment' && !dirty.size) void reload();
+  });
+  const stopEnv = environments.onChange(() => {
+    if (environments.current === ctx.env) return;
+    ctx.env = environments.current;
+    void reload();
+  });
+
+  await reload();
+  return () => {
+    stopLive();
+    stopEnv();
+  };
+}
