@@ -37,6 +37,8 @@ export async function targetingPage(view, params, query) {
   const dirty = new Set();
   let writing = false;
   let stale = false;
+  // Set when the person has left the page: a late answer or change must not draw over the next page.
+  let gone = false;
   const staleSlot = h('div', { class: 'stale-slot', role: 'status' });
 
   /** @type {Ctx} */
@@ -103,7 +105,9 @@ export async function targetingPage(view, params, query) {
   async function reload() {
     try {
       await load();
+      if (gone) return;
     } catch (e) {
+      if (gone) return;
       replace(view, h('p', { class: 'crumbs' }, h('a', { href: '#/flags' }, 'Flags')),
         h('h1', null, key),
         h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the flag: ${e instanceof Error ? e.message : e}`));
@@ -154,7 +158,7 @@ export async function targetingPage(view, params, query) {
 
   // Changes made elsewhere: redraw, or say so when an edit is under way. Our own writes reload by themselves.
   const check = debounce(async () => {
-    if (writing) return;
+    if (writing || gone) return;
     let fresh;
     try {
       fresh = await loadFlag(key);
@@ -163,7 +167,7 @@ export async function targetingPage(view, params, query) {
     }
     const config = fresh.environments?.[ctx.env];
     const same = fresh.version === ctx.flag?.version && fresh.archived === ctx.flag?.archived && config?.version === ctx.config?.version;
-    if (same || writing) return;
+    if (same || writing || gone) return;
     if (dirty.size) showStale();
     else await reload();
   });
@@ -179,6 +183,7 @@ export async function targetingPage(view, params, query) {
 
   await reload();
   return () => {
+    gone = true;
     stopLive();
     stopEnv();
   };
