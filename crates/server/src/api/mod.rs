@@ -6,6 +6,7 @@ pub mod common;
 mod configs;
 mod environments;
 pub mod evaluate;
+mod flag_states;
 mod flags;
 mod guards;
 mod keys;
@@ -85,6 +86,7 @@ pub fn router(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
     }
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
     let v1 = v1.merge(flags::router()).merge(configs::router()).merge(plans::router()).merge(guards::router());
+    let v1 = v1.merge(flag_states::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
     let v1 = v1.merge(sdk::router()).merge(admin_stream::router());
     // OFREP fixes its own paths (`/ofrep/v1/...`), outside `/api/v1`.

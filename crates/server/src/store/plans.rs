@@ -121,6 +121,13 @@ pub(super) async fn fetch_plan(
     row.as_ref().map(plan_from_row).transpose()
 }
 
+/// Every plan in an environment.
+pub(super) async fn plans_in(conn: &mut AnyConnection, environment: &str) -> StoreResult<Vec<PlanRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM plans WHERE environment = $1 ORDER BY flag");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(environment).fetch_all(&mut *conn).await?;
+    rows.iter().map(plan_from_row).collect()
+}
+
 /// The plan, after checking that the config exists (so that a missing flag or environment is named).
 pub(super) async fn require_plan(conn: &mut AnyConnection, flag: &str, environment: &str) -> StoreResult<PlanRecord> {
     fetch_config(conn, flag, environment).await?;

@@ -17,6 +17,7 @@ mod environments;
 mod evaluate;
 mod failed_writes;
 mod flag_setup;
+mod flag_states;
 mod flags;
 mod guard_loop;
 mod guards;
