@@ -68,16 +68,32 @@ export function debounce(fn, ms = 150) {
   };
 }
 
+/**
+ * A breach's numbers in a sentence, from the audit row's detail: `checkout_error rate 2% on on against 0.5% on
+ * off (p = 0.0001); the flag was turned off`.
+ * @param {any} d
+ */
+export function breachText(d) {
+  if (!d?.metric) return '';
+  const rate = d.statistic === 'rate';
+  const value = (/** @type {number | null | undefined} */ v) => (v === null || v === undefined ? '?' : rate ? `${Number((v * 100).toPrecision(3))}%` : String(Number(v.toPrecision(4))));
+  const arms = d.treatment ? ` ${value(d.treatment.value)} on ${d.treatment.variant}${d.control?.variant ? ` against ${value(d.control.value)} on ${d.control.variant}` : ''}` : '';
+  const p = typeof d.p_value === 'number' ? ` (p = ${d.p_value < 0.0001 ? d.p_value.toExponential(1) : Number(d.p_value.toPrecision(2))})` : '';
+  const done = d.action === 'halt_rollout' ? '; the rollout was halted' : d.action === 'disable_flag' ? '; the flag was turned off' : '';
+  return `${d.metric}${d.statistic ? ` ${d.statistic}` : ''}${arms}${p}${done}`;
+}
+
 /** @param {Audit} audit */
 function breachAlert(audit) {
   const [flag, env] = (audit.resource_key ?? '').split('/');
   const flagKey = audit.flag ?? flag;
   const envKey = audit.environment ?? env;
-  const metric = audit.detail?.metric ?? audit.detail?.guard?.metric;
-  const alert = h('div', { class: 'alert alert-danger breach-alert', role: 'alert' },
+  const guard = audit.detail?.guard;
+  const text = breachText(audit.detail);
+  const alert = h('div', { class: 'alert alert-danger breach-alert', role: 'alert', dataset: { flag: flagKey, env: envKey } },
     h('strong', null, 'Guard breached: '),
-    `${flagKey} in ${envKey}`, metric ? ` (${metric})` : '', '. ',
-    h('a', { href: `#/flags/${encodeURIComponent(flagKey)}/guards?env=${encodeURIComponent(envKey)}` }, 'See the evidence'),
+    `${flagKey} in ${envKey}`, text ? ` — ${text}` : '', '. ',
+    h('a', { href: `#/flags/${encodeURIComponent(flagKey)}/guards?env=${encodeURIComponent(envKey)}${guard !== undefined ? `&guard=${encodeURIComponent(guard)}` : ''}` }, 'See the evidence'),
     h('button', { type: 'button', class: 'button subtle', 'aria-label': 'Dismiss', onclick: () => alert.remove() }, '×'));
   document.getElementById('alerts')?.append(alert);
 }

@@ -4,7 +4,7 @@ import { api, ApiError, seg } from '../api.js';
 import { field, h, replace } from '../dom.js';
 import { environments } from '../environments.js';
 import { confirmDialog, showError } from '../forms.js';
-import { debounce, onChange } from '../live.js';
+import { debounce, onAudit, onChange } from '../live.js';
 import { navigate } from '../router.js';
 import { session } from '../session.js';
 import { serveSummary, stateCells } from './flag-state.js';
@@ -41,8 +41,11 @@ export async function flagsPage(view, _params, query) {
     try {
       const page = await api.get('/flags', { q: query.get('q'), tag: query.get('tag'), archived: query.get('archived'), limit: 100 });
       flags = page.items;
-      const details = await Promise.all(flags.map((f) => api.get(`/flags/${seg(f.key)}`)));
-      drawTable(table, details, load);
+      const [details, states] = await Promise.all([
+        Promise.all(flags.map((f) => api.get(`/flags/${seg(f.key)}`))),
+        flagStates(),
+      ]);
+      drawTable(table, details, states, load);
       replace(more, page.next_cursor ? h('p', { class: 'hint' }, 'Showing the first 100 flags; narrow the search to see others.') : null);
     } catch (e) {
       replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load flags: ${e instanceof Error ? e.message : e}`));
@@ -53,19 +56,35 @@ export async function flagsPage(view, _params, query) {
   const stopLive = onChange((c) => {
     if (c.kind === 'flag' || c.kind === 'environment') reload();
   });
+  // Guard state changes and plan moves arrive as audit rows.
+  const stopAudit = onAudit((a) => {
+    if (a.resource === 'plan' || a.resource === 'guard' || a.action.startsWith('guard.')) reload();
+  });
   const stopEnv = environments.onChange(reload);
   return () => {
     stopLive();
+    stopAudit();
     stopEnv();
   };
 }
 
 /**
+ * Every flag's plan step and guard states, one request per environment: environment key → flag key → state.
+ * @returns {Promise<Map<string, Map<string, import('./flag-state.js').FlagState>>>}
+ */
+async function flagStates() {
+  const answers = await Promise.all(environments.list.map((e) =>
+    api.get(`/environments/${seg(e.key)}/flag-states`).catch(() => ({ items: [] }))));
+  return new Map(environments.list.map((e, i) => [e.key, new Map(answers[i].items.map((/** @type {any} */ s) => [s.flag, s]))]));
+}
+
+/**
  * @param {HTMLElement} table
  * @param {any[]} flags FlagDetail: the definition plus `environments` (config by environment key)
+ * @param {Map<string, Map<string, any>>} states from `flagStates`
  * @param {() => Promise<void>} reload
  */
-function drawTable(table, flags, reload) {
+function drawTable(table, flags, states, reload) {
   if (!flags.length) {
     replace(table, h('p', { class: 'empty' }, 'No flags match.'));
     return;
@@ -83,11 +102,11 @@ function drawTable(table, flags, reload) {
         flag.name && flag.name !== flag.key ? h('div', { class: 'key' }, flag.key) : null,
         flag.archived ? h('span', { class: 'badge' }, 'archived') : null),
       h('td', null, flag.tags.map((t) => h('a', { class: 'tag', href: `#/flags?tag=${encodeURIComponent(t)}` }, t))),
-      envs.map((env) => envCell(flag, env, reload)))))));
+      envs.map((env) => envCell(flag, env, states.get(env.key)?.get(flag.key), reload)))))));
 }
 
-/** @param {any} flag @param {any} env @param {() => Promise<void>} reload */
-function envCell(flag, env, reload) {
+/** @param {any} flag @param {any} env @param {any} state its plan and guards there @param {() => Promise<void>} reload */
+function envCell(flag, env, state, reload) {
   const config = flag.environments?.[env.key];
   const cell = h('td', { class: env.key === environments.current ? 'current-env' : null, dataset: { env: env.key } });
   if (!config) {
@@ -113,7 +132,7 @@ function envCell(flag, env, reload) {
       }
     },
   }, h('span', { class: 'visually-hidden' }, config.enabled ? 'On' : 'Off'));
-  replace(cell, h('div', { class: 'env-state' }, toggle, h('span', { class: 'serve' }, serveSummary(flag, config)), stateCells(flag.key, env.key)));
+  replace(cell, h('div', { class: 'env-state' }, toggle, h('span', { class: 'serve' }, serveSummary(flag, config)), stateCells(flag.key, env.key, state)));
   return cell;
 }
 

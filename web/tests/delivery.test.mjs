@@ -1,0 +1,229 @@
+// The flag page's delivery tabs: a rollout plan defined and started in the browser advances live and pauses;
+// a guard created in the browser breaches for real on metrics an SDK key reports, raising the alert on
+// another page and showing its evidence and chart; a revert from history writes the old config as a new
+// version; the flags list shows plan step and guard state; a viewer sees no edit controls.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ADMIN, launchBrowser, screenshot, signedInPage, startServer } from './harness.mjs';
+
+describe('rollout plan, guards and history', () => {
+  /** @type {Awaited<ReturnType<typeof startServer>>} */
+  let server;
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+
+  before(async () => {
+    server = await startServer({ PENNON_GUARD_INTERVAL: '1', PENNON_PLAN_TICK: '1', PENNON_METRICS_FLUSH_INTERVAL: '1' });
+    browser = await launchBrowser();
+    await server.admin.post('/environments', { key: 'staging', name: 'Staging' });
+    await server.admin.post('/environments', { key: 'production', name: 'Production', production: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('define a plan, start it, watch it advance live, pause and resume it', async () => {
+    await server.admin.post('/flags', { key: 'ramp-me', kind: 'boolean' });
+    const plan = '/flags/ramp-me/environments/staging/rollout-plan';
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/ramp-me/plan?env=staging`);
+    await page.getByRole('heading', { name: 'No rollout plan' }).waitFor();
+
+    // 10% (2 s) → 50% (2 s) → 100%, with a hold the API refuses first: the error lands at that step's hold.
+    await page.getByRole('button', { name: 'Remove step 5' }).click();
+    await page.getByRole('button', { name: 'Remove step 4' }).click();
+    await page.getByLabel('Step 1 percent').fill('10');
+    await page.getByLabel('Step 1 hold').fill('2s');
+    await page.getByLabel('Step 2 percent').fill('50');
+    await page.getByLabel('Step 2 hold').fill('soon');
+    await page.getByLabel('Step 3 percent').fill('100');
+    await page.getByLabel('Step 3 hold').fill('');
+    await page.getByRole('button', { name: 'Create plan' }).click();
+    const holdError = page.locator('[data-path="steps[1].hold"] .field-error');
+    await holdError.waitFor();
+    assert.match(await holdError.innerText(), /duration/);
+    assert.equal(await page.getByLabel('Step 2 hold').getAttribute('aria-invalid'), 'true');
+    await assert.rejects(server.admin.get(plan), /404/);
+
+    await page.getByLabel('Step 2 hold').fill('2s');
+    await page.getByRole('button', { name: 'Create plan' }).click();
+    const timeline = page.locator('.plan-timeline');
+    await page.locator('.plan-timeline[data-state="pending"]').waitFor();
+    assert.equal(await timeline.locator('.step').count(), 3);
+    assert.deepEqual((await server.admin.get(plan)).steps, [{ percent: 10, hold: '2s' }, { percent: 50, hold: '2s' }, { percent: 100 }]);
+
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.locator('.plan-timeline[data-state="running"] .step.current[data-step="0"]').waitFor();
+    await timeline.locator('.countdown').waitFor();
+    assert.equal((await server.admin.get(plan)).state, 'running');
+    // The scheduler moves it on; the page follows without a reload.
+    await page.locator('.step.current[data-step="1"]').waitFor({ timeout: 10_000 });
+    await timeline.locator('.plan-percent', { hasText: '50%' }).waitFor();
+    await screenshot(page, 'flag-plan-timeline');
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('.plan-timeline[data-state="paused"]').waitFor();
+    await timeline.locator('.remaining').waitFor();
+    const paused = await server.admin.get(plan);
+    assert.equal(paused.state, 'paused');
+    assert.equal(paused.current_step, 1);
+    // Paused means held: no step passes while it waits.
+    await page.waitForTimeout(2500);
+    assert.equal((await server.admin.get(plan)).current_step, 1);
+    assert.equal(await page.getByRole('button', { name: 'Pause' }).count(), 0);
+
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('.plan-timeline[data-state="completed"]').waitFor({ timeout: 10_000 });
+    const done = await server.admin.get(plan);
+    assert.equal(done.state, 'completed');
+    assert.deepEqual(done.history.map((/** @type {any} */ e) => e.event), ['created', 'started', 'advanced', 'paused', 'resumed', 'advanced', 'completed']);
+    await page.locator('.plan-history summary').click();
+    await page.locator('.plan-history li', { hasText: 'paused' }).waitFor();
+
+    // The flags list shows where the plan stands, from one request per environment.
+    await page.goto(`${server.url}/#/flags`);
+    await page.locator('tr[data-flag="ramp-me"] [data-env="staging"] [data-plan="completed"]', { hasText: 'step 3/3 · 100%' }).waitFor();
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
+  test('a guard breached by real metrics raises the alert elsewhere and shows its evidence and chart', async () => {
+    await server.admin.post('/flags', { key: 'payments', kind: 'boolean' });
+    const config = '/flags/payments/environments/production';
+    await server.admin.post(`${config}/toggle`, { enabled: true });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/payments/guards?env=production`);
+    await page.getByText('No guards on payments').waitFor();
+
+    await page.getByRole('button', { name: 'New guard' }).click();
+    await page.getByLabel('Metric').fill('payment_error');
+    await page.getByLabel('Threshold', { exact: true }).fill('0.1');
+    await page.getByLabel('Window').fill('forever');
+    await page.getByRole('button', { name: 'Create guard' }).click();
+    await page.locator('[data-path="window"] .field-error').waitFor();
+    assert.equal((await server.admin.get(`${config}/guards`)).items.length, 0);
+    await page.getByLabel('Window').fill('1h');
+    await page.getByRole('button', { name: 'Create guard' }).click();
+    const card = page.locator('article.guard');
+    await card.locator('.badge.insufficient_data').waitFor();
+    const [guard] = (await server.admin.get(`${config}/guards`)).items;
+    assert.deepEqual([guard.metric, guard.statistic, guard.threshold, guard.variant, guard.control, guard.action],
+      ['payment_error', 'rate', { relative: 0.1 }, 'on', 'off', 'disable_flag']);
+
+    // Watch from another page while an SDK reports 2% errors on `on` against 0.5% on `off`.
+    await page.goto(`${server.url}/#/flags`);
+    const row = page.locator('tr[data-flag="payments"]');
+    await row.locator('[data-env="production"] [data-guards="insufficient_data"]').waitFor();
+    const key = (await server.admin.post('/environments/production/keys', { kind: 'server', name: 'checkout-service' })).key;
+    const metric = (/** @type {string} */ variant, /** @type {number} */ n) => ({ flag: 'payments', variant, metric: 'payment_error', count: n, sum: n, sum_squares: n });
+    const sent = await fetch(`${server.url}/api/v1/sdk/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        exposures: [{ flag: 'payments', variant: 'on', count: 20_000 }, { flag: 'payments', variant: 'off', count: 20_000 }],
+        metrics: [metric('on', 400), metric('off', 100)],
+      }),
+    });
+    assert.equal(sent.status, 202);
+
+    const alert = page.locator('.breach-alert');
+    await alert.waitFor({ timeout: 20_000 });
+    const text = await alert.innerText();
+    assert.match(text, /payments in production/);
+    assert.match(text, /payment_error rate 2% on on against 0\.5% on off/);
+    assert.match(text, /the flag was turned off/);
+    // The flag is off on the server and in the list, with its guard marked breached.
+    assert.equal((await server.admin.get(config)).enabled, false);
+    await row.locator('[data-env="production"] .switch.off').waitFor();
+    await row.locator('[data-env="production"] [data-guards="breached"]').waitFor();
+
+    await alert.getByRole('link', { name: 'See the evidence' }).click();
+    await page.waitForURL(new RegExp(`#/flags/payments/guards\\?env=production&guard=${guard.id}$`));
+    const evidence = page.locator(`#evidence-${guard.id}`);
+    await evidence.waitFor();
+    assert.ok(await evidence.isVisible());
+    await card.locator('.badge.breached').waitFor();
+    assert.equal(await evidence.locator('tr[data-arm="treatment"] td').nth(1).innerText(), '20000');
+    assert.equal(await evidence.locator('tr[data-arm="treatment"] td').nth(2).innerText(), '2%');
+    assert.equal(await evidence.locator('tr[data-arm="control"] td').nth(2).innerText(), '0.5%');
+    const facts = await evidence.locator('.facts').innerText();
+    assert.match(facts, /p-value/);
+    assert.match(facts, /Alpha\s+0\.05/);
+    assert.match(await evidence.locator('.breach-what').innerText(), /the flag was turned off/);
+    // The chart draws both arms and the threshold, and marks the breach.
+    assert.ok((await card.locator('svg.chart circle.dot.treatment').count()) >= 1);
+    assert.ok((await card.locator('svg.chart circle.dot.control').count()) >= 1);
+    assert.notEqual(await card.locator('svg.chart path.threshold').getAttribute('d'), '');
+    await card.locator('svg.chart .transition.breached').waitFor();
+    await page.locator('.breach-alert').getByRole('button', { name: 'Dismiss' }).click();
+    await page.locator('.breach-alert').waitFor({ state: 'detached' });
+    await screenshot(page, 'flag-guard-breach');
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
+  test('revert from history: production asks, and the old config comes back as a new version', async () => {
+    await server.admin.post('/flags', { key: 'banner', kind: 'boolean' });
+    const config = '/flags/banner/environments/production';
+    await server.admin.post(`${config}/toggle`, { enabled: true }, 1);
+    await server.admin.put(`${config}/default`, { rollout: { variant: 'on', percent: 25 } }, 2);
+    const original = (await server.admin.get(`${config}/history`)).items.find((/** @type {any} */ v) => v.version === 1).config;
+
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/banner/history?env=production`);
+    const versions = page.locator('li.version');
+    await versions.first().waitFor();
+    assert.deepEqual(await versions.evaluateAll((els) => els.map((el) => /** @type {HTMLElement} */ (el).dataset.version)), ['3', '2', '1']);
+    const v3 = page.locator('li.version[data-version="3"]');
+    assert.match(await v3.innerText(), /config\.default/);
+    await v3.getByText('Changes in version 3').click();
+    await v3.locator('.diff-summary', { hasText: 'default serve changed' }).waitFor();
+    assert.ok((await v3.locator('.diff-line.add').count()) > 0);
+    assert.ok((await v3.locator('.diff-line.del').count()) > 0);
+    assert.equal(await v3.getByRole('button', { name: /Revert/ }).count(), 0, 'the current version has nothing to revert to');
+
+    const revert = page.getByRole('button', { name: 'Revert to version 1' });
+    await revert.click();
+    await page.getByRole('dialog').getByText('production environment').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await server.admin.get(config)).version, 3);
+    await revert.click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('li.version[data-version="4"]').waitFor();
+    await page.getByText('Reverted to version 1: now version 4.').waitFor();
+    const now = await server.admin.get(config);
+    assert.equal(now.version, 4);
+    assert.equal(now.enabled, false);
+    assert.deepEqual(now.default, original.default);
+    assert.match(await page.locator('li.version[data-version="4"]').innerText(), /turned off; default serve changed/);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
+  test('a viewer sees the tabs without edit controls', async () => {
+    const viewer = await server.admin.createUser('viewer');
+    const page = await signedInPage(browser, server.url, viewer);
+    await page.goto(`${server.url}/#/flags/ramp-me/plan?env=staging`);
+    await page.locator('.plan-timeline[data-state="completed"]').waitFor();
+    assert.equal(await page.locator('.plan-moves button, form').count(), 0);
+    await page.goto(`${server.url}/#/flags/payments/guards?env=production`);
+    await page.locator('article.guard').waitFor();
+    assert.equal(await page.getByRole('button', { name: /New guard|Edit|Delete/ }).count(), 0);
+    await page.goto(`${server.url}/#/flags/banner/history?env=production`);
+    await page.locator('li.version').first().waitFor();
+    assert.equal(await page.getByRole('button', { name: /Revert/ }).count(), 0);
+    await page.context().close();
+  });
+
+  test('the guards tab fits a phone-width window', async () => {
+    const page = await signedInPage(browser, server.url, ADMIN, { width: 390, height: 844 });
+    await page.goto(`${server.url}/#/flags/payments/guards?env=production`);
+    await page.locator('article.guard svg.chart').waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the page scrolls sideways: ${width}px`);
+    await page.context().close();
+  });
+});
