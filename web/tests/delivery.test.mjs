@@ -215,6 +215,9 @@ describe('rollout plan, guards and history', () => {
     await page.goto(`${server.url}/#/flags/banner/history?env=production`);
     await page.locator('li.version').first().waitFor();
     assert.equal(await page.getByRole('button', { name: /Revert/ }).count(), 0);
+    // A flag that does not exist says so.
+    await page.goto(`${server.url}/#/flags/no-such-flag/guards`);
+    await page.getByText('Could not load the flag').waitFor();
     await page.context().close();
   });
 

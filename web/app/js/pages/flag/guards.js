@@ -12,7 +12,8 @@ import { session } from '../../session.js';
 import { guardChart } from './guard-chart.js';
 import { guardEvidence, thresholdText } from './guard-evidence.js';
 import { guardForm } from './guard-form.js';
-import { flagHeader, loadFlag, pageEnvironment } from './header.js';
+import { flagHeader, pageEnvironment } from './header.js';
+import { openFlag } from './open.js';
 
 /** How often the page asks for fresh states and series, in ms. */
 const POLL = 5000;
@@ -40,7 +41,8 @@ function windowSeconds(text) {
 /** @type {import('../../router.js').Page} */
 export async function guardsPage(view, params, query) {
   const env = pageEnvironment(query);
-  const flag = await loadFlag(params.flag);
+  const flag = await openFlag(view, params.flag);
+  if (!flag) return;
   const base = `/flags/${seg(flag.key)}/environments/${seg(env)}/guards`;
   const list = h('div', { class: 'guards', 'aria-live': 'polite', 'aria-busy': 'true' });
   const formSlot = h('div', { class: 'form-slot' });

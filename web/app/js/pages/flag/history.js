@@ -10,14 +10,16 @@ import { debounce, onChange } from '../../live.js';
 import { current, navigate } from '../../router.js';
 import { session } from '../../session.js';
 import { configDiff, summary } from './diff.js';
-import { flagHeader, loadFlag, pageEnvironment } from './header.js';
+import { flagHeader, pageEnvironment } from './header.js';
+import { openFlag } from './open.js';
 
 const PAGE = 20;
 
 /** @type {import('../../router.js').Page} */
 export async function historyPage(view, params, query) {
   const env = pageEnvironment(query);
-  const flag = await loadFlag(params.flag);
+  const flag = await openFlag(view, params.flag);
+  if (!flag) return;
   const base = `/flags/${seg(flag.key)}/environments/${seg(env)}`;
   const environment = environments.byKey(env);
   const list = h('ol', { class: 'versions', 'aria-label': 'Versions, newest first' });

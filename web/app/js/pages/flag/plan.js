@@ -8,7 +8,8 @@ import { confirmDialog, isConflict, showError } from '../../forms.js';
 import { debounce, onAudit, onChange } from '../../live.js';
 import { current, navigate } from '../../router.js';
 import { session } from '../../session.js';
-import { flagHeader, loadFlag, pageEnvironment } from './header.js';
+import { flagHeader, pageEnvironment } from './header.js';
+import { openFlag } from './open.js';
 import { planConflict, planForm } from './plan-form.js';
 import { planTimeline, tickCountdowns } from './plan-timeline.js';
 
@@ -28,7 +29,8 @@ const EDITABLE = new Set(['pending', 'halted', 'aborted', 'completed']);
 /** @type {import('../../router.js').Page} */
 export async function planPage(view, params, query) {
   const env = pageEnvironment(query);
-  const flag = await loadFlag(params.flag);
+  const flag = await openFlag(view, params.flag);
+  if (!flag) return;
   const base = `/flags/${seg(flag.key)}/environments/${seg(env)}/rollout-plan`;
   const production = Boolean(environments.byKey(env)?.production);
   const timeline = h('div', { class: 'timeline-slot' });
