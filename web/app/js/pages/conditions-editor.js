@@ -42,7 +42,7 @@ export function conditionsEditor(initial, opts = {}) {
   let rows = [];
   /** @type {Condition[]} */
   let state = initial.map((c) => ({ ...c, values: [...(c.values ?? [])] }));
-  const list = h('ol', { class: 'conditions' });
+  const list = h('ol', { class: 'segment-conditions' });
   const add = h('button', {
     type: 'button',
     class: 'button small',
@@ -103,7 +103,7 @@ function conditionRow(c, at, i, readOnly, remove) {
   };
   operator.addEventListener('change', syncValues);
   syncValues();
-  const row = h('li', { class: 'condition' },
+  const row = h('li', { class: 'segment-condition' },
     field(`Attribute of condition ${n}`, attribute, { path: `${at}.attribute` }),
     field(`Operator of condition ${n}`, operator, { path: `${at}.operator` }),
     valuesField,

@@ -4,8 +4,14 @@ import { flagsPage, newFlagPage } from './flags.js';
 import { guardsPage } from './flag/guards.js';
 import { historyPage } from './flag/history.js';
 import { planPage } from './flag/plan.js';
-import { placeholder } from './placeholder.js';
 import { targetingPage } from './flag/targeting.js';
+import { auditPage } from './audit.js';
+import { environmentPage } from './environment.js';
+import { environmentsPage } from './environments.js';
+import { segmentPage } from './segment-form.js';
+import { segmentsPage } from './segments.js';
+import { tokensPage } from './tokens.js';
+import { usersPage } from './users.js';
 
 /** @param {(pattern: string, page: import('../router.js').Page) => void} route */
 export function registerPages(route) {
@@ -15,11 +21,12 @@ export function registerPages(route) {
   route('/flags/:flag/plan', planPage);
   route('/flags/:flag/guards', guardsPage);
   route('/flags/:flag/history', historyPage);
-  route('/segments', placeholder('Segments'));
-  route('/segments/:segment', placeholder('Segment'));
-  route('/audit', placeholder('Audit log'));
-  route('/environments', placeholder('Environments'));
-  route('/environments/:env', placeholder('Environment'));
-  route('/users', placeholder('Users'));
-  route('/tokens', placeholder('API tokens'));
+  route('/segments', segmentsPage);
+  route('/segments/new', segmentPage);
+  route('/segments/:segment', segmentPage);
+  route('/audit', auditPage);
+  route('/environments', environmentsPage);
+  route('/environments/:env', environmentPage);
+  route('/users', usersPage);
+  route('/tokens', tokensPage);
 }
