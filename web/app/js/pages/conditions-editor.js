@@ -115,7 +115,7 @@ function conditionRow(c, at, i, readOnly, remove) {
       const op = /** @type {HTMLSelectElement} */ (operator).value;
       /** @type {Condition} */
       const out = { attribute: /** @type {HTMLInputElement} */ (attribute).value.trim(), operator: op };
-      if (op !== 'exists') out.values = parseValues(/** @type {HTMLTextAreaElement} */ (values).value, op);
+      if (op !== 'exists') out.values = parseValues(/** @type {HTMLTextAreaElement} */ (values).value, op, c.values ?? []);
       else out.values = [];
       if (/** @type {HTMLInputElement} */ (negate).checked) out.negate = true;
       return out;
@@ -125,11 +125,13 @@ function conditionRow(c, at, i, readOnly, remove) {
 
 /**
  * One value per non-empty line; numbers for the numeric operators (left as text when not a number, so the
- * server names the bad one).
- * @param {string} text @param {string} op
+ * server names the bad one). A line that shows a non-text value the condition already held (a number or a
+ * boolean written through the API) keeps that value, so saving does not turn `30` into `"30"`.
+ * @param {string} text @param {string} op @param {any[]} original
  */
-function parseValues(text, op) {
+function parseValues(text, op, original) {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  if (!NUMERIC.has(op)) return lines;
-  return lines.map((l) => (l !== '' && Number.isFinite(Number(l)) ? Number(l) : l));
+  if (NUMERIC.has(op)) return lines.map((l) => (Number.isFinite(Number(l)) ? Number(l) : l));
+  const typed = new Map(original.filter((v) => typeof v !== 'string').map((v) => [JSON.stringify(v), v]));
+  return lines.map((l) => (typed.has(l) ? typed.get(l) : l));
 }
