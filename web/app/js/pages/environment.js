@@ -26,9 +26,11 @@ export async function environmentPage(view, params) {
   }
   const settings = h('section', { 'aria-labelledby': 'env-settings' });
   const keys = session.can('admin') ? keysSection(key) : null;
+  const title = h('h1');
   let dirty = false;
   const drawSettings = () => {
     dirty = false;
+    replace(title, env.name, env.production ? h('span', { class: 'badge danger' }, 'production') : null);
     replace(settings, settingsForm(env, (saved) => {
       env = saved;
       drawSettings();
@@ -36,7 +38,7 @@ export async function environmentPage(view, params) {
   };
   replace(view,
     h('p', { class: 'crumbs' }, h('a', { href: '#/environments' }, 'Environments'), ' / '),
-    h('h1', null, env.name, env.production ? h('span', { class: 'badge danger' }, 'production') : null),
+    title,
     h('p', { class: 'key' }, `${env.key} · revision `, h('span', { class: 'revision' }, String(env.revision)), ` · created ${time(env.created_at)}`),
     settings,
     keys?.el);

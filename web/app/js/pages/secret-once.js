@@ -9,7 +9,7 @@ import { h } from '../dom.js';
  * @param {() => void} [dismiss] called by the "Done" button
  */
 export function secretOnce(label, secret, dismiss) {
-  const value = h('input', { class: 'mono secret-value', readonly: true, value: secret, 'aria-label': `${label}: secret`, size: 40 });
+  const value = h('input', { class: 'mono secret-value', readonly: true, value: secret, 'aria-label': `${label}: secret` });
   const copied = h('span', { class: 'hint', role: 'status', 'aria-live': 'polite' });
   const copy = h('button', {
     type: 'button',
