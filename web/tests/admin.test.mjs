@@ -162,6 +162,69 @@ describe('admin pages', () => {
     await page.context().close();
   });
 
+  test('rotating a key shows the new secret once; the old one keeps working through the overlap', async () => {
+    const old = await server.admin.post('/environments/staging/keys', { kind: 'client', name: 'web-app' });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/environments/staging`);
+    await page.getByRole('button', { name: 'Rotate key web-app' }).click();
+    await page.getByRole('dialog').getByText('24 hours').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    const box = page.getByRole('region', { name: 'New secret' });
+    await box.getByText('It will not be shown again.').waitFor();
+    const fresh = await box.getByRole('textbox').inputValue();
+    assert.match(fresh, /^pnn_cli_/);
+    assert.notEqual(fresh, old.key);
+    const evaluate = async (/** @type {string} */ key) => (await fetch(`${server.url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ context: { targetingKey: 'user-1' } }),
+    })).status;
+    assert.equal(await evaluate(fresh), 200);
+    assert.equal(await evaluate(old.key), 200);
+    const keys = (await server.admin.get('/environments/staging/keys')).items.filter((/** @type {any} */ k) => k.name === 'web-app');
+    assert.equal(keys.length, 2);
+    await page.locator('tr', { hasText: old.prefix }).getByText(/expires/).waitFor();
+    await page.context().close();
+  });
+
+  test('deleting an environment that holds flag configs asks again and then forces it', async () => {
+    await server.admin.post('/environments', { key: 'scratch', name: 'Scratch' });
+    await server.admin.post('/flags', { key: 'scratch-flag', kind: 'boolean' });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/environments/scratch`);
+    await page.getByRole('button', { name: 'Delete environment' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    // The refusal is the second question: cancelling it keeps the environment.
+    const second = page.getByRole('dialog');
+    await second.getByText(/every flag configuration/).waitFor();
+    await second.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText(/Not deleted: .*holds \d+ flag config/).waitFor();
+    assert.equal((await server.admin.get('/environments/scratch')).key, 'scratch');
+    await page.getByRole('button', { name: 'Delete environment' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('dialog').getByText(/every flag configuration/).waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(/#\/environments$/);
+    const left = (await server.admin.get('/environments')).items.map((/** @type {any} */ e) => e.key);
+    assert.ok(!left.includes('scratch'));
+    await page.locator('tr[data-env="scratch"]').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('#env-select option[value="scratch"]').count(), 0);
+    await page.context().close();
+  });
+
+  test('saving a segment keeps values that are not text', async () => {
+    await server.admin.post('/segments', { key: 'adults', conditions: [{ attribute: 'age', operator: 'in', values: [30, 'thirty', true] }, { attribute: 'age', operator: 'gte', values: [18] }] });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/segments/adults`);
+    await page.getByLabel('Description').fill('grown-ups');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText(/Saved \(version 2\)/).waitFor();
+    const saved = await server.admin.get('/segments/adults');
+    assert.equal(saved.description, 'grown-ups');
+    assert.deepEqual(saved.conditions.map((/** @type {any} */ c) => c.values), [[30, 'thirty', true], [18]]);
+    await page.context().close();
+  });
+
   test('create a user and an API token', async () => {
     const page = await signedInPage(browser, server.url);
     await nav(page, 'Users').click();
@@ -295,9 +358,15 @@ describe('admin pages', () => {
 
   test('usable at phone width', async () => {
     const page = await signedInPage(browser, server.url, ADMIN, { width: 390, height: 844 });
-    for (const path of ['/segments/beta-users', '/environments/staging', '/users', '/tokens']) {
+    for (const path of ['/segments/beta-users', '/environments/staging', '/users', '/tokens', '/audit']) {
       await page.goto(`${server.url}/#${path}`);
       await page.locator('main h1').waitFor();
+      if (path === '/environments/staging') {
+        // With a new secret on show, too.
+        await page.getByLabel('Key name').fill('phone');
+        await page.getByRole('button', { name: 'Create key' }).click();
+        await page.getByRole('region', { name: 'New secret' }).waitFor();
+      }
       await page.waitForTimeout(200);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       const wide = width > 390 ? await page.evaluate(() => [...document.querySelectorAll('main *')]
