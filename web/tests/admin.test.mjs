@@ -95,6 +95,9 @@ describe('admin pages', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('.delete-refused').getByText(/staff-only/).waitFor();
     assert.equal((await server.admin.get('/segments/staff')).key, 'staff');
+    // A segment made elsewhere appears without a reload.
+    await server.admin.post('/segments', { key: 'made-elsewhere', included: ['user-9'] });
+    await page.locator('tr[data-segment="made-elsewhere"]').waitFor();
     await page.context().close();
   });
 
@@ -122,6 +125,8 @@ describe('admin pages', () => {
     // The list marks it.
     await nav(page, 'Environments').click();
     await page.locator('tr[data-env="production"] .badge').getByText('production').waitFor();
+    await server.admin.post('/environments', { key: 'qa', name: 'QA' });
+    await page.locator('tr[data-env="qa"]').waitFor();
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
