@@ -203,6 +203,112 @@ describe('rollout plan, guards and history', () => {
     await page.context().close();
   });
 
+  test('edit a guard, then delete it', async () => {
+    await server.admin.post('/flags', { key: 'latency-watch', kind: 'boolean' });
+    const guards = '/flags/latency-watch/environments/staging/guards';
+    const created = await server.admin.post(guards, { metric: 'latency_ms', statistic: 'mean', direction: 'higher_is_worse', threshold: { absolute: 800 }, variant: 'on' });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/latency-watch/guards?env=staging`);
+    await page.getByRole('button', { name: `Edit guard latency_ms #${created.id}` }).click();
+    assert.equal(await page.getByLabel('Statistic').inputValue(), 'mean');
+    assert.equal(await page.getByLabel('Threshold kind').inputValue(), 'absolute');
+    await page.getByLabel('Threshold', { exact: true }).fill('650');
+    await page.getByLabel('Minimum samples').fill('500');
+    await page.getByLabel('Window').fill('2 weeks later');
+    await page.getByRole('button', { name: 'Save guard' }).click();
+    await page.locator('[data-path="window"] .field-error').waitFor();
+    assert.equal((await server.admin.get(guards)).items[0].version, created.version);
+    await page.getByLabel('Window').fill('30m');
+    await page.getByRole('button', { name: 'Save guard' }).click();
+    await page.locator('article.guard .guard-spec', { hasText: 'not higher than 650' }).waitFor();
+    const [edited] = (await server.admin.get(guards)).items;
+    assert.deepEqual([edited.threshold, edited.min_samples, edited.version], [{ absolute: 650 }, 500, created.version + 1]);
+
+    await page.getByRole('button', { name: `Delete guard latency_ms #${created.id}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('No guards on latency-watch').waitFor();
+    assert.equal((await server.admin.get(guards)).items.length, 0);
+    await page.context().close();
+  });
+
+  test('a breached guard halts a running plan, and the timeline says why', async () => {
+    await server.admin.post('/flags', { key: 'search-v2', kind: 'boolean' });
+    const config = '/flags/search-v2/environments/staging';
+    await server.admin.post(`${config}/toggle`, { enabled: true }, 1);
+    const guard = await server.admin.post(`${config}/guards`, { metric: 'search_error', statistic: 'rate', direction: 'higher_is_worse',
+      threshold: { relative: 0.1 }, variant: 'on', action: 'halt_rollout' });
+    await server.admin.put(`${config}/rollout-plan`, { variant: 'on', steps: [{ percent: 10, hold: '1h' }, { percent: 100 }] });
+    await server.admin.post(`${config}/rollout-plan/start`);
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/search-v2/plan?env=staging`);
+    await page.locator('.plan-timeline[data-state="running"]').waitFor();
+
+    const key = (await server.admin.post('/environments/staging/keys', { kind: 'server', name: 'search-service' })).key;
+    const metric = (/** @type {string} */ variant, /** @type {number} */ n) => ({ flag: 'search-v2', variant, metric: 'search_error', count: n, sum: n, sum_squares: n });
+    const sent = await fetch(`${server.url}/api/v1/sdk/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        exposures: [{ flag: 'search-v2', variant: 'on', count: 20_000 }, { flag: 'search-v2', variant: 'off', count: 20_000 }],
+        metrics: [metric('on', 400), metric('off', 100)],
+      }),
+    });
+    assert.equal(sent.status, 202);
+    const halted = page.locator('.plan-timeline[data-state="halted"]');
+    await halted.waitFor({ timeout: 20_000 });
+    assert.match(await halted.locator('.plan-now').innerText(), new RegExp(`Guard #${guard.id} on search_error was breached \\(p = `));
+    await halted.locator('.step.stopped[data-step="0"]').waitFor();
+    assert.equal((await server.admin.get(`${config}/rollout-plan`)).state, 'halted');
+    // Starting again is refused while the guard is breached, and the refusal is shown.
+    await page.getByRole('button', { name: 'Start again' }).click();
+    await page.locator('.plan-moves .alert-danger', { hasText: 'breached' }).waitFor();
+    await page.context().close();
+  });
+
+  test('a plan changed by someone else meanwhile: the save says who and offers a reload', async () => {
+    await server.admin.post('/flags', { key: 'contested', kind: 'boolean' });
+    const plan = '/flags/contested/environments/staging/rollout-plan';
+    await server.admin.put(plan, { variant: 'on', steps: [{ percent: 20, hold: '1h' }, { percent: 100 }] });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/contested/plan?env=staging`);
+    await page.getByRole('heading', { name: 'Replace the plan' }).waitFor();
+    await page.getByLabel('Step 1 percent').fill('30');
+    await server.admin.put(plan, { variant: 'on', steps: [{ percent: 40, hold: '1h' }, { percent: 100 }] });
+    await page.getByRole('button', { name: 'Save plan' }).click();
+    const conflict = page.locator('.plan-form .conflict');
+    await conflict.waitFor();
+    assert.match(await conflict.innerText(), /changed meanwhile.*plan version 2/);
+    assert.equal((await server.admin.get(plan)).steps[0].percent, 40);
+    await conflict.getByRole('button', { name: 'Reload' }).click();
+    await conflict.waitFor({ state: 'detached' });
+    assert.equal(await page.getByLabel('Step 1 percent').inputValue(), '40');
+    await page.context().close();
+  });
+
+  test('history pages through many versions and diffs across a page boundary', async () => {
+    await server.admin.post('/flags', { key: 'chatty', kind: 'boolean' });
+    const config = '/flags/chatty/environments/staging';
+    for (let v = 1; v <= 24; v += 1) await server.admin.post(`${config}/toggle`, { enabled: v % 2 === 1 }, v);
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/chatty/history?env=staging`);
+    await page.locator('li.version[data-version="25"]').waitFor();
+    assert.equal(await page.locator('li.version').count(), 20);
+    await page.getByRole('button', { name: 'Older versions' }).waitFor();
+    // The oldest version shown compares with one on the next page, which is loaded for it, below.
+    const v6 = page.locator('li.version[data-version="6"]');
+    await v6.getByText('Changes in version 6').click();
+    await v6.locator('.diff-summary', { hasText: 'turned on' }).waitFor();
+    assert.equal(await v6.locator('details').getAttribute('open'), '');
+    await page.locator('li.version[data-version="1"]').waitFor();
+    assert.equal(await page.locator('li.version').count(), 25);
+    await page.getByText('That is every version.').waitFor();
+    // Opening a diff in view needs no more loading.
+    const v25 = page.locator('li.version[data-version="25"]');
+    await v25.getByText('Changes in version 25').click();
+    await v25.locator('.diff-summary', { hasText: 'turned off' }).waitFor();
+    await page.context().close();
+  });
+
   test('a viewer sees the tabs without edit controls', async () => {
     const viewer = await server.admin.createUser('viewer');
     const page = await signedInPage(browser, server.url, viewer);
@@ -221,12 +327,24 @@ describe('rollout plan, guards and history', () => {
     await page.context().close();
   });
 
-  test('the guards tab fits a phone-width window', async () => {
+  test('the three tabs fit a phone-width window', async () => {
     const page = await signedInPage(browser, server.url, ADMIN, { width: 390, height: 844 });
+    const fits = async (/** @type {string} */ where) => {
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `${where} scrolls sideways: ${width}px`);
+    };
     await page.goto(`${server.url}/#/flags/payments/guards?env=production`);
     await page.locator('article.guard svg.chart').waitFor();
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 390, `the page scrolls sideways: ${width}px`);
+    await fits('the guards tab');
+    await page.getByRole('button', { name: 'New guard' }).click();
+    await fits('the guard form');
+    await page.goto(`${server.url}/#/flags/contested/plan?env=staging`);
+    await page.locator('.plan-timeline').waitFor();
+    await fits('the plan tab');
+    await page.goto(`${server.url}/#/flags/banner/history?env=production`);
+    await page.locator('li.version[data-version="4"]').getByText('Changes in version 4').click();
+    await page.locator('li.version[data-version="4"] .diff-lines').waitFor();
+    await fits('the history tab');
     await page.context().close();
   });
 });

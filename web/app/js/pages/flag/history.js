@@ -44,8 +44,7 @@ export async function historyPage(view, params, query) {
     for (;;) {
       const found = versions.find((x) => x.version < v);
       if (found || !cursor) return found ?? null;
-      await fetchPage(false);
-      draw();
+      await older();
     }
   };
 
@@ -101,11 +100,21 @@ export async function historyPage(view, params, query) {
     return row;
   };
 
+  const drawMore = () => {
+    replace(more, cursor
+      ? h('button', { type: 'button', class: 'button', onclick: () => void older() }, 'Older versions')
+      : versions.length ? h('p', { class: 'hint' }, 'That is every version.') : h('p', { class: 'empty' }, 'No versions.'));
+  };
   const draw = () => {
     replace(list, versions.map(item));
-    replace(more, cursor
-      ? h('button', { type: 'button', class: 'button', onclick: async () => { await fetchPage(false); draw(); } }, 'Older versions')
-      : versions.length ? h('p', { class: 'hint' }, 'That is every version.') : h('p', { class: 'empty' }, 'No versions.'));
+    drawMore();
+  };
+  /** Loads the next page and adds its versions below, leaving the open diffs as they are. */
+  const older = async () => {
+    const shown = versions.length;
+    await fetchPage(false);
+    list.append(...versions.slice(shown).map((entry, j) => item(entry, shown + j)));
+    drawMore();
   };
 
   const load = async () => {
