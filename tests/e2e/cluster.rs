@@ -18,6 +18,12 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 /// How long any awaited condition may take before the test fails. Generous: the machine may be busy.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Anything serving the API: a replica in this process, or a server process.
+pub trait Server {
+    /// Its base URL, `http://127.0.0.1:port`.
+    fn url(&self) -> String;
+}
+
 /// One server replica. It keeps its port across [`stop`](Self::stop) and [`start`](Self::start).
 pub struct Replica {
     server: Option<RunningServer>,
@@ -89,6 +95,12 @@ impl Replica {
     }
 }
 
+impl Server for Replica {
+    fn url(&self) -> String {
+        Replica::url(self)
+    }
+}
+
 /// The admin API, signed in as the first admin.
 pub struct Admin {
     http: reqwest::Client,
@@ -96,7 +108,7 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub async fn sign_in(replica: &Replica) -> Self {
+    pub async fn sign_in(replica: &impl Server) -> Self {
         let http = reqwest::Client::new();
         let login = json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
         let reply = http.post(format!("{}/api/v1/auth/login", replica.url())).json(&login).send().await.unwrap();
@@ -106,7 +118,14 @@ impl Admin {
     }
 
     /// Calls the admin API of `replica` and asserts the status.
-    pub async fn call(&self, replica: &Replica, method: Method, path: &str, body: Option<Value>, status: u16) -> Value {
+    pub async fn call(
+        &self,
+        replica: &impl Server,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
         let mut request = self.http.request(method, format!("{}{path}", replica.url())).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -120,7 +139,7 @@ impl Admin {
 
     /// The environment `production`, a boolean flag `checkout` serving `off` to everyone there, and a server
     /// SDK key of `production`, which is returned.
-    pub async fn set_up(&self, replica: &Replica) -> String {
+    pub async fn set_up(&self, replica: &impl Server) -> String {
         self.call(replica, Method::POST, "/api/v1/environments", Some(json!({ "key": "production" })), 201).await;
         let flag = json!({ "key": "checkout", "kind": "boolean" });
         self.call(replica, Method::POST, "/api/v1/flags", Some(flag), 201).await;
@@ -132,7 +151,7 @@ impl Admin {
 
     /// Through `replica`: `flag` (boolean) serves `variant` (`on` or `off`) to everyone in production.
     /// Returns the config's new version.
-    pub async fn serve(&self, replica: &Replica, flag: &str, variant: &str) -> u64 {
+    pub async fn serve(&self, replica: &impl Server, flag: &str, variant: &str) -> u64 {
         let path = format!("/api/v1/flags/{flag}/environments/production");
         let config = json!({ "enabled": true, "off_variant": "off", "default": { "variant": variant } });
         let saved = self.call(replica, Method::PUT, &path, Some(config), 200).await;
@@ -140,7 +159,7 @@ impl Admin {
     }
 
     /// Through `replica`: a new boolean flag serving `on` in production. Returns its config's version.
-    pub async fn new_flag(&self, replica: &Replica, flag: &str) -> u64 {
+    pub async fn new_flag(&self, replica: &impl Server, flag: &str) -> u64 {
         let body = json!({ "key": flag, "kind": "boolean" });
         self.call(replica, Method::POST, "/api/v1/flags", Some(body), 201).await;
         self.serve(replica, flag, "on").await
@@ -178,7 +197,7 @@ impl Cluster {
 }
 
 /// An SDK client of `replica` with short reconnection delays and polling intervals, sending no events.
-pub fn client(replica: &Replica, key: &str) -> ClientBuilder {
+pub fn client(replica: &impl Server, key: &str) -> ClientBuilder {
     Client::builder(replica.url(), key)
         .reconnect_delays(Duration::from_millis(20), Duration::from_millis(200))
         .poll_interval(Duration::from_millis(200))

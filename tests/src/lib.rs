@@ -1,8 +1,9 @@
 //! # pennon-tests
 //!
 //! End-to-end tests of Pennon (in `e2e/`): server replicas sharing one PostgreSQL database, real SDK clients
-//! following them over real HTTP and server-sent events, replicas stopped and restarted, database connections
-//! cut. Run them with `cargo test -p pennon-tests`; they need the PostgreSQL server named by
+//! following them over real HTTP and server-sent events, replicas stopped and restarted, the server binary killed
+//! with SIGKILL, database connections cut. Run them with `cargo build -p pennon-server && cargo test -p
+//! pennon-tests` (the binary is run from the same target directory); they need the PostgreSQL server named by
 //! `PENNON_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
 //!
 //! The library holds what these tests and the server's API tests share: a fresh database per test
