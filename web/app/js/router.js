@@ -7,6 +7,8 @@
 const routes = [];
 /** @type {(() => void) | void} */
 let cleanup;
+/** Counts renders, so that a page still loading when the next one starts cannot install its cleanup late. */
+let generation = 0;
 
 /**
  * @param {string} pattern e.g. `/flags/:flag`
@@ -36,6 +38,8 @@ export async function render() {
   const view = /** @type {HTMLElement} */ (document.getElementById('view'));
   if (typeof cleanup === 'function') cleanup();
   cleanup = undefined;
+  generation += 1;
+  const mine = generation;
   for (const r of routes) {
     if (r.parts.length !== parts.length) continue;
     /** @type {Record<string, string>} */
@@ -49,7 +53,13 @@ export async function render() {
     });
     if (!ok) continue;
     document.dispatchEvent(new CustomEvent('pennon:navigate', { detail: { path } }));
-    cleanup = await r.page(view, params, query);
+    const done = await r.page(view, params, query);
+    // Another page started meanwhile: this one's subscriptions end now instead of outliving it.
+    if (mine !== generation) {
+      if (typeof done === 'function') done();
+    } else {
+      cleanup = done;
+    }
     return;
   }
   view.textContent = '';
