@@ -17,9 +17,14 @@ pub const BODY: &str =
 /// The path it answers on.
 pub const PATH: &str = "/evaluate";
 
+/// The router: `POST /evaluate` reads the body and answers [`BODY`].
+pub fn router() -> Router {
+    Router::new().route(PATH, post(|_body: Bytes| async { ([(CONTENT_TYPE, "application/json")], BODY) }))
+}
+
 /// Serves `POST /evaluate` on an ephemeral port of 127.0.0.1, on the current runtime.
 pub async fn spawn() -> anyhow::Result<SocketAddr> {
-    let app = Router::new().route(PATH, post(|_body: Bytes| async { ([(CONTENT_TYPE, "application/json")], BODY) }));
+    let app = router();
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -63,6 +63,11 @@ struct Scenario {
 
 const HALF_RATE_P99_LIMIT: Duration = Duration::from_millis(5);
 
+/// The `pennon` binary's allocator (see `crates/server/src/main.rs`): the server runs in-process here, so
+/// it allocates through this binary's allocator, as deployed.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -31,9 +31,16 @@ pub struct Pennon {
 
 /// Starts the server on the current runtime and fills the environment.
 pub async fn start() -> anyhow::Result<Pennon> {
+    start_with(|_| {}).await
+}
+
+/// Like [`start`], with settings adjusted first.
+pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> anyhow::Result<Pennon> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("pennon.db").display());
-    let server = pennon_server::startup::spawn(ServeConfig::for_database(&url)).await?;
+    let mut settings = ServeConfig::for_database(&url);
+    adjust(&mut settings);
+    let server = pennon_server::startup::spawn(settings).await?;
     let (store, actor) = (&server.state.store, Actor::system("bench"));
     let env = NewEnvironment {
         key: ENVIRONMENT.into(),
