@@ -19,17 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::AuthService;
+pub use crate::cors_service::{ClientCors, ClientCorsLayer};
 use pennon_engine::Problem as FieldProblem;
 
 use crate::error::ApiError;
 use crate::snapshots::Snapshots;
-use crate::store::KeyKind;
 
 /// The entry that allows every origin; it must stand alone.
 pub const ANY_ORIGIN: &str = "*";
@@ -38,7 +34,7 @@ pub const ANY_ORIGIN: &str = "*";
 pub const MAX_ORIGINS: usize = 100;
 
 /// How long browsers may cache a preflight answer.
-const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(300);
+pub(crate) const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// Checks and normalises an environment's allowed origins. Each is `http(s)://host[:port]` with no path,
 /// query, fragment or user; scheme and host are lower-cased, a default port is dropped and a unicode host
@@ -141,25 +137,8 @@ impl OriginTable {
 }
 
 /// The CORS layer of the client-key routes.
-pub fn layer(snapshots: Arc<Snapshots>, auth: Arc<AuthService>) -> CorsLayer {
-    let allow = AllowOrigin::predicate(move |origin: &HeaderValue, parts: &Parts| {
-        let Ok(origin) = origin.to_str() else { return false };
-        let table = snapshots.origins();
-        if parts.method == Method::OPTIONS {
-            return table.allowed_somewhere(origin);
-        }
-        let Some(credential) = crate::auth::bearer(&parts.headers) else { return false };
-        match auth.keys.check(credential) {
-            Some(grant) if grant.kind == KeyKind::Client => table.allows(&grant.environment, origin),
-            _ => false,
-        }
-    });
-    CorsLayer::new()
-        .allow_origin(allow)
-        .allow_methods([Method::POST])
-        .allow_headers([AUTHORIZATION, CONTENT_TYPE, IF_NONE_MATCH])
-        .expose_headers([ETAG])
-        .max_age(PREFLIGHT_MAX_AGE)
+pub fn layer(snapshots: Arc<Snapshots>, auth: Arc<AuthService>) -> ClientCorsLayer {
+    ClientCorsLayer::new(snapshots, auth)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The `pennon` binary.
 
+use std::io::IsTerminal as _;
+
 use clap::Parser;
 use pennon_server::config::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
@@ -13,7 +15,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or collector gets plain text (and every span's fields are
+    // formatted without escape codes, which costs each request less).
+    let colour = std::io::stderr().is_terminal();
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     match cli.log_format {
         LogFormat::Json => subscriber.json().init(),
         LogFormat::Text => subscriber.init(),

@@ -1,13 +1,9 @@
 //! Prometheus metrics, exposed at `/metrics` in the text exposition format.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Instant;
+use std::sync::{Mutex, OnceLock, RwLock};
 
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use pennon_engine::Reason;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -90,11 +86,13 @@ pub struct Metrics {
     /// Streams ended because their subscriber fell too far behind.
     pub sse_lagged: Family<StreamLabels, Counter>,
     /// The series of `requests` and `request_seconds` by route, then method and status, found by the route's
-    /// text without building a label set (routes are a fixed set, so this stays small).
-    request_series: RwLock<HashMap<Box<str>, SeriesByMethodAndStatus>>,
+    /// text without building a label set (routes are a fixed set, so this stays small). The keys are the
+    /// server's own route templates, methods and statuses, never a caller's text, so a fast hash is safe.
+    request_series: RwLock<HashMap<Box<str>, SeriesByMethodAndStatus, FastHash>>,
 }
 
-type SeriesByMethodAndStatus = HashMap<(&'static str, u16), RequestSeries>;
+type FastHash = foldhash::fast::RandomState;
+type SeriesByMethodAndStatus = HashMap<(&'static str, u16), RequestSeries, FastHash>;
 
 /// One route, method and status's request counter and latency histogram.
 #[derive(Debug, Clone)]
@@ -250,18 +248,6 @@ impl FlagCounters {
 
 /// Route label of requests no route matched.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-/// Middleware counting every request by matched route, method and status, with its latency. It runs inside
-/// the router (as a layer on it), where [`MatchedPath`] is known; it costs two map lookups per request.
-pub async fn track_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-    metrics.request(route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
-}
 
 fn method_label(method: &Method) -> &'static str {
     match *method {

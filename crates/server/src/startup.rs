@@ -7,14 +7,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
+use std::convert::Infallible;
+
+use crate::cors::ClientCorsLayer;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::Response;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower_http::cors::CorsLayer;
+use tower::{Service, ServiceBuilder};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,7 +52,7 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
 }
 
 /// Every route, documented: the API under `/api/v1` and the operations endpoints.
-fn routes(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
+fn routes(cors: Option<ClientCorsLayer>) -> OpenApiRouter<AppState> {
     crate::api::router(cors).merge(crate::ops::router())
 }
 
@@ -57,22 +61,35 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes(None).split_for_parts().1
 }
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
+/// The whole HTTP application: every route, then the request id and tracing layers.
+///
+/// Those outer layers wrap the router once instead of each route: a layer added with `Router::layer` sits
+/// inside every route's service, and axum clones a route's service for every request it handles. Out here
+/// they are cloned once per connection.
+pub fn app(
+    state: AppState,
+) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
     let cors = crate::cors::layer(state.snapshots.clone(), state.auth.clone());
     let (routes, _) = routes(Some(cors)).split_for_parts();
     let max_body = state.config.max_body_bytes;
-    routes
+    let service = routes
         .fallback(crate::web::fallback)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track_requests))
-        .with_state(state)
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(crate::request_metrics::RequestMetricsLayer(state.metrics.clone()))
+        .with_state(state);
+    ServiceBuilder::new()
+        .map_response(|response: Response<_>| response.map(Body::new))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, CountedRequestIds::new()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, CountedRequestIds::new()))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .service(service)
 }
 
 /// Request ids for requests that come without one: a random prefix per process (so that the ids of replicas
@@ -188,7 +205,7 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
     let app = app(state.clone());
     let streams = state.streams.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(listener, axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(app))
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
                 // Streams never finish by themselves: end them, or they would hold shutdown up.

@@ -13,10 +13,13 @@ use std::hint::black_box;
 
 use anyhow::{Context as _, bail};
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::http::{Request, header};
+use axum::response::Response;
 use http_body_util::BodyExt as _;
 use pennon_bench::{ceiling, pennon};
-use tower::ServiceExt as _;
+use std::convert::Infallible;
+use tower::{Service, ServiceExt as _};
 
 /// The `pennon` binary's allocator (see `crates/server/src/main.rs`).
 #[global_allocator]
@@ -28,26 +31,39 @@ fn main() -> anyhow::Result<()> {
     let n: usize = n.parse().context("usage: request-instructions ceiling|one|all ITERATIONS")?;
     // The server's log filter, as `http-eval` runs it: request spans are created as in production.
     let filter = tracing_subscriber::EnvFilter::new("info,sqlx=warn");
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // As the `pennon` binary logs when its output is not a terminal.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         // No periodic refresh: under valgrind a run is slow enough for several, which would not cancel out.
         let server = pennon::start_with(|c| c.refresh_interval = std::time::Duration::from_secs(3600)).await?;
-        let (app, path) = match which.as_str() {
-            "ceiling" => (ceiling::router(), ceiling::PATH),
-            "one" | "all" => (pennon_server::startup::app(server.server.state.clone()), pennon::PATH),
-            other => bail!("unknown loop {other:?}: ceiling, one or all"),
-        };
         let body = pennon::bodies(1, (which != "all").then_some("flag-00")).remove(0);
-        for _ in 0..n {
-            let request = Request::post(path)
-                .header(header::CONTENT_TYPE, "application/json")
-                .header(header::AUTHORIZATION, &server.authorization)
-                .body(Body::from(body.clone()))?;
-            let response = app.clone().oneshot(request).await?;
-            anyhow::ensure!(response.status().is_success(), "answered {}", response.status());
-            black_box(response.into_body().collect().await?.to_bytes());
+        let authorization = server.authorization.clone();
+        match which.as_str() {
+            "ceiling" => drive(ceiling::router(), ceiling::PATH, &body, &authorization, n).await,
+            "one" | "all" => {
+                let app = pennon_server::startup::app(server.server.state.clone());
+                drive(app, pennon::PATH, &body, &authorization, n).await
+            }
+            other => bail!("unknown loop {other:?}: ceiling, one or all"),
         }
-        anyhow::Ok(())
     })
+}
+
+/// Sends the request `n` times through `app`, reading each answer to its end.
+async fn drive<S>(app: S, path: &str, body: &Bytes, authorization: &str, n: usize) -> anyhow::Result<()>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
+{
+    for _ in 0..n {
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, authorization)
+            .body(Body::from(body.clone()))?;
+        let response = app.clone().oneshot(request).await?;
+        anyhow::ensure!(response.status().is_success(), "answered {}", response.status());
+        black_box(response.into_body().collect().await?.to_bytes());
+    }
+    Ok(())
 }

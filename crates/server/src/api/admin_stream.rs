@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// - a `: heartbeat` comment at the configured interval.
 ///
 /// Events are not replayed on reconnection: a client reloads what it shows, then follows the stream.
-#[utoipa::path(get, path = "/admin/stream", tag = "audit",
+#[utoipa::path(get, path = "/api/v1/admin/stream", tag = "audit",
     security(("bearer" = ["viewer"]), ("session_cookie" = [])),
     responses(
         (status = 200, description = "The event stream", body = String, content_type = "text/event-stream"),

@@ -92,7 +92,7 @@ struct AuditParams {
 }
 
 /// The audit log, newest first, filtered by flag, environment, actor and time.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditParams), security(("bearer" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<AuditBody>), (status = 400, body = ProblemBody),
         (status = 401, body = ProblemBody), (status = 403, body = ProblemBody)))]
 async fn list_audit(

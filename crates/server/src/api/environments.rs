@@ -124,7 +124,7 @@ async fn environments_changed(state: &AppState) {
 }
 
 /// List environments.
-#[utoipa::path(get, path = "/environments", tag = "environments", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/environments", tag = "environments", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     responses((status = 200, body = EnvironmentList)))]
 async fn list_environments(_: Viewer, State(state): State<AppState>) -> Result<Json<EnvironmentList>, ApiError> {
     let items = state.store.list_environments().await?.into_iter().map(Into::into).collect();
@@ -132,7 +132,7 @@ async fn list_environments(_: Viewer, State(state): State<AppState>) -> Result<J
 }
 
 /// Create an environment; every flag gets its initial (off) config in it.
-#[utoipa::path(post, path = "/environments", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = CreateEnvironment,
+#[utoipa::path(post, path = "/api/v1/environments", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = CreateEnvironment,
     responses((status = 201, body = EnvironmentBody), (status = 400, body = ProblemBody),
         (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn create_environment(
@@ -151,7 +151,7 @@ async fn create_environment(
 }
 
 /// Get an environment.
-#[utoipa::path(get, path = "/environments/{env}", tag = "environments", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/environments/{env}", tag = "environments", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("env" = String, Path, description = "Environment key")),
     responses((status = 200, body = EnvironmentBody), (status = 404, body = ProblemBody)))]
 async fn get_environment(
@@ -164,7 +164,7 @@ async fn get_environment(
 }
 
 /// Rename an environment, change its production mark or its allowed origins.
-#[utoipa::path(patch, path = "/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = UpdateEnvironment,
+#[utoipa::path(patch, path = "/api/v1/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = UpdateEnvironment,
     params(("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = EnvironmentBody), (status = 404, body = ProblemBody),
@@ -188,7 +188,7 @@ async fn update_environment(
 }
 
 /// Delete an environment (refused while it holds flag configs, unless `force=true`).
-#[utoipa::path(delete, path = "/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
+#[utoipa::path(delete, path = "/api/v1/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
     params(("env" = String, Path, description = "Environment key"), DeleteParams),
     responses((status = 204), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn delete_environment(

@@ -252,7 +252,7 @@ pub(crate) fn scope_problem(e: ScopeError) -> ApiError {
 /// One flag answers `{"flag", "value", "variant", "version", "reason"}`; an unknown flag is not an HTTP
 /// error but an evaluation with reason `ERROR` / `FLAG_NOT_FOUND` and a `null` value. Without `flag` the
 /// answer is `{"environment", "revision", "evaluations": [...]}`.
-#[utoipa::path(post, path = "/evaluate", tag = "evaluation", request_body = EvaluateRequest,
+#[utoipa::path(post, path = "/api/v1/evaluate", tag = "evaluation", request_body = EvaluateRequest,
     security(("sdk_key" = ["client"]), ("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("X-Pennon-Environment" = Option<String>, Header, description = "With an admin credential: the environment to evaluate in")),
     responses((status = 200, description = "One evaluation, or every flag's", body = EvaluateResponse),
@@ -273,7 +273,9 @@ async fn evaluate(
     if let Some(flag) = body.flag.as_deref() {
         let evaluation = compiled.evaluate(flag, context);
         count(&state, &snapshot, None, &evaluation);
-        return Ok(json_answer(&evaluation, 256));
+        let mut out = Vec::with_capacity(256);
+        super::evaluation_json::write_evaluation(&mut out, &evaluation);
+        return Ok(json_bytes(out));
     }
     let evaluations = compiled.evaluate_all(context);
     for (i, evaluation) in evaluations.iter().enumerate() {
@@ -281,7 +283,9 @@ async fn evaluate(
     }
     let capacity = 64 + 128 * evaluations.len();
     let list = EvaluationList { environment: compiled.environment(), revision: compiled.revision(), evaluations };
-    Ok(json_answer(&list, capacity))
+    let mut out = Vec::with_capacity(capacity);
+    super::evaluation_json::write_list(&mut out, &list);
+    Ok(json_bytes(out))
 }
 
 /// Answers `value` as JSON, written into a buffer of `capacity` bytes (it grows when that is too little).
@@ -294,6 +298,11 @@ pub(crate) fn json_answer<T: Serialize>(value: &T, capacity: usize) -> Response 
         Ok(()) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response(),
         Err(e) => ApiError::Internal(e.into()).into_response(),
     }
+}
+
+/// Answers a JSON body already written.
+fn json_bytes(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// Counts one evaluation served. `position` is the flag's position in the snapshot when the caller knows it

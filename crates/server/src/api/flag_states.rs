@@ -97,7 +97,7 @@ impl From<FlagState> for FlagStateBody {
 }
 
 /// Every flag's state in an environment: on or off, config version, rollout plan step and guard states.
-#[utoipa::path(get, path = "/environments/{env}/flag-states", tag = "configs",
+#[utoipa::path(get, path = "/api/v1/environments/{env}/flag-states", tag = "configs",
     security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("env" = String, Path, description = "Environment key")),
     responses((status = 200, body = FlagStateList), (status = 401, body = ProblemBody),

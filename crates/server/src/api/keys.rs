@@ -112,7 +112,7 @@ fn new_secret(kind: KeyKind) -> String {
 }
 
 /// List an environment's SDK keys.
-#[utoipa::path(get, path = "/environments/{env}/keys", tag = "keys",
+#[utoipa::path(get, path = "/api/v1/environments/{env}/keys", tag = "keys",
     params(("env" = String, Path, description = "Environment key")), security(("bearer" = ["admin"])),
     responses((status = 200, body = KeyList), (status = 404, body = ProblemBody)))]
 async fn list_keys(
@@ -125,7 +125,7 @@ async fn list_keys(
 }
 
 /// Create an SDK key.
-#[utoipa::path(post, path = "/environments/{env}/keys", tag = "keys", request_body = CreateKey,
+#[utoipa::path(post, path = "/api/v1/environments/{env}/keys", tag = "keys", request_body = CreateKey,
     params(("env" = String, Path, description = "Environment key")), security(("bearer" = ["admin"])),
     responses((status = 201, body = CreatedKey), (status = 400, body = ProblemBody), (status = 404, body = ProblemBody)))]
 async fn create_key(
@@ -147,7 +147,7 @@ async fn create_key(
 }
 
 /// Rotate an SDK key: a new key replaces it; the old one keeps working until `old_key_expires_at`.
-#[utoipa::path(post, path = "/environments/{env}/keys/{id}/rotate", tag = "keys", request_body = Option<RotateKey>,
+#[utoipa::path(post, path = "/api/v1/environments/{env}/keys/{id}/rotate", tag = "keys", request_body = Option<RotateKey>,
     params(("env" = String, Path, description = "Environment key"), ("id" = i64, Path, description = "Key id")),
     security(("bearer" = ["admin"])),
     responses((status = 201, body = CreatedKey), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
@@ -177,7 +177,7 @@ async fn rotate_key(
 }
 
 /// Revoke an SDK key: it stops working at once.
-#[utoipa::path(delete, path = "/environments/{env}/keys/{id}", tag = "keys",
+#[utoipa::path(delete, path = "/api/v1/environments/{env}/keys/{id}", tag = "keys",
     params(("env" = String, Path, description = "Environment key"), ("id" = i64, Path, description = "Key id")),
     security(("bearer" = ["admin"])), responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn revoke_key(

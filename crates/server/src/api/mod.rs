@@ -6,6 +6,7 @@ pub mod common;
 mod configs;
 mod environments;
 pub mod evaluate;
+mod evaluation_json;
 mod flag_states;
 mod flags;
 mod guards;
@@ -19,7 +20,7 @@ mod session;
 mod tokens;
 mod users;
 
-use tower_http::cors::CorsLayer;
+use crate::cors::ClientCorsLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -79,7 +80,7 @@ impl Modify for SecuritySchemes {
 
 /// Every `/api/v1` route, with the OpenAPI description collected from the handlers. `cors` (see
 /// [`crate::cors`]) goes on the client-key routes only: `/api/v1/evaluate` and OFREP.
-pub fn router(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
+pub fn router(cors: Option<ClientCorsLayer>) -> OpenApiRouter<AppState> {
     let (mut evaluate, mut ofrep) = (evaluate::router(), ofrep::router());
     if let Some(cors) = cors {
         (evaluate, ofrep) = (evaluate.layer(cors.clone()), ofrep.layer(cors));
@@ -89,6 +90,7 @@ pub fn router(cors: Option<CorsLayer>) -> OpenApiRouter<AppState> {
     let v1 = v1.merge(flag_states::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
     let v1 = v1.merge(sdk::router()).merge(admin_stream::router());
-    // OFREP fixes its own paths (`/ofrep/v1/...`), outside `/api/v1`.
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(ofrep)
+    // Every handler names its whole path (`/api/v1/...`; OFREP's `/ofrep/v1/...`). Nesting under `/api/v1`
+    // instead would strip the prefix from every request's URI on its way in, at a cost to each request.
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(v1).merge(ofrep)
 }

@@ -151,7 +151,7 @@ fn check_segment(segment: &Segment) -> Result<(), ApiError> {
 }
 
 /// List segments, by key.
-#[utoipa::path(get, path = "/segments", tag = "segments", params(ListParams), security(("bearer" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/segments", tag = "segments", params(ListParams), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<SegmentBody>), (status = 400, body = ProblemBody),
         (status = 401, body = ProblemBody), (status = 403, body = ProblemBody)))]
 async fn list_segments(
@@ -174,7 +174,7 @@ async fn list_segments(
 }
 
 /// Create a segment; every environment sees it at once.
-#[utoipa::path(post, path = "/segments", tag = "segments", request_body = CreateSegment,
+#[utoipa::path(post, path = "/api/v1/segments", tag = "segments", request_body = CreateSegment,
     security(("bearer" = ["editor"])),
     responses((status = 201, body = SegmentBody), (status = 400, body = ProblemBody),
         (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
@@ -200,7 +200,7 @@ async fn create_segment(
 }
 
 /// Get a segment.
-#[utoipa::path(get, path = "/segments/{segment}", tag = "segments",
+#[utoipa::path(get, path = "/api/v1/segments/{segment}", tag = "segments",
     params(("segment" = String, Path, description = "Segment key")), security(("bearer" = ["viewer"])),
     responses((status = 200, body = SegmentBody), (status = 401, body = ProblemBody),
         (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
@@ -214,7 +214,7 @@ async fn get_segment(
 }
 
 /// Replace a segment's conditions and lists (based on the version in `If-Match` or the body, when given).
-#[utoipa::path(put, path = "/segments/{segment}", tag = "segments", request_body = ReplaceSegment,
+#[utoipa::path(put, path = "/api/v1/segments/{segment}", tag = "segments", request_body = ReplaceSegment,
     params(("segment" = String, Path, description = "Segment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     security(("bearer" = ["editor"])),
@@ -248,7 +248,7 @@ async fn replace_segment(
 }
 
 /// Delete a segment; refused (409) while a rule of any flag uses it, naming the flags.
-#[utoipa::path(delete, path = "/segments/{segment}", tag = "segments",
+#[utoipa::path(delete, path = "/api/v1/segments/{segment}", tag = "segments",
     params(("segment" = String, Path, description = "Segment key")), security(("bearer" = ["editor"])),
     responses((status = 204), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]

@@ -64,7 +64,7 @@ fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
 
 /// Sign in. A wrong email and a wrong password answer alike; repeated failures per account and per client
 /// address are refused for a while (429 with `Retry-After`).
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, security(()),
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, body = LoginResponse), (status = 401, body = ProblemBody),
         (status = 429, body = ProblemBody)))]
 async fn login(
@@ -106,7 +106,7 @@ async fn login(
 }
 
 /// Sign out: clears the session cookie.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()), responses((status = 204)))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(()), responses((status = 204)))]
 async fn logout(State(state): State<AppState>) -> impl IntoResponse {
     let mut headers = HeaderMap::new();
     headers.insert(SET_COOKIE, cookie("", 0, state.auth.secure_cookie));
@@ -114,7 +114,7 @@ async fn logout(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Who the caller is.
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Me), (status = 401, body = ProblemBody)))]
 async fn me(caller: Authenticated) -> Json<Me> {
     let c = caller.0;

@@ -87,14 +87,14 @@ pub struct CreatedToken {
 }
 
 /// List API tokens.
-#[utoipa::path(get, path = "/tokens", tag = "tokens", security(("bearer" = ["admin"])),
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = ["admin"])),
     responses((status = 200, body = TokenList), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody)))]
 async fn list_tokens(_: Admin, State(state): State<AppState>) -> Result<Json<TokenList>, ApiError> {
     Ok(Json(TokenList { items: state.store.list_tokens().await?.into_iter().map(Into::into).collect() }))
 }
 
 /// Create an API token.
-#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateToken, security(("bearer" = ["admin"])),
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken, security(("bearer" = ["admin"])),
     responses((status = 201, body = CreatedToken), (status = 400, body = ProblemBody)))]
 async fn create_token(
     caller: Admin,
@@ -125,7 +125,7 @@ async fn create_token(
 }
 
 /// Revoke an API token: it stops working at once.
-#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = i64, Path, description = "Token id")),
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path, description = "Token id")),
     security(("bearer" = ["admin"])), responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn revoke_token(
     caller: Admin,

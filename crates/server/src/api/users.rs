@@ -95,14 +95,14 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 }
 
 /// List users.
-#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = ["admin"])),
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = ["admin"])),
     responses((status = 200, body = UserList), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody)))]
 async fn list_users(_: Admin, State(state): State<AppState>) -> Result<Json<UserList>, ApiError> {
     Ok(Json(UserList { items: state.store.list_users().await?.into_iter().map(Into::into).collect() }))
 }
 
 /// Create a user.
-#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser, security(("bearer" = ["admin"])),
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser, security(("bearer" = ["admin"])),
     responses((status = 201, body = UserBody), (status = 400, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn create_user(
     caller: Admin,
@@ -118,7 +118,7 @@ async fn create_user(
 
 /// Change a user's role, disable or re-enable them, or set a new password. The last enabled admin cannot
 /// be demoted or disabled.
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUser,
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser,
     params(("id" = i64, Path, description = "User id")), security(("bearer" = ["admin"])),
     responses((status = 200, body = UserBody), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn update_user(

@@ -40,7 +40,8 @@ async fn changes_and_audit_rows_arrive(db: Db) {
     let toggle = "/api/v1/flags/checkout/environments/production/toggle";
     let toggled = app.call(Method::POST, toggle, None, &[]).await.expect(200).body;
     let revision = app.get("/api/v1/environments/production").await.expect(200).body["revision"].clone();
-    let change = until(&mut stream, "change", |c| c["key"] == "checkout").await;
+    // The flag's creation may still be on its way to the stream when it opens: wait for the toggle's change.
+    let change = until(&mut stream, "change", |c| c["key"] == "checkout" && c["revision"] == revision).await;
     assert_eq!(
         change,
         json!({ "environment": "production", "revision": revision, "kind": "flag", "key": "checkout", "op": "put" })

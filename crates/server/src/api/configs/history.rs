@@ -50,7 +50,7 @@ pub struct Revert {
 }
 
 /// A config's versions, newest first.
-#[utoipa::path(get, path = "/flags/{flag}/environments/{env}/history", tag = "configs", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/flags/{flag}/environments/{env}/history", tag = "configs", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         HistoryParams),
     responses((status = 200, body = Page<HistoryEntry>), (status = 400, body = ProblemBody),
@@ -84,7 +84,7 @@ pub(super) async fn history(
 
 /// Make an earlier version's content current again, as a new version (audited as `config.revert`). The
 /// content is validated as any edit is: a variant removed since then, for instance, gives 422.
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/revert", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = Revert,
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/revert", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = Revert,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),

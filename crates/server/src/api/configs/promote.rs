@@ -27,7 +27,7 @@ pub struct Promote {
 /// Copy a flag's config (on/off, targets, rules, default, prerequisites, off variant) from one environment
 /// to another, as a new version there (audited as `config.promote`). It is validated in the target
 /// environment, so a prerequisite that is missing there gives 422.
-#[utoipa::path(post, path = "/flags/{flag}/promote", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = Promote,
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/promote", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = Promote,
     params(("flag" = String, Path, description = "Flag key"),
         ("If-Match" = Option<String>, Header, description = "The target config's version the change is based on")),
     responses((status = 200, body = ConfigBody, description = "The config in `to`"),

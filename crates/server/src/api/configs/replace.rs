@@ -60,7 +60,7 @@ pub struct ReplaceConfig {
 }
 
 /// Get a flag's config in an environment; `ETag` is its version.
-#[utoipa::path(get, path = "/flags/{flag}/environments/{env}", tag = "configs", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/flags/{flag}/environments/{env}", tag = "configs", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key")),
     responses((status = 200, body = ConfigBody), (status = 404, body = ProblemBody)))]
 pub(super) async fn get_config(
@@ -73,7 +73,7 @@ pub(super) async fn get_config(
 }
 
 /// Replace a flag's config in an environment (audited as `config.replace`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = ReplaceConfig,
+#[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = ReplaceConfig,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),

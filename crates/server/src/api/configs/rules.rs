@@ -105,7 +105,7 @@ fn invalid(path: &str, message: String) -> StoreError {
 }
 
 /// Add a rule, at the end or at `index` (audited as `config.rule.add`).
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/rules", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = NewRule,
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rules", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = NewRule,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
@@ -138,7 +138,7 @@ pub(super) async fn add_rule(
 }
 
 /// Replace a rule's content in place (audited as `config.rule.update`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/rules/{rule_id}", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/rules/{rule_id}", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body = ReplaceRule,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("rule_id" = String, Path, description = "Rule id"),
@@ -170,7 +170,7 @@ pub(super) async fn update_rule(
 }
 
 /// Delete a rule (audited as `config.rule.delete`).
-#[utoipa::path(delete, path = "/flags/{flag}/environments/{env}/rules/{rule_id}", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(delete, path = "/api/v1/flags/{flag}/environments/{env}/rules/{rule_id}", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body(content = Option<BaseVersion>, description = "Optional"),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("rule_id" = String, Path, description = "Rule id"),
@@ -195,7 +195,7 @@ pub(super) async fn delete_rule(
 }
 
 /// Put the rules in a new order: `order` names every rule id once (audited as `config.rules.reorder`).
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/rules/reorder", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rules/reorder", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body = Reorder,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),

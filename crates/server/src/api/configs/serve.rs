@@ -73,7 +73,7 @@ enum Choice {
 }
 
 /// Set the default, what contexts no target or rule matched get (audited as `config.default`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/default", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetDefault,
+#[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/default", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetDefault,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
@@ -114,7 +114,7 @@ pub struct SetTargets {
 }
 
 /// Replace the individual targets (audited as `config.targets`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/targets", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetTargets,
+#[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/targets", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetTargets,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
@@ -145,7 +145,7 @@ pub struct SetPrerequisites {
 }
 
 /// Replace the prerequisites (audited as `config.prerequisites`).
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/prerequisites", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/prerequisites", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body = SetPrerequisites,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),

@@ -25,7 +25,7 @@ pub struct Toggle {
 /// Turn a flag on or off in an environment (audited as `config.toggle`). `{"enabled": true}` turns it on
 /// whatever it was; no body flips it. Name the version it is based on (`If-Match`) so that two people
 /// flipping at once do not cancel each other out.
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/toggle", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/toggle", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body(content = Option<Toggle>, description = "Optional; without it the flag flips"),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),

@@ -23,7 +23,7 @@ async fn set_archived(
 
 /// Archive a flag: it leaves every environment's snapshot (SDKs see it deleted and evaluate it as unknown),
 /// drops out of the default list, and cannot be changed until unarchived. Its configs and history stay.
-#[utoipa::path(post, path = "/flags/{flag}/archive", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/archive", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key")),
     responses((status = 200, body = FlagBody), (status = 404, body = ProblemBody),
         (status = 409, body = ProblemBody, description = "Archived already")))]
@@ -36,7 +36,7 @@ pub(super) async fn archive_flag(
 }
 
 /// Unarchive a flag: it returns to every environment with the configs it had.
-#[utoipa::path(post, path = "/flags/{flag}/unarchive", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/unarchive", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key")),
     responses((status = 200, body = FlagBody), (status = 404, body = ProblemBody),
         (status = 409, body = ProblemBody, description = "Not archived")))]
@@ -50,7 +50,7 @@ pub(super) async fn unarchive_flag(
 
 /// Delete a flag for good, with its configs and their history (the audit log keeps its story). Only an
 /// archived flag that no other flag names as a prerequisite can be deleted.
-#[utoipa::path(delete, path = "/flags/{flag}", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(delete, path = "/api/v1/flags/{flag}", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key")),
     responses((status = 204), (status = 404, body = ProblemBody),
         (status = 409, body = ProblemBody, description = "Not archived, or another flag's prerequisite")))]

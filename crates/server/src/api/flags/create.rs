@@ -57,7 +57,7 @@ fn new_salt() -> String {
 
 /// Create a flag. It gets a random salt and starts disabled, serving its off variant (`off`, or the first
 /// variant), in every environment.
-#[utoipa::path(post, path = "/flags", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = CreateFlag,
+#[utoipa::path(post, path = "/api/v1/flags", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = CreateFlag,
     responses((status = 201, body = FlagBody, description = "Created; `ETag` is the definition's version"),
         (status = 400, body = ProblemBody), (status = 409, body = ProblemBody, description = "The key is taken"),
         (status = 422, body = ProblemBody, description = "Invalid variants or tags, each with its path")))]

@@ -27,7 +27,7 @@ pub struct FlagDetail {
 }
 
 /// Get a flag: its definition (`ETag` is its version) and its config in every environment.
-#[utoipa::path(get, path = "/flags/{flag}", tag = "flags", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/flags/{flag}", tag = "flags", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("flag" = String, Path, description = "Flag key")),
     responses((status = 200, body = FlagDetail), (status = 404, body = ProblemBody)))]
 pub(super) async fn get_flag(

@@ -28,7 +28,7 @@ pub(super) struct ListParams {
 }
 
 /// List flags by key, a page at a time.
-#[utoipa::path(get, path = "/flags", tag = "flags", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])), params(ListParams),
+#[utoipa::path(get, path = "/api/v1/flags", tag = "flags", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])), params(ListParams),
     responses((status = 200, body = Page<FlagBody>), (status = 400, body = ProblemBody)))]
 pub(super) async fn list_flags(
     _: Viewer,

@@ -74,7 +74,7 @@ fn check(flag: &Flag, configs: &[FlagConfig]) -> Vec<Problem> {
 
 /// Change a flag definition. Refused with 422 when a config in some environment (or another flag's
 /// prerequisite) still uses a variant the change removes.
-#[utoipa::path(patch, path = "/flags/{flag}", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = UpdateFlag,
+#[utoipa::path(patch, path = "/api/v1/flags/{flag}", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = UpdateFlag,
     params(("flag" = String, Path, description = "Flag key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
     responses((status = 200, body = FlagBody), (status = 400, body = ProblemBody),

@@ -19,7 +19,7 @@ pub struct GuardList {
 }
 
 /// List a flag's guards in an environment, with their state.
-#[utoipa::path(get, path = "/flags/{flag}/environments/{env}/guards", tag = "guards",
+#[utoipa::path(get, path = "/api/v1/flags/{flag}/environments/{env}/guards", tag = "guards",
     security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key")),
     responses((status = 200, body = GuardList), (status = 401, body = ProblemBody),
@@ -35,7 +35,7 @@ pub(super) async fn list_guards(
 
 /// Create a guard (audited as `guard.create`). Its data start now; it says `insufficient_data` until both
 /// arms have `min_samples`.
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/guards", tag = "guards",
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/guards", tag = "guards",
     security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = GuardInput,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key")),
     responses((status = 201, body = GuardBody), (status = 400, body = ProblemBody),
@@ -57,7 +57,7 @@ pub(super) async fn create_guard(
 }
 
 /// Get a guard: its definition, state and last evidence.
-#[utoipa::path(get, path = "/flags/{flag}/environments/{env}/guards/{id}", tag = "guards",
+#[utoipa::path(get, path = "/api/v1/flags/{flag}/environments/{env}/guards/{id}", tag = "guards",
     security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("id" = i64, Path, description = "Guard id")),
@@ -74,7 +74,7 @@ pub(super) async fn get_guard(
 
 /// Replace a guard's definition (audited as `guard.update`), based on the version in `If-Match` or the body
 /// when given. The test starts over: `insufficient_data`, data from now.
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/guards/{id}", tag = "guards",
+#[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/guards/{id}", tag = "guards",
     security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = GuardInput,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("id" = i64, Path, description = "Guard id"),
@@ -99,7 +99,7 @@ pub(super) async fn update_guard(
 }
 
 /// Delete a guard (audited as `guard.delete`).
-#[utoipa::path(delete, path = "/flags/{flag}/environments/{env}/guards/{id}", tag = "guards",
+#[utoipa::path(delete, path = "/api/v1/flags/{flag}/environments/{env}/guards/{id}", tag = "guards",
     security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("id" = i64, Path, description = "Guard id")),

@@ -94,7 +94,7 @@ fn duration_param(field: &str, text: &str) -> Result<i64, ApiError> {
 }
 
 /// A guard's recent values per time step for both arms (samples and value), and its state transitions.
-#[utoipa::path(get, path = "/flags/{flag}/environments/{env}/guards/{id}/series", tag = "guards",
+#[utoipa::path(get, path = "/api/v1/flags/{flag}/environments/{env}/guards/{id}/series", tag = "guards",
     security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("id" = i64, Path, description = "Guard id"), SeriesParams),

@@ -26,7 +26,7 @@ async fn act(
 /// Start a plan (audited as `plan.start`): its first step is served at once, and the scheduler serves each
 /// next one when the hold has passed and no guard of the flag is breached. A plan that ended (completed,
 /// aborted, halted) starts again from its first step.
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/rollout-plan/start", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rollout-plan/start", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The plan version this is based on")),
     responses((status = 200, body = PlanBody), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
@@ -42,7 +42,7 @@ pub(super) async fn start(
 
 /// Pause a running plan (audited as `plan.pause`): the current percentage stays, and what is left of the
 /// step's hold is kept for when it resumes.
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/rollout-plan/pause", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rollout-plan/pause", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The plan version this is based on")),
     responses((status = 200, body = PlanBody), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
@@ -57,7 +57,7 @@ pub(super) async fn pause(
 }
 
 /// Resume a paused plan (audited as `plan.resume`): the next step comes when the rest of the hold has passed.
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/rollout-plan/resume", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rollout-plan/resume", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The plan version this is based on")),
     responses((status = 200, body = PlanBody), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
@@ -73,7 +73,7 @@ pub(super) async fn resume(
 
 /// Abort a running or paused plan (audited as `plan.abort`): back to 0% — everyone gets the control — in the
 /// same transaction.
-#[utoipa::path(post, path = "/flags/{flag}/environments/{env}/rollout-plan/abort", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rollout-plan/abort", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The plan version this is based on")),
     responses((status = 200, body = PlanBody), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),

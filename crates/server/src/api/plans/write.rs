@@ -35,7 +35,7 @@ pub struct PutPlan {
 }
 
 /// Read a flag's rollout plan in an environment: the steps, where it stands, and its history.
-#[utoipa::path(get, path = "/flags/{flag}/environments/{env}/rollout-plan", tag = "plans", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
+#[utoipa::path(get, path = "/api/v1/flags/{flag}/environments/{env}/rollout-plan", tag = "plans", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key")),
     responses((status = 200, body = PlanBody), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
         (status = 404, body = ProblemBody)))]
@@ -50,7 +50,7 @@ pub(super) async fn get_plan(
 
 /// Write a flag's rollout plan in an environment (audited as `plan.create` or `plan.replace`). A plan that
 /// is running or paused cannot be replaced: abort it first. A written plan is `pending` until started.
-#[utoipa::path(put, path = "/flags/{flag}/environments/{env}/rollout-plan", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/rollout-plan", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body = PutPlan,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The plan version this replaces")),
@@ -79,7 +79,7 @@ pub(super) async fn put_plan(
 
 /// Delete a flag's rollout plan and its history (audited as `plan.delete`); refused while it is running or
 /// paused. The config keeps the default the plan left.
-#[utoipa::path(delete, path = "/flags/{flag}/environments/{env}/rollout-plan", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
+#[utoipa::path(delete, path = "/api/v1/flags/{flag}/environments/{env}/rollout-plan", tag = "plans", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The plan version deleted")),
     responses((status = 204), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),

@@ -135,7 +135,7 @@ fn known(snapshot: &Snapshot, flag: &str, variant: &str) -> bool {
 /// 400 when it is not such a document). Accepted entries are counted in the current 10-second bucket, in
 /// memory, and written to the database by the next flush; entries for flags or variants the environment
 /// does not have are dropped and counted as `ignored`.
-#[utoipa::path(post, path = "/sdk/metrics", tag = "sdk",
+#[utoipa::path(post, path = "/api/v1/sdk/metrics", tag = "sdk",
     security(("sdk_key" = ["server"])),
     request_body = MetricsBatch,
     responses(

@@ -24,7 +24,7 @@ pub(super) fn matches_revision(headers: &HeaderMap, revision: u64) -> bool {
 /// Every flag (not archived) with its config, and every segment, as `pennon-engine`'s `Snapshot`:
 /// `{environment, revision, flags: [{definition, config}], segments}`. Served from memory (it keeps working
 /// while the database is down). `ETag` is the revision; with `If-None-Match` naming it the answer is 304.
-#[utoipa::path(get, path = "/sdk/snapshot", tag = "sdk",
+#[utoipa::path(get, path = "/api/v1/sdk/snapshot", tag = "sdk",
     security(("sdk_key" = ["server"])),
     params(("If-None-Match" = Option<String>, Header, description = "The revision held, e.g. \"42\"")),
     responses(

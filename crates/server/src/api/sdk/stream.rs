@@ -31,7 +31,7 @@ fn last_event_id(headers: &HeaderMap) -> Option<u64> {
 /// `Last-Event-ID` the changes since that revision are replayed instead of the `put` (nothing when it is
 /// current), or a `put` comes when they are no longer known. A subscriber that falls too far behind, or
 /// stops reading, is disconnected and resumes with `Last-Event-ID`.
-#[utoipa::path(get, path = "/sdk/stream", tag = "sdk",
+#[utoipa::path(get, path = "/api/v1/sdk/stream", tag = "sdk",
     security(("sdk_key" = ["server"])),
     params(("Last-Event-ID" = Option<String>, Header, description = "The revision held, on reconnection")),
     responses(
