@@ -102,11 +102,29 @@ fn fmix32(mut h: u32) -> u32 {
 /// assert!(pennon_engine::bucket("salt", "user-1") < 100_000);
 /// ```
 pub fn bucket(salt: &str, value: &str) -> u32 {
-    let mut hasher = Murmur3::new(0);
-    hasher.write(salt.as_bytes());
-    hasher.write(b":");
-    hasher.write(value.as_bytes());
-    hasher.finish() % BUCKETS
+    SaltPrefix::new(salt).bucket(value)
+}
+
+/// The hash state after a flag's salt and the `:`: a compiled flag keeps it, so that bucketing a value hashes
+/// only the value (the salt is the same for every context).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SaltPrefix(Murmur3);
+
+impl SaltPrefix {
+    pub(crate) fn new(salt: &str) -> Self {
+        let mut hasher = Murmur3::new(0);
+        hasher.write(salt.as_bytes());
+        hasher.write(b":");
+        SaltPrefix(hasher)
+    }
+
+    /// `bucket(salt, value)` for the salt this prefix was made from.
+    #[inline]
+    pub(crate) fn bucket(&self, value: &str) -> u32 {
+        let mut hasher = self.0;
+        hasher.write(value.as_bytes());
+        hasher.finish() % BUCKETS
+    }
 }
 
 /// Picks the index of the weight that owns `bucket`, walking the weights in order. `None` when the weights

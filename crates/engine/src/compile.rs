@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+use crate::bucket::SaltPrefix;
 use crate::condition::CompiledCondition;
 use crate::model::{Flag, FlagConfig, FlagKind, Segment, Serve, Snapshot};
 
@@ -30,7 +31,8 @@ pub(crate) struct CompiledFlag {
     pub key: String,
     pub kind: FlagKind,
     pub version: u64,
-    pub salt: String,
+    /// The salt, hashed once: splits bucket from here.
+    pub salt: SaltPrefix,
     pub variants: Vec<(String, Value)>,
     pub enabled: bool,
     /// Set when the config could not be resolved; evaluation then answers `MALFORMED_CONFIG`.
@@ -243,7 +245,7 @@ fn compile_flag(
         key: flag.key.clone(),
         kind: flag.kind,
         version: config.version,
-        salt: flag.salt.clone(),
+        salt: SaltPrefix::new(&flag.salt),
         variants: flag.variants.iter().map(|v| (v.key.clone(), v.value.clone())).collect(),
         enabled: config.enabled,
         broken: r.broken,

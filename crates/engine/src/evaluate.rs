@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bucket::bucket;
+use crate::bucket::SaltPrefix;
 use crate::compile::{BucketBy, CompiledFlag, CompiledServe, CompiledSnapshot};
 use crate::context::{AttrLookup, AttrMemo, Context};
 
@@ -277,18 +277,18 @@ impl CompiledSnapshot {
 
 /// The context's bucket for a split, or `None` when it lacks the attribute (or it is neither a string nor
 /// an integer).
-fn bucket_of(salt: &str, by: &BucketBy, ctx: &Context) -> Option<u32> {
+fn bucket_of(salt: &SaltPrefix, by: &BucketBy, ctx: &Context) -> Option<u32> {
     match by {
-        BucketBy::Key => ctx.key().map(|k| bucket(salt, k)),
+        BucketBy::Key => ctx.key().map(|k| salt.bucket(k)),
         BucketBy::Attribute(name) => match ctx.attributes.get(name)? {
-            Value::String(s) => Some(bucket(salt, s)),
+            Value::String(s) => Some(salt.bucket(s)),
             Value::Number(n) if n.is_i64() || n.is_u64() => {
                 use std::io::Write;
                 let mut buf = [0u8; 24];
                 let mut cursor = &mut buf[..];
                 write!(cursor, "{n}").ok()?;
                 let written = 24 - cursor.len();
-                std::str::from_utf8(&buf[..written]).ok().map(|s| bucket(salt, s))
+                std::str::from_utf8(&buf[..written]).ok().map(|s| salt.bucket(s))
             }
             _ => None,
         },
