@@ -14,6 +14,8 @@ use crate::model::{Condition, Operator};
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledCondition {
     attribute: String,
+    /// The attribute name's hash (see `attributes::name_hash`), computed once.
+    attribute_hash: u64,
     /// The attribute's number among the snapshot's attribute names (see `AttrMemo`), set when the snapshot
     /// is compiled; until then `usize::MAX`, which a memo answers by a direct lookup.
     slot: usize,
@@ -108,7 +110,13 @@ impl CompiledCondition {
             Operator::After => Test::Time(Cmp::Gt, instants(&c.values)?),
             Operator::Exists => Test::Exists,
         };
-        Ok(CompiledCondition { attribute: c.attribute.clone(), slot: usize::MAX, negate: c.negate, test })
+        Ok(CompiledCondition {
+            attribute: c.attribute.clone(),
+            attribute_hash: crate::attributes::name_hash(&c.attribute),
+            slot: usize::MAX,
+            negate: c.negate,
+            test,
+        })
     }
 
     /// The attribute tested.
@@ -124,7 +132,7 @@ impl CompiledCondition {
     /// Whether the condition holds for the context. A missing attribute or one of the wrong type does not
     /// match; `negate` inverts the final answer.
     pub(crate) fn holds<'c>(&self, attrs: &mut impl AttrLookup<'c>) -> bool {
-        let matched = match attrs.attr(&self.attribute, self.slot) {
+        let matched = match attrs.attr(&self.attribute, self.attribute_hash, self.slot) {
             None => false,
             Some(attr) => self.matches_attr(attr),
         };
@@ -182,7 +190,7 @@ impl Test {
 /// `a == b`, comparing strings of up to 16 bytes with at most two word loads per side instead of a call into
 /// `memcmp`, which costs more than the comparison for the short strings `eq` / `in` conditions test.
 #[inline]
-fn short_str_eq(a: &str, b: &str) -> bool {
+pub(crate) fn short_str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let n = a.len();
     if n != b.len() {

@@ -1,12 +1,9 @@
 //! The evaluation context: who is asking.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Attribute map with a fast hasher: evaluation looks attributes up many times per flag.
-pub type Attributes = HashMap<String, Value, foldhash::fast::RandomState>;
+pub use crate::attributes::Attributes;
 
 /// A user, device or anything else flags are evaluated for.
 ///
@@ -31,8 +28,9 @@ pub(crate) trait AttrLookup<'c> {
     /// The context.
     fn context(&self) -> &'c Context;
 
-    /// The attribute `name`, whose number among the snapshot's attribute names is `slot`.
-    fn attr(&mut self, name: &str, slot: usize) -> Option<AttrRef<'c>>;
+    /// The attribute `name`, whose hash is `hash` and whose number among the snapshot's attribute names is
+    /// `slot`.
+    fn attr(&mut self, name: &str, hash: u64, slot: usize) -> Option<AttrRef<'c>>;
 }
 
 impl<'c> AttrLookup<'c> for &'c Context {
@@ -40,8 +38,9 @@ impl<'c> AttrLookup<'c> for &'c Context {
         self
     }
 
-    fn attr(&mut self, name: &str, _slot: usize) -> Option<AttrRef<'c>> {
-        Context::attr(self, name)
+    #[inline]
+    fn attr(&mut self, name: &str, hash: u64, _slot: usize) -> Option<AttrRef<'c>> {
+        Context::attr_hashed(self, name, hash)
     }
 }
 
@@ -71,15 +70,15 @@ impl<'c> AttrLookup<'c> for AttrMemo<'c> {
     }
 
     #[inline]
-    fn attr(&mut self, name: &str, slot: usize) -> Option<AttrRef<'c>> {
+    fn attr(&mut self, name: &str, hash: u64, slot: usize) -> Option<AttrRef<'c>> {
         match self.slots.get_mut(slot) {
             Some(Memo::LookedUp(attr)) => *attr,
             Some(memo) => {
-                let attr = self.ctx.attr(name);
+                let attr = self.ctx.attr_hashed(name, hash);
                 *memo = Memo::LookedUp(attr);
                 attr
             }
-            None => self.ctx.attr(name),
+            None => self.ctx.attr_hashed(name, hash),
         }
     }
 }
@@ -116,12 +115,14 @@ impl Context {
         self.key.as_deref()
     }
 
-    /// Looks an attribute up; `key` is the context key. JSON `null` counts as missing.
-    pub(crate) fn attr(&self, name: &str) -> Option<AttrRef<'_>> {
+    /// Looks an attribute up by its name and the name's hash (see `attributes::name_hash`, computed when the
+    /// snapshot was compiled); `key` is the context key. JSON `null` counts as missing.
+    #[inline]
+    pub(crate) fn attr_hashed(&self, name: &str, hash: u64) -> Option<AttrRef<'_>> {
         if name == "key" {
             return self.key.as_deref().map(AttrRef::Key);
         }
-        match self.attributes.get(name) {
+        match self.attributes.get_hashed(name, hash) {
             None | Some(Value::Null) => None,
             Some(v) => Some(AttrRef::Value(v)),
         }

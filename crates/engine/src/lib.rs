@@ -78,6 +78,7 @@
 
 #![warn(missing_docs)]
 
+mod attributes;
 mod bucket;
 mod compile;
 mod condition;
