@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use super::configs::ConfigRecord;
 use super::guards::{COLUMNS, Guard, GuardAction, audit_key, evidence_text, guard_from_row, text_of};
 use super::write::{Actor, Audit, WriteTx};
-use super::{Backend, Store, StoreError, StoreResult, from_json, now_millis};
+use super::{Store, StoreError, StoreResult, from_json, now_millis};
 
 /// Transitions kept per guard; older ones are pruned.
 pub const TRANSITIONS_KEPT: i64 = 200;
@@ -161,14 +161,7 @@ impl Store {
     pub async fn record_guard_check(&self, guard: &Guard, verdict: &GuardVerdict) -> StoreResult<bool> {
         debug_assert!(verdict.state != GuardState::Breached, "breaches go through breach_guard");
         // An observation, not a change: no audit row, no revision (a breach, which changes the flag, is both).
-        let _writer = match self.backend {
-            Backend::Sqlite => Some(self.write_lock.lock().await),
-            Backend::Postgres => None,
-        };
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let (_writer, mut tx) = self.begin_plain_write().await?;
         let at = now_millis();
         let updated = sqlx::query(
             "UPDATE guards SET state = $2, evidence = $3, checked_at = $4 WHERE id = $1 AND version = $5 AND state <> $6",
@@ -374,28 +367,30 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         for row in &exposures {
-            let (bucket, variant): (i64, String) = (row.try_get("bucket")?, row.try_get("variant")?);
-            if variants.contains(&variant.as_str()) {
-                let entry = out.entry((bucket, variant.clone())).or_insert_with(|| BucketTotals {
-                    bucket,
-                    variant,
-                    ..Default::default()
-                });
-                entry.exposures = row.try_get::<i64, _>("count")?.max(0) as u64;
+            if let Some(totals) = totals_of(&mut out, variants, row)? {
+                totals.exposures = row.try_get::<i64, _>("count")?.max(0) as u64;
             }
         }
         for row in &values {
-            let (bucket, variant): (i64, String) = (row.try_get("bucket")?, row.try_get("variant")?);
-            if variants.contains(&variant.as_str()) {
-                let entry = out.entry((bucket, variant.clone())).or_insert_with(|| BucketTotals {
-                    bucket,
-                    variant,
-                    ..Default::default()
-                });
-                entry.count = row.try_get::<i64, _>("count")?.max(0) as u64;
-                entry.sum = row.try_get("sum")?;
+            if let Some(totals) = totals_of(&mut out, variants, row)? {
+                totals.count = row.try_get::<i64, _>("count")?.max(0) as u64;
+                totals.sum = row.try_get("sum")?;
             }
         }
         Ok(out.into_values().collect())
     }
+}
+
+/// The totals of a row's (bucket, variant) in `out`, when the variant is one of `variants`.
+fn totals_of<'a>(
+    out: &'a mut std::collections::BTreeMap<(i64, String), BucketTotals>,
+    variants: &[&str],
+    row: &sqlx::any::AnyRow,
+) -> StoreResult<Option<&'a mut BucketTotals>> {
+    let (bucket, variant): (i64, String) = (row.try_get("bucket")?, row.try_get("variant")?);
+    if !variants.contains(&variant.as_str()) {
+        return Ok(None);
+    }
+    let key = (bucket, variant.clone());
+    Ok(Some(out.entry(key).or_insert_with(|| BucketTotals { bucket, variant, ..Default::default() })))
 }

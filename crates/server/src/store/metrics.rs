@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use sqlx::Row;
 
-use super::{Backend, Store, StoreResult};
+use super::{Store, StoreResult};
 
 /// Exposures of one variant in one time bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,14 +103,7 @@ impl Store {
                 b.bucket,
             ))
         });
-        let _writer = match self.backend {
-            Backend::Sqlite => Some(self.write_lock.lock().await),
-            Backend::Postgres => None,
-        };
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let (_writer, mut tx) = self.begin_plain_write().await?;
         for chunk in exposures.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO exposure_buckets (environment, flag, variant, bucket, count) VALUES {} \

@@ -119,13 +119,7 @@ pub struct WriteTx {
 impl Store {
     /// Opens a write transaction (on SQLite, after waiting for the single writer slot).
     pub(crate) async fn begin_write(&self) -> StoreResult<WriteTx> {
-        let (guard, tx) = match self.backend {
-            Backend::Sqlite => {
-                let guard = self.write_lock.clone().lock_owned().await;
-                (Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?)
-            }
-            Backend::Postgres => (None, self.pool.begin().await?),
-        };
+        let (guard, tx) = self.begin_plain_write().await?;
         let notify = self.backend == Backend::Postgres;
         Ok(WriteTx {
             tx,
@@ -134,6 +128,23 @@ impl Store {
             revisions: Vec::new(),
             environments: Vec::new(),
             notify,
+        })
+    }
+}
+
+impl Store {
+    /// A bare write transaction, for what records observations rather than changes (guard checks, metric
+    /// buckets: no revision, no audit row): on SQLite it still waits for the single writer slot, which the
+    /// returned guard holds until it is dropped.
+    pub(crate) async fn begin_plain_write(
+        &self,
+    ) -> StoreResult<(Option<OwnedMutexGuard<()>>, Transaction<'static, Any>)> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                let guard = self.write_lock.clone().lock_owned().await;
+                (Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Backend::Postgres => (None, self.pool.begin().await?),
         })
     }
 }
