@@ -22,40 +22,16 @@ use serde_json::{Value, json};
 
 const KEY: &str = "3f2b8c1e-9d4a-4e7b-a5c6-0d1e2f3a4b5c";
 
+/// The flag of pennon-engine's `evaluate/3_rules_fallthrough` benchmark, and the attributes that fail its rules.
+const FIXTURE: &str = include_str!("../../crates/engine/benches/three_rules_flag.json");
+
 fn flag() -> Value {
-    json!({
-        "definition": {
-            "key": "flag-00", "kind": "boolean", "salt": "a7f3c9e1b5d2084600",
-            "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }]
-        },
-        "config": {
-            "flag": "flag-00", "environment": "production", "version": 3, "enabled": true, "off_variant": "off",
-            "rules": [
-                { "id": "beta-testers", "conditions": [
-                    { "attribute": "plan", "operator": "in", "values": ["pro", "enterprise"] },
-                    { "attribute": "app_version", "operator": "semver_gte", "values": ["2.3.0"] }
-                ], "serve": { "variant": "on" } },
-                { "id": "staff", "conditions": [
-                    { "attribute": "email", "operator": "matches", "values": ["@(example|pennon)\\.(com|dev)$"] }
-                ], "serve": { "variant": "on" } },
-                { "id": "dach-opt-in", "conditions": [
-                    { "attribute": "country", "operator": "in", "values": ["DE", "AT", "CH"] },
-                    { "attribute": "beta_opt_in", "operator": "eq", "values": [true] }
-                ], "serve": { "variant": "on" } }
-            ],
-            "default": { "split": { "bucket_by": "key",
-                "weights": [{ "variant": "on", "weight": 25000 }, { "variant": "off", "weight": 75000 }] } }
-        }
-    })
+    serde_json::from_str::<Value>(FIXTURE).expect("the fixture is JSON")["flag"].take()
 }
 
 fn context(key: &str) -> Context {
-    Context::new(key)
-        .with("plan", "pro")
-        .with("app_version", "2.1.7")
-        .with("email", "jane.doe@gmail.com")
-        .with("country", "DE")
-        .with("beta_opt_in", false)
+    let attributes = serde_json::from_str::<Value>(FIXTURE).expect("the fixture is JSON")["attributes"].take();
+    Context { key: Some(key.to_owned()), attributes: serde_json::from_value(attributes).expect("attributes") }
 }
 
 fn benches(c: &mut Criterion) {

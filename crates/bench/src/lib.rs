@@ -6,6 +6,7 @@
 pub mod ceiling;
 pub mod cpu;
 pub mod fanout;
+pub mod fixture;
 pub mod load;
 pub mod pennon;
 pub mod stats;

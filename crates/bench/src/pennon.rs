@@ -75,39 +75,21 @@ pub fn flag_key(i: usize) -> String {
     format!("flag-{i:02}")
 }
 
-/// Three rules (five conditions, among them a regular expression and a semantic version) and a 25/75 split.
+/// The benchmark flag's config ([`crate::fixture`]) for `flag` in the benchmark's environment.
 fn config(flag: &str, version: u64) -> Value {
-    json!({
-        "flag": flag, "environment": ENVIRONMENT, "version": version, "enabled": true, "off_variant": "off",
-        "rules": [
-            { "id": "beta-testers", "conditions": [
-                { "attribute": "plan", "operator": "in", "values": ["pro", "enterprise"] },
-                { "attribute": "app_version", "operator": "semver_gte", "values": ["2.3.0"] }
-            ], "serve": { "variant": "on" } },
-            { "id": "staff", "conditions": [
-                { "attribute": "email", "operator": "matches", "values": ["@(example|pennon)\\.(com|dev)$"] }
-            ], "serve": { "variant": "on" } },
-            { "id": "dach-opt-in", "conditions": [
-                { "attribute": "country", "operator": "in", "values": ["DE", "AT", "CH"] },
-                { "attribute": "beta_opt_in", "operator": "eq", "values": [true] }
-            ], "serve": { "variant": "on" } }
-        ],
-        "default": { "split": { "bucket_by": "key",
-            "weights": [{ "variant": "on", "weight": 25000 }, { "variant": "off", "weight": 75000 }] } }
-    })
+    crate::fixture::config(flag, ENVIRONMENT, version)
 }
 
 /// `n` request bodies, each for another user (UUID-like keys) with the same five attributes, which fail
 /// every rule on its last condition so that every condition is tried before the split buckets the user.
 /// With `flag`, the request asks for that flag; without, for every flag.
 pub fn bodies(n: usize, flag: Option<&str>) -> Vec<Bytes> {
+    let attributes = crate::fixture::attributes();
     (0..n)
         .map(|i| {
             let mut body = json!({
                 "environment": ENVIRONMENT,
-                "context": { "key": format!("3f2b8c1e-9d4a-4e7b-a5c6-{i:012x}"), "attributes": {
-                    "plan": "pro", "app_version": "2.1.7", "email": "jane.doe@gmail.com",
-                    "country": "DE", "beta_opt_in": false } }
+                "context": { "key": format!("3f2b8c1e-9d4a-4e7b-a5c6-{i:012x}"), "attributes": attributes }
             });
             if let Some(flag) = flag {
                 body["flag"] = json!(flag);

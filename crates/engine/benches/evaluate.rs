@@ -15,33 +15,17 @@ use serde_json::{Value, json};
 const KEY: &str = "3f2b8c1e-9d4a-4e7b-a5c6-0d1e2f3a4b5c";
 const SALT: &str = "a7f3c9e1b5d20846";
 
-/// A boolean flag with three rules and a percentage split default.
+/// The benchmark flag (`three_rules_flag.json`) and the attributes that fail each of its rules.
+const FIXTURE: &str = include_str!("three_rules_flag.json");
+
+/// A boolean flag with three rules and a percentage split default, under its own key and salt.
 fn flag(index: usize) -> Value {
+    let mut flag = serde_json::from_str::<Value>(FIXTURE).expect("the fixture is JSON")["flag"].take();
     let key = format!("flag-{index:02}");
-    json!({
-        "definition": {
-            "key": key, "kind": "boolean", "salt": format!("{SALT}{index:02}"),
-            "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }]
-        },
-        "config": {
-            "flag": key, "environment": "production", "version": 3, "enabled": true, "off_variant": "off",
-            "rules": [
-                { "id": "beta-testers", "conditions": [
-                    { "attribute": "plan", "operator": "in", "values": ["pro", "enterprise"] },
-                    { "attribute": "app_version", "operator": "semver_gte", "values": ["2.3.0"] }
-                ], "serve": { "variant": "on" } },
-                { "id": "staff", "conditions": [
-                    { "attribute": "email", "operator": "matches", "values": ["@(example|pennon)\\.(com|dev)$"] }
-                ], "serve": { "variant": "on" } },
-                { "id": "dach-opt-in", "conditions": [
-                    { "attribute": "country", "operator": "in", "values": ["DE", "AT", "CH"] },
-                    { "attribute": "beta_opt_in", "operator": "eq", "values": [true] }
-                ], "serve": { "variant": "on" } }
-            ],
-            "default": { "split": { "bucket_by": "key",
-                "weights": [{ "variant": "on", "weight": 25000 }, { "variant": "off", "weight": 75000 }] } }
-        }
-    })
+    flag["definition"]["key"] = json!(key);
+    flag["definition"]["salt"] = json!(format!("{SALT}{index:02}"));
+    flag["config"]["flag"] = json!(key);
+    flag
 }
 
 fn snapshot(flags: usize) -> CompiledSnapshot {
@@ -55,12 +39,8 @@ fn snapshot(flags: usize) -> CompiledSnapshot {
 
 /// Five attributes; every rule fails on its last condition, so the default split serves.
 fn context() -> Context {
-    Context::new(KEY)
-        .with("plan", "pro")
-        .with("app_version", "2.1.7")
-        .with("email", "jane.doe@gmail.com")
-        .with("country", "DE")
-        .with("beta_opt_in", false)
+    let attributes = serde_json::from_str::<Value>(FIXTURE).expect("the fixture is JSON")["attributes"].take();
+    Context { key: Some(KEY.to_owned()), attributes: serde_json::from_value(attributes).expect("attributes") }
 }
 
 fn benches(c: &mut Criterion) {

@@ -11,46 +11,15 @@
 use std::hint::black_box;
 
 use anyhow::{Context as _, bail};
+use pennon_bench::fixture;
 use pennon_sdk::{Client, Context, Snapshot};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const KEY: &str = "3f2b8c1e-9d4a-4e7b-a5c6-0d1e2f3a4b5c";
 
-/// The flag of pennon-engine's `evaluate/3_rules_fallthrough` benchmark.
-fn flag() -> Value {
-    json!({
-        "definition": {
-            "key": "flag-00", "kind": "boolean", "salt": "a7f3c9e1b5d2084600",
-            "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }]
-        },
-        "config": {
-            "flag": "flag-00", "environment": "production", "version": 3, "enabled": true, "off_variant": "off",
-            "rules": [
-                { "id": "beta-testers", "conditions": [
-                    { "attribute": "plan", "operator": "in", "values": ["pro", "enterprise"] },
-                    { "attribute": "app_version", "operator": "semver_gte", "values": ["2.3.0"] }
-                ], "serve": { "variant": "on" } },
-                { "id": "staff", "conditions": [
-                    { "attribute": "email", "operator": "matches", "values": ["@(example|pennon)\\.(com|dev)$"] }
-                ], "serve": { "variant": "on" } },
-                { "id": "dach-opt-in", "conditions": [
-                    { "attribute": "country", "operator": "in", "values": ["DE", "AT", "CH"] },
-                    { "attribute": "beta_opt_in", "operator": "eq", "values": [true] }
-                ], "serve": { "variant": "on" } }
-            ],
-            "default": { "split": { "bucket_by": "key",
-                "weights": [{ "variant": "on", "weight": 25000 }, { "variant": "off", "weight": 75000 }] } }
-        }
-    })
-}
-
 fn context(key: &str) -> Context {
-    Context::new(key)
-        .with("plan", "pro")
-        .with("app_version", "2.1.7")
-        .with("email", "jane.doe@gmail.com")
-        .with("country", "DE")
-        .with("beta_opt_in", false)
+    let attributes = serde_json::from_value(fixture::attributes()).expect("attributes");
+    Context { key: Some(key.to_owned()), attributes }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let which = args.next().context(usage)?;
     let iterations: usize = args.next().context(usage)?.parse()?;
     let snapshot: Snapshot =
-        serde_json::from_value(json!({ "environment": "production", "revision": 1, "flags": [flag()] }))?;
+        serde_json::from_value(json!({ "environment": "production", "revision": 1, "flags": [fixture::flag()] }))?;
     let engine = pennon_engine::CompiledSnapshot::compile(&snapshot);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let client: Client =
