@@ -84,20 +84,30 @@ pub async fn run(target: &Target, load: Load) -> anyhow::Result<Outcome> {
             let (mut ok, mut errors, mut sent_all) = (0u64, 0u64, 0u64);
             let mut next_body = i;
             let mut due = schedule.map_or(start, |(_, first)| first);
+            // When the previous answer arrived: a request it held past its due time was held by the server.
+            let mut answered_at = start;
             tokio::time::sleep_until(start.into()).await;
             loop {
                 // With a schedule, latency counts from when the request was due if the previous answer came
-                // too late to send it then (the server's delay), else from when it was sent: tokio's timers
-                // fire on whole milliseconds, and the generator's own lateness is not the server's.
+                // too late to send it then (the server held it back), else from when it was sent: tokio's
+                // timers fire on whole milliseconds, and the generator's own lateness is not the server's.
+                // A generator more than an interval behind (its thread was descheduled) moves its schedule
+                // on rather than sending a backlog the server did not cause.
                 let sent = match schedule {
                     Some((interval, _)) => {
                         let this = due;
                         due += interval;
-                        if Instant::now() < this {
-                            tokio::time::sleep_until(this.into()).await;
-                            Instant::now()
-                        } else {
+                        if answered_at > this {
                             this
+                        } else {
+                            if Instant::now() < this {
+                                tokio::time::sleep_until(this.into()).await;
+                            }
+                            let now = Instant::now();
+                            if now > due {
+                                due = now + interval;
+                            }
+                            now
                         }
                     }
                     None => Instant::now(),
@@ -108,6 +118,7 @@ pub async fn run(target: &Target, load: Load) -> anyhow::Result<Outcome> {
                 let body = target.bodies[next_body % target.bodies.len()].clone();
                 next_body += 1;
                 let answered = conn.send(body).await;
+                answered_at = Instant::now();
                 sent_all += 1;
                 if sent >= measure_from {
                     match answered {
