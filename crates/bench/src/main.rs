@@ -77,11 +77,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    // As the `pennon` binary logs when its output is not a terminal.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
+    // As the `pennon` binary logs.
+    pennon_server::logging::init(pennon_server::config::LogFormat::Text);
 
     let servers = runtime(args.server_threads, "server")?;
     let (ceiling_addr, pennon) =

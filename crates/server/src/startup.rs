@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -12,15 +11,13 @@ use std::convert::Infallible;
 use crate::cors::ClientCorsLayer;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::http::Request;
 use axum::response::Response;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower::{Service, ServiceBuilder};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower::{Layer as _, Service};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::ServeConfig;
@@ -28,8 +25,6 @@ use crate::net::GuardedListener;
 use crate::snapshots::Snapshots;
 use crate::state::AppState;
 use crate::store::Store;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// How often the dashboard's feed looks for new audit rows (written by any replica).
 const AUDIT_POLL: Duration = Duration::from_secs(1);
@@ -61,11 +56,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes(None).split_for_parts().1
 }
 
-/// The whole HTTP application: every route, then the request id and tracing layers.
+/// The whole HTTP application: every route, then the request id and span layer.
 ///
-/// Those outer layers wrap the router once instead of each route: a layer added with `Router::layer` sits
+/// That outer layer wraps the router once instead of each route: a layer added with `Router::layer` sits
 /// inside every route's service, and axum clones a route's service for every request it handles. Out here
-/// they are cloned once per connection.
+/// it is cloned once per connection.
 pub fn app(
     state: AppState,
 ) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
@@ -81,57 +76,8 @@ pub fn app(
         .layer(DefaultBodyLimit::max(max_body))
         .layer(crate::request_metrics::RequestMetricsLayer(state.metrics.clone()))
         .with_state(state);
-    ServiceBuilder::new()
-        .map_response(|response: Response<_>| response.map(Body::new))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, CountedRequestIds::new()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .service(service)
+    crate::request_span::RequestSpanLayer::new().layer(service)
 }
-
-/// Request ids for requests that come without one: a random prefix per process (so that the ids of replicas
-/// and restarts do not collide) and a counter, e.g. `5c1e9a07-42`. Unlike a random UUID per request, this
-/// asks the operating system for nothing.
-#[derive(Debug, Clone)]
-struct CountedRequestIds {
-    prefix: u32,
-    next: Arc<AtomicU64>,
-}
-
-impl CountedRequestIds {
-    fn new() -> Self {
-        CountedRequestIds { prefix: rand::random(), next: Arc::new(AtomicU64::new(1)) }
-    }
-}
-
-impl MakeRequestId for CountedRequestIds {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut id = [0u8; 8 + 1 + 20];
-        let mut len = 0;
-        for byte in self.prefix.to_be_bytes() {
-            for nibble in [byte >> 4, byte & 0xf] {
-                id[len] = HEX[usize::from(nibble)];
-                len += 1;
-            }
-        }
-        id[len] = b'-';
-        len += 1;
-        let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
-        let mut rest = n;
-        for i in (0..digits).rev() {
-            id[len + i] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        len += digits;
-        HeaderValue::from_bytes(&id[..len]).ok().map(RequestId::new)
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A running server.
 pub struct RunningServer {
@@ -309,25 +255,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_request_ids_differ_and_read_well() {
-        let mut ids = CountedRequestIds { prefix: 0x5c1e_9a07, next: Arc::new(AtomicU64::new(9)) };
-        let request = Request::new(());
-        let id = |ids: &mut CountedRequestIds| {
-            ids.make_request_id(&request).unwrap().header_value().to_str().unwrap().to_owned()
-        };
-        assert_eq!(id(&mut ids), "5c1e9a07-9");
-        assert_eq!(id(&mut ids), "5c1e9a07-10");
-        let mut clone = ids.clone();
-        assert_eq!(id(&mut clone), "5c1e9a07-11", "clones share the counter");
-        ids.next.store(u64::MAX, Ordering::Relaxed);
-        assert_eq!(id(&mut ids), format!("5c1e9a07-{}", u64::MAX));
     }
 }

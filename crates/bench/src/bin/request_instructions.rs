@@ -29,11 +29,8 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (which, n) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
     let n: usize = n.parse().context("usage: request-instructions ceiling|one|all ITERATIONS")?;
-    // The server's log filter, as `http-eval` runs it: request spans are created as in production.
-    let filter = tracing_subscriber::EnvFilter::new("info,sqlx=warn");
-    // As the `pennon` binary logs when its output is not a terminal.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
+    // As the `pennon` binary logs (run without RUST_LOG): request spans are created as in production.
+    pennon_server::logging::init(pennon_server::config::LogFormat::Text);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         // No periodic refresh: under valgrind a run is slow enough for several, which would not cancel out.

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::both;
 use crate::helpers::{Db, TestApp};
 
-both!(metrics_count_requests_by_route, metrics_follow_snapshot_revisions, health_and_readiness);
+both!(metrics_count_requests_by_route, metrics_follow_snapshot_revisions, health_and_readiness, request_ids);
 
 /// The value of the sample of `name` whose labels include every `label="value"` pair given, if there is one.
 fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -87,4 +87,25 @@ async fn health_and_readiness(db: Db) {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["database"], "ok");
     assert_eq!(ready["environments"], 1);
+}
+
+/// Every answer carries a request id: the caller's, or one made for it, different on each request.
+async fn request_ids(db: Db) {
+    use reqwest::Method;
+    let app = TestApp::spawn(db).await;
+    let given = app.call(Method::GET, "/healthz", None, &[("x-request-id", "trace-7f3a")]).await.expect(200);
+    assert_eq!(given.header("x-request-id"), Some("trace-7f3a"));
+    let missing = app.call(Method::GET, "/api/v1/environments/none", None, &[("x-request-id", "e-1")]).await;
+    assert_eq!(missing.expect(404).header("x-request-id"), Some("e-1"), "errors carry it too");
+
+    let first = app.get("/healthz").await.expect(200);
+    let second = app.get("/healthz").await.expect(200);
+    let (first, second) = (first.header("x-request-id").unwrap(), second.header("x-request-id").unwrap());
+    assert_ne!(first, second);
+    for id in [first, second] {
+        let (prefix, counter) = id.split_once('-').unwrap_or_else(|| panic!("generated id {id}"));
+        assert!(prefix.len() == 8 && prefix.bytes().all(|b| b.is_ascii_hexdigit()), "generated id {id}");
+        assert!(counter.parse::<u64>().is_ok(), "generated id {id}");
+    }
+    assert_eq!(first.split_once('-').unwrap().0, second.split_once('-').unwrap().0, "one prefix per process");
 }

@@ -1,0 +1,177 @@
+//! Logging: `tracing` to standard error, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text or JSON.
+//!
+//! Text logs write fields as `name=value`, the way tracing-subscriber's default does, except that a string
+//! made of plain characters is written as it is rather than quoted and escaped (`path=/api/v1/evaluate`);
+//! others are quoted (`reason="not found"`). Every request's span is formatted when the request arrives,
+//! and this keeps that to a few copies.
+
+use std::fmt;
+use std::io::IsTerminal as _;
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::format::Writer;
+
+use crate::config::LogFormat;
+
+/// The filter when `RUST_LOG` does not set one.
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
+
+/// Installs the process's logger. Colours only on a terminal: a log file or collector gets plain text.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let colour = std::io::stderr().is_terminal();
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    match format {
+        LogFormat::Json => subscriber.json().init(),
+        LogFormat::Text => subscriber.fmt_fields(PlainFields).init(),
+    }
+}
+
+/// The text format's fields: see the [module](self).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainFields;
+
+impl<'writer> FormatFields<'writer> for PlainFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut visitor = FieldVisitor { writer, first: true, result: Ok(()) };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct FieldVisitor<'a> {
+    writer: Writer<'a>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl FieldVisitor<'_> {
+    /// Starts a field: a space before all but the first, then `name=` unless it is the message. `None` for a
+    /// field not to write.
+    fn start(&mut self, field: &Field) -> Option<bool> {
+        let name = field.name();
+        if self.result.is_err() || name.starts_with("log.") {
+            return None;
+        }
+        if !std::mem::take(&mut self.first) {
+            self.result = self.writer.write_char(' ');
+        }
+        if name == "message" {
+            return Some(true);
+        }
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.result = self.result.and_then(|()| self.writer.write_str(name)).and_then(|()| self.writer.write_char('='));
+        Some(false)
+    }
+}
+
+impl Visit for FieldVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let Some(message) = self.start(field) else { return };
+        self.result = self.result.and_then(|()| {
+            if message || is_plain(value) { self.writer.write_str(value) } else { write!(self.writer, "{value:?}") }
+        });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.start(field).is_some() {
+            self.result = self.result.and_then(|()| write!(self.writer, "{value:?}"));
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.start(field).is_none() {
+            return;
+        }
+        self.result = self.result.and_then(|()| write!(self.writer, "{value}"));
+        let mut source = value.source();
+        if source.is_some() {
+            let name = field.name().strip_prefix("r#").unwrap_or(field.name());
+            self.result = self.result.and_then(|()| write!(self.writer, " {name}.sources=["));
+            let mut first = true;
+            while let Some(error) = source {
+                let separator = if std::mem::take(&mut first) { "" } else { ", " };
+                self.result = self.result.and_then(|()| write!(self.writer, "{separator}{error}"));
+                source = error.source();
+            }
+            self.result = self.result.and_then(|()| self.writer.write_char(']'));
+        }
+    }
+}
+
+/// Whether `value` reads unambiguously without quotes: not empty, and nothing but visible ASCII other than
+/// `"`, `=` and `\`.
+fn is_plain(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'=' | b'\\'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::fmt::MakeWriter;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner;
+
+    #[test]
+    fn fields_read_as_name_equals_value() {
+        let out = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(out.clone())
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .fmt_fields(PlainFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", path = "/api/v1/evaluate", request_id = "5c1e9a07-1");
+            let _entered = span.enter();
+            let error = Outer(Inner);
+            tracing::info!(
+                count = 3,
+                shown = %"a b",
+                reason = "not found",
+                empty = "",
+                quote = "say \"hi\"",
+                r#type = "x",
+                error = &error as &(dyn std::error::Error + 'static),
+                "the message"
+            );
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text.trim(),
+            "INFO request{path=/api/v1/evaluate request_id=5c1e9a07-1}: the message count=3 shown=a b \
+             reason=\"not found\" empty=\"\" quote=\"say \\\"hi\\\"\" type=x error=outer error.sources=[inner]"
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! The outermost layer: every request gets an id — the caller's `X-Request-Id`, or a new one — which the
+//! handlers see on the request and the caller gets back on the answer, and is served inside a `request` span
+//! naming its method, path and id, so that every log line written while serving it says which request it
+//! belongs to. Answers with a server error are logged at `error`; with `debug` on, every request's start and
+//! end are too.
+//!
+//! One layer does what tower-http's `SetRequestId`, `Trace` and `PropagateRequestId` did together, with
+//! neither a request extension nor a boxed future, and the span's fields are plain strings, which the log
+//! formatter writes without formatting machinery ([`crate::logging`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::Response;
+use tower::{Layer, Service};
+use tracing::Instrument as _;
+use tracing::instrument::Instrumented;
+
+/// The request id header, read from requests and written on answers.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps a service in [`RequestSpan`].
+#[derive(Debug, Clone)]
+pub struct RequestSpanLayer {
+    ids: RequestIds,
+}
+
+impl RequestSpanLayer {
+    /// Ids for this process: a random prefix and a counter from 1.
+    pub fn new() -> Self {
+        RequestSpanLayer { ids: RequestIds::new(rand::random(), 1) }
+    }
+}
+
+impl Default for RequestSpanLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for RequestSpanLayer {
+    type Service = RequestSpan<S>;
+
+    fn layer(&self, inner: S) -> RequestSpan<S> {
+        RequestSpan { inner, ids: self.ids.clone() }
+    }
+}
+
+/// See the [module](self).
+#[derive(Debug, Clone)]
+pub struct RequestSpan<S> {
+    inner: S,
+    ids: RequestIds,
+}
+
+impl<S, B> Service<Request<B>> for RequestSpan<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Answer<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let id = if let Some(id) = request.headers().get(&REQUEST_ID) {
+            id.clone()
+        } else {
+            let id = self.ids.next();
+            request.headers_mut().insert(REQUEST_ID, id.clone());
+            id
+        };
+        let span = tracing::info_span!(
+            "request",
+            method = request.method().as_str(),
+            path = request.uri().path(),
+            request_id = id.to_str().unwrap_or("(not text)"),
+        );
+        let started = Instant::now();
+        // Entering a span costs more than the rest of this: only when there is something to log.
+        let answer = if tracing::enabled!(tracing::Level::DEBUG) {
+            let _entered = span.enter();
+            tracing::debug!("started processing request");
+            self.inner.call(request)
+        } else {
+            self.inner.call(request)
+        };
+        Answer { inner: answer.instrument(span), id: Some(id), started }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of a [`RequestSpan`]: the inner answer, polled inside the request's span, with the id.
+    pub struct Answer<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        id: Option<HeaderValue>,
+        started: Instant,
+    }
+}
+
+impl<F, E> Future for Answer<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let mut response = match this.inner.as_mut().poll(cx) {
+            Poll::Ready(Ok(response)) => response,
+            other => return other,
+        };
+        let failed = response.status().is_server_error();
+        if failed || tracing::enabled!(tracing::Level::DEBUG) {
+            let _entered = this.inner.span().enter();
+            let status = response.status().as_u16();
+            let latency_ms = this.started.elapsed().as_secs_f64() * 1000.0;
+            if failed {
+                tracing::error!(status, latency_ms, "response failed");
+            } else {
+                tracing::debug!(status, latency_ms, "finished processing request");
+            }
+        }
+        if let Some(id) = this.id.take() {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// Request ids for requests that come without one: a random prefix per process (so that the ids of replicas
+/// and restarts do not collide) and a counter, e.g. `5c1e9a07-42`. Unlike a random UUID per request, this
+/// asks the operating system for nothing.
+#[derive(Debug, Clone)]
+struct RequestIds {
+    prefix: u32,
+    next: Arc<AtomicU64>,
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl RequestIds {
+    fn new(prefix: u32, first: u64) -> Self {
+        RequestIds { prefix, next: Arc::new(AtomicU64::new(first)) }
+    }
+
+    fn next(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut id = [0u8; 8 + 1 + 20];
+        for (i, shift) in (0..8).rev().enumerate() {
+            id[i] = HEX[((self.prefix >> (shift * 4)) & 0xf) as usize];
+        }
+        id[8] = b'-';
+        let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
+        let mut rest = n;
+        for i in (0..digits).rev() {
+            id[9 + i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        HeaderValue::from_bytes(&id[..9 + digits]).expect("hex digits, a dash and decimal digits")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_differ_and_read_well() {
+        let ids = RequestIds::new(0x5c1e_9a07, 9);
+        assert_eq!(ids.next(), "5c1e9a07-9");
+        assert_eq!(ids.next(), "5c1e9a07-10");
+        let clone = ids.clone();
+        assert_eq!(clone.next(), "5c1e9a07-11", "clones share the counter");
+        ids.next.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(ids.next(), format!("5c1e9a07-{}", u64::MAX).as_str());
+        assert_eq!(RequestIds::new(0x0000_00ff, 0).next(), "000000ff-0");
+    }
+}
