@@ -165,7 +165,7 @@ impl<'de> Deserialize<'de> for Attributes {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Attributes, A::Error> {
-                let mut attributes = Attributes::with_capacity(access.size_hint().unwrap_or(0).min(64));
+                let mut attributes = Attributes::with_capacity(access.size_hint().unwrap_or(8).min(64));
                 while let Some((name, value)) = access.next_entry::<String, Value>()? {
                     attributes.insert(name, value);
                 }

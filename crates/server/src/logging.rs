@@ -5,7 +5,7 @@
 //! others are quoted (`reason="not found"`). Every request's span is formatted when the request arrives,
 //! and this keeps that to a few copies.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::IsTerminal as _;
 
 use tracing::field::{Field, Visit};
@@ -35,20 +35,57 @@ pub fn init(format: LogFormat) {
 pub struct PlainFields;
 
 impl<'writer> FormatFields<'writer> for PlainFields {
-    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut visitor = FieldVisitor { writer, first: true, result: Ok(()) };
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut visitor = FieldVisitor {
+            writer: Gathered { writer: &mut writer, buffer: [0; GATHERED], len: 0 },
+            first: true,
+            result: Ok(()),
+        };
         fields.record(&mut visitor);
-        visitor.result
+        visitor.result.and_then(|()| visitor.writer.flush())
     }
 }
 
-struct FieldVisitor<'a> {
-    writer: Writer<'a>,
+struct FieldVisitor<'a, 'w> {
+    writer: Gathered<'a, 'w>,
     first: bool,
     result: fmt::Result,
 }
 
-impl FieldVisitor<'_> {
+/// How many bytes [`Gathered`] holds.
+const GATHERED: usize = 192;
+
+/// Gathers the many small pieces fields are written in and hands them on in one: a span's fields go into
+/// an empty `String`, which would otherwise grow several times.
+struct Gathered<'a, 'w> {
+    writer: &'a mut Writer<'w>,
+    buffer: [u8; GATHERED],
+    len: usize,
+}
+
+impl Gathered<'_, '_> {
+    fn flush(&mut self) -> fmt::Result {
+        let gathered = std::mem::take(&mut self.len);
+        // Whole `str`s were copied in, so this holds.
+        self.writer.write_str(std::str::from_utf8(&self.buffer[..gathered]).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Write for Gathered<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.len + s.len() > GATHERED {
+            self.flush()?;
+            if s.len() > GATHERED {
+                return self.writer.write_str(s);
+            }
+        }
+        self.buffer[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+        Ok(())
+    }
+}
+
+impl FieldVisitor<'_, '_> {
     /// Starts a field: a space before all but the first, then `name=` unless it is the message. `None` for a
     /// field not to write.
     fn start(&mut self, field: &Field) -> Option<bool> {
@@ -68,7 +105,7 @@ impl FieldVisitor<'_> {
     }
 }
 
-impl Visit for FieldVisitor<'_> {
+impl Visit for FieldVisitor<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         let Some(message) = self.start(field) else { return };
         self.result = self.result.and_then(|()| {
@@ -142,8 +179,8 @@ mod tests {
     #[error("inner")]
     struct Inner;
 
-    #[test]
-    fn fields_read_as_name_equals_value() {
+    /// What `log` writes, without time, target or level padding.
+    fn logged(log: impl FnOnce()) -> String {
         let out = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(out.clone())
@@ -152,7 +189,26 @@ mod tests {
             .with_target(false)
             .fmt_fields(PlainFields)
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, log);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.trim().to_owned()
+    }
+
+    #[test]
+    fn long_fields_are_written_whole() {
+        let long = "p".repeat(300);
+        let medium = "é".repeat(50);
+        let text = logged(|| {
+            let span = tracing::info_span!("request", a = medium.as_str(), b = medium.as_str(), c = long.as_str());
+            let _entered = span.enter();
+            tracing::info!(d = long.as_str(), "done");
+        });
+        assert_eq!(text, format!("INFO request{{a=\"{medium}\" b=\"{medium}\" c={long}}}: done d={long}"));
+    }
+
+    #[test]
+    fn fields_read_as_name_equals_value() {
+        let text = logged(|| {
             let span = tracing::info_span!("request", path = "/api/v1/evaluate", request_id = "5c1e9a07-1");
             let _entered = span.enter();
             let error = Outer(Inner);
@@ -167,9 +223,8 @@ mod tests {
                 "the message"
             );
         });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
-            text.trim(),
+            text,
             "INFO request{path=/api/v1/evaluate request_id=5c1e9a07-1}: the message count=3 shown=a b \
              reason=\"not found\" empty=\"\" quote=\"say \\\"hi\\\"\" type=x error=outer error.sources=[inner]"
         );

@@ -23,13 +23,16 @@ pub struct KeyGrant {
 /// Keys by the SHA-256 digest of their secret.
 #[derive(Debug, Default)]
 pub struct KeyTable {
-    keys: ArcSwap<HashMap<[u8; 32], SdkKey>>,
+    keys: ArcSwap<Keys>,
 }
+
+/// Digests are uniformly distributed and callers cannot choose them: a fast hash suffices.
+type Keys = HashMap<[u8; 32], SdkKey, foldhash::fast::RandomState>;
 
 impl KeyTable {
     /// Reloads every usable key from the store.
     pub async fn reload(&self, store: &Store) -> StoreResult<()> {
-        let keys: HashMap<[u8; 32], SdkKey> = store
+        let keys: Keys = store
             .usable_sdk_keys()
             .await?
             .into_iter()
