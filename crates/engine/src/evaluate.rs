@@ -176,6 +176,13 @@ impl CompiledSnapshot {
         (0..self.flags.len()).map(|i| self.evaluate_index(i, &mut attrs)).collect()
     }
 
+    /// [`evaluate_all`](Self::evaluate_all), with the position of the variant each flag served (as
+    /// [`variant_keys`](Self::variant_keys) lists them; `None` on error).
+    pub fn evaluate_all_served(&self, ctx: &Context) -> Vec<(Evaluation<'_>, Option<usize>)> {
+        let mut attrs = AttrMemo::new(ctx, self.attribute_slots);
+        (0..self.flags.len()).map(|i| self.evaluate_index_served(i, &mut attrs)).collect()
+    }
+
     fn evaluate_index<'c>(&self, i: usize, attrs: &mut impl AttrLookup<'c>) -> Evaluation<'_> {
         self.evaluate_index_served(i, attrs).0
     }
@@ -300,8 +307,8 @@ mod tests {
     use super::*;
     use crate::Snapshot;
 
-    /// `evaluate_all` shares attribute lookups between flags; it must answer exactly as evaluating each flag
-    /// on its own does, for every snapshot and context of the evaluation test vectors.
+    /// `evaluate_all` (and `evaluate_all_served`) share attribute lookups between flags; they must answer
+    /// exactly as evaluating each flag on its own does, for every snapshot and context of the evaluation test vectors.
     #[test]
     fn evaluate_all_agrees_with_evaluate() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/evaluation");
@@ -318,6 +325,14 @@ mod tests {
                 let ctx: Context = serde_json::from_value(case["context"].clone()).unwrap();
                 let one_by_one: Vec<_> = compiled.flag_keys().map(|key| compiled.evaluate(key, &ctx)).collect();
                 assert_eq!(compiled.evaluate_all(&ctx), one_by_one, "{}: {}", path.display(), case["name"]);
+                let served: Vec<_> = compiled
+                    .flag_keys()
+                    .map(|key| {
+                        let (eval, served) = compiled.evaluate_served(key, &ctx);
+                        (eval, served.map(|s| s.variant))
+                    })
+                    .collect();
+                assert_eq!(compiled.evaluate_all_served(&ctx), served, "{}: {}", path.display(), case["name"]);
                 contexts += 1;
             }
         }

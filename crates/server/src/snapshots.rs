@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use pennon_engine::{CompiledSnapshot, Snapshot};
 use tokio::sync::{Mutex, broadcast};
 
+use crate::api::evaluation_json::Prewritten;
 use crate::cors::OriginTable;
 use crate::metrics::FlagCounters;
 use crate::store::{ChangeRow, ObjectKind, Store, StoreError, StoreResult};
@@ -23,13 +24,16 @@ pub struct EnvSnapshot {
     pub compiled: CompiledSnapshot,
     /// Evaluation counters by the flag's position in `raw.flags` (the order of `compiled` too).
     pub counters: FlagCounters,
+    /// Its evaluations' JSON, but for the reason, by flag and variant position.
+    pub json: Prewritten,
 }
 
 impl EnvSnapshot {
     fn new(raw: Snapshot) -> Self {
         let compiled = CompiledSnapshot::compile(&raw);
         let counters = FlagCounters::new(raw.flags.len());
-        EnvSnapshot { raw, compiled, counters }
+        let json = Prewritten::new(&raw);
+        EnvSnapshot { raw, compiled, counters, json }
     }
 
     /// The position of a flag in `raw.flags` (sorted by key), if it is there.

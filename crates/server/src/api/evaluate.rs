@@ -271,20 +271,23 @@ async fn evaluate(
     };
     let compiled = &snapshot.compiled;
     if let Some(flag) = body.flag.as_deref() {
-        let evaluation = compiled.evaluate(flag, context);
-        count(&state, &snapshot, None, &evaluation);
+        let (evaluation, served) = compiled.evaluate_served(flag, context);
+        let position = served.map(|s| s.flag);
+        count(&state, &snapshot, position, &evaluation);
         let mut out = Vec::with_capacity(256);
-        super::evaluation_json::write_evaluation(&mut out, &evaluation);
+        match served {
+            Some(served) => snapshot.json.write(&mut out, &evaluation, served.flag, Some(served.variant)),
+            None => super::evaluation_json::write_evaluation(&mut out, &evaluation),
+        }
         return Ok(json_bytes(out));
     }
-    let evaluations = compiled.evaluate_all(context);
-    for (i, evaluation) in evaluations.iter().enumerate() {
+    let evaluations = compiled.evaluate_all_served(context);
+    for (i, (evaluation, _)) in evaluations.iter().enumerate() {
         count(&state, &snapshot, Some(i), evaluation);
     }
-    let capacity = 64 + 128 * evaluations.len();
-    let list = EvaluationList { environment: compiled.environment(), revision: compiled.revision(), evaluations };
-    let mut out = Vec::with_capacity(capacity);
-    super::evaluation_json::write_list(&mut out, &list);
+    let mut out = Vec::with_capacity(64 + 128 * evaluations.len());
+    let (environment, revision) = (compiled.environment(), compiled.revision());
+    super::evaluation_json::write_all(&mut out, environment, revision, &evaluations, &snapshot.json);
     Ok(json_bytes(out))
 }
 

@@ -3,17 +3,21 @@
 //! table, field names included, which for every flag's evaluation cost more than evaluating them. Here the
 //! field names are literals and a string is copied as it is unless it holds a character JSON escapes.
 
-use pennon_engine::{Evaluation, Reason};
+use pennon_engine::{Evaluation, Reason, Snapshot};
 use serde_json::Value;
-
-use super::evaluate::EvaluationList;
 
 /// Appends one evaluation: `{"flag","value","variant","version","reason"}`.
 pub(crate) fn write_evaluation(out: &mut Vec<u8>, evaluation: &Evaluation<'_>) {
+    write_head(out, evaluation.flag, evaluation.value, evaluation.variant, evaluation.version);
+    write_tail(out, &evaluation.reason);
+}
+
+/// An evaluation up to its reason: `{"flag":…,"value":…,"variant":…,"version":…,"reason":`.
+fn write_head(out: &mut Vec<u8>, flag: &str, value: Option<&Value>, variant: Option<&str>, version: u64) {
     out.extend_from_slice(b"{\"flag\":");
-    write_str(out, evaluation.flag);
+    write_str(out, flag);
     out.extend_from_slice(b",\"value\":");
-    match evaluation.value {
+    match value {
         None | Some(Value::Null) => out.extend_from_slice(b"null"),
         Some(Value::Bool(true)) => out.extend_from_slice(b"true"),
         Some(Value::Bool(false)) => out.extend_from_slice(b"false"),
@@ -21,29 +25,94 @@ pub(crate) fn write_evaluation(out: &mut Vec<u8>, evaluation: &Evaluation<'_>) {
         Some(other) => write_serde(out, other),
     }
     out.extend_from_slice(b",\"variant\":");
-    match evaluation.variant {
+    match variant {
         Some(variant) => write_str(out, variant),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"version\":");
-    write_u64(out, evaluation.version);
+    write_u64(out, version);
     out.extend_from_slice(b",\"reason\":");
-    write_reason(out, &evaluation.reason);
+}
+
+/// The reason and the end of an evaluation.
+fn write_tail(out: &mut Vec<u8>, reason: &Reason<'_>) {
+    write_reason(out, reason);
     out.push(b'}');
 }
 
-/// Appends every flag's evaluations: `{"environment","revision","evaluations":[...]}`.
-pub(crate) fn write_list(out: &mut Vec<u8>, list: &EvaluationList<'_>) {
+/// Every evaluation a snapshot can give, written up to its reason, by flag and variant position: all of it
+/// but the reason is fixed for a snapshot, so an answer copies one piece where it would write ten. Built
+/// with the snapshot it belongs to.
+#[derive(Debug, Default)]
+pub struct Prewritten {
+    flags: Vec<PrewrittenFlag>,
+}
+
+#[derive(Debug)]
+struct PrewrittenFlag {
+    key: String,
+    version: u64,
+    variants: Vec<Vec<u8>>,
+}
+
+impl Prewritten {
+    /// The heads of every flag's variants, in snapshot order (the order a compiled snapshot evaluates in).
+    pub fn new(snapshot: &Snapshot) -> Self {
+        let flags = snapshot.flags.iter().map(|flag| {
+            let (key, version) = (&flag.definition.key, flag.config.version);
+            let variants = flag.definition.variants.iter().map(|variant| {
+                let mut head = Vec::with_capacity(64);
+                write_head(&mut head, key, Some(&variant.value), Some(&variant.key), version);
+                head
+            });
+            PrewrittenFlag { key: key.clone(), version, variants: variants.collect() }
+        });
+        Prewritten { flags: flags.collect() }
+    }
+
+    /// Appends the evaluation of the flag at `position` that served the variant at `variant`, as
+    /// [`write_evaluation`] would. Written in full when these positions are not the evaluation's (as with
+    /// another snapshot's positions).
+    pub(crate) fn write(
+        &self,
+        out: &mut Vec<u8>,
+        evaluation: &Evaluation<'_>,
+        position: usize,
+        variant: Option<usize>,
+    ) {
+        let head = self.flags.get(position).and_then(|flag| {
+            let same = flag.key == evaluation.flag && flag.version == evaluation.version;
+            same.then(|| flag.variants.get(variant?)).flatten()
+        });
+        match head {
+            Some(head) => {
+                out.extend_from_slice(head);
+                write_tail(out, &evaluation.reason);
+            }
+            None => write_evaluation(out, evaluation),
+        }
+    }
+}
+
+/// Appends every flag's evaluations, `{"environment","revision","evaluations":[...]}` (an
+/// [`EvaluationList`](super::evaluate::EvaluationList)), from what `evaluate_all_served` gives and the snapshot's [`Prewritten`] heads.
+pub(crate) fn write_all(
+    out: &mut Vec<u8>,
+    environment: &str,
+    revision: u64,
+    evaluations: &[(Evaluation<'_>, Option<usize>)],
+    prewritten: &Prewritten,
+) {
     out.extend_from_slice(b"{\"environment\":");
-    write_str(out, list.environment);
+    write_str(out, environment);
     out.extend_from_slice(b",\"revision\":");
-    write_u64(out, list.revision);
+    write_u64(out, revision);
     out.extend_from_slice(b",\"evaluations\":[");
-    for (i, evaluation) in list.evaluations.iter().enumerate() {
+    for (i, (evaluation, variant)) in evaluations.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_evaluation(out, evaluation);
+        prewritten.write(out, evaluation, i, *variant);
     }
     out.extend_from_slice(b"]}");
 }
@@ -115,7 +184,9 @@ fn write_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 
 #[cfg(test)]
 mod tests {
-    use pennon_engine::ErrorCode;
+    use pennon_engine::{CompiledSnapshot, Context, ErrorCode};
+
+    use super::super::evaluate::EvaluationList;
     use serde_json::json;
 
     use super::*;
@@ -153,21 +224,72 @@ mod tests {
         assert_eq!(by_hand(&missing), serde_json::to_string(&missing).unwrap());
     }
 
+    /// Every snapshot and context of the engine's evaluation test vectors: every flag's evaluations, written
+    /// from the prewritten heads, read exactly as serde_json writes them, and so does each one alone.
     #[test]
-    fn a_list_is_written_as_serde_writes_it() {
-        let on = json!(true);
-        let evaluation = |flag| Evaluation {
-            flag,
-            value: Some(&on),
-            variant: Some("on"),
-            version: 1,
-            reason: Reason::Fallthrough { bucket: Some(42) },
-        };
-        for evaluations in [vec![], vec![evaluation("a")], vec![evaluation("a"), evaluation("b")]] {
-            let list = EvaluationList { environment: "prod\"uction", revision: 12, evaluations };
-            let mut out = Vec::new();
-            write_list(&mut out, &list);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&list).unwrap());
+    fn every_flags_evaluations_are_written_as_serde_writes_them() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/vectors/evaluation");
+        let mut lists = 0;
+        for entry in std::fs::read_dir(&dir).expect("evaluation vectors") {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let snapshot: Snapshot = serde_json::from_value(file["snapshot"].clone()).unwrap();
+            let (compiled, prewritten) = (CompiledSnapshot::compile(&snapshot), Prewritten::new(&snapshot));
+            for case in file["cases"].as_array().unwrap() {
+                let ctx: Context = serde_json::from_value(case["context"].clone()).unwrap();
+                let served = compiled.evaluate_all_served(&ctx);
+                let mut out = Vec::new();
+                write_all(&mut out, compiled.environment(), compiled.revision(), &served, &prewritten);
+                let evaluations = served.iter().map(|(e, _)| e.clone()).collect();
+                let list =
+                    EvaluationList { environment: compiled.environment(), revision: compiled.revision(), evaluations };
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_json::to_string(&list).unwrap(),
+                    "{}",
+                    path.display()
+                );
+                for (i, (evaluation, variant)) in served.iter().enumerate() {
+                    let mut one = Vec::new();
+                    prewritten.write(&mut one, evaluation, i, *variant);
+                    assert_eq!(one, serde_json::to_vec(evaluation).unwrap());
+                }
+                lists += 1;
+            }
         }
+        assert!(lists > 100, "only {lists} contexts found in {}", dir.display());
+    }
+
+    /// Positions that are not the evaluation's (another snapshot's, or none) write it in full, correctly.
+    #[test]
+    fn wrong_positions_write_the_evaluation_in_full() {
+        let snapshot: Snapshot = serde_json::from_value(json!({
+            "environment": "production", "revision": 3,
+            "flags": [
+                { "definition": { "key": "a", "kind": "string", "salt": "s",
+                    "variants": [{ "key": "x", "value": "ex" }, { "key": "y", "value": "why" }] },
+                  "config": { "flag": "a", "environment": "production", "version": 4, "enabled": true,
+                    "off_variant": "x", "default": { "variant": "y" } } }
+            ]
+        }))
+        .unwrap();
+        let (compiled, prewritten) = (CompiledSnapshot::compile(&snapshot), Prewritten::new(&snapshot));
+        let (evaluation, _) = compiled.evaluate_served("a", &Context::default());
+        let expected = serde_json::to_vec(&evaluation).unwrap();
+        for (position, variant) in [(0, None), (0, Some(7)), (1, Some(0)), (usize::MAX, Some(1))] {
+            let mut out = Vec::new();
+            prewritten.write(&mut out, &evaluation, position, variant);
+            assert_eq!(out, expected, "position {position}, variant {variant:?}");
+        }
+        let stale = Evaluation { version: 5, ..evaluation.clone() };
+        let mut out = Vec::new();
+        prewritten.write(&mut out, &stale, 0, Some(1));
+        assert_eq!(out, serde_json::to_vec(&stale).unwrap(), "another version of the flag");
+        let mut out = Vec::new();
+        prewritten.write(&mut out, &evaluation, 0, Some(1));
+        assert_eq!(out, expected, "the right positions");
     }
 }

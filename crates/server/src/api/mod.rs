@@ -6,7 +6,7 @@ pub mod common;
 mod configs;
 mod environments;
 pub mod evaluate;
-mod evaluation_json;
+pub(crate) mod evaluation_json;
 mod flag_states;
 mod flags;
 mod guards;
