@@ -3,6 +3,8 @@
 //!
 //! It sits inside the router (a layer on it), where [`MatchedPath`] is known. axum clones a route's
 //! service, layers included, for every request: this layer's service is one reference count and the route.
+//! It also sets the limit on request bodies ([`DefaultBodyLimit`]): every layer on the router boxes every
+//! route once more, and each box is another allocation per request.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::MatchedPath;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::Request;
 use axum::response::Response;
 use futures_util::future::BoxFuture;
@@ -18,15 +20,20 @@ use tower::{Layer, Service};
 
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 
-/// Counts the requests of the routes it wraps into `metrics`.
+/// Counts the requests of the routes it wraps into `metrics`, and limits their bodies to `max_body` bytes.
 #[derive(Clone)]
-pub struct RequestMetricsLayer(pub Arc<Metrics>);
+pub struct RequestMetricsLayer {
+    /// Where requests are counted.
+    pub metrics: Arc<Metrics>,
+    /// The largest request body the routes' extractors read.
+    pub max_body: usize,
+}
 
 impl<S> Layer<S> for RequestMetricsLayer {
-    type Service = RequestMetrics<S>;
+    type Service = RequestMetrics<<DefaultBodyLimit as Layer<S>>::Service>;
 
-    fn layer(&self, inner: S) -> RequestMetrics<S> {
-        RequestMetrics { metrics: self.0.clone(), inner }
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestMetrics { metrics: self.metrics.clone(), inner: DefaultBodyLimit::max(self.max_body).layer(inner) }
     }
 }
 

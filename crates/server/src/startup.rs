@@ -10,7 +10,6 @@ use std::convert::Infallible;
 
 use crate::cors::ClientCorsLayer;
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::Response;
 use axum::serve::ListenerExt as _;
@@ -73,8 +72,7 @@ pub fn app(
     let max_body = state.config.max_body_bytes;
     let service = routes
         .fallback(crate::web::fallback)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(crate::request_metrics::RequestMetricsLayer(state.metrics.clone()))
+        .layer(crate::request_metrics::RequestMetricsLayer { metrics: state.metrics.clone(), max_body })
         .with_state(state);
     crate::request_span::RequestSpanLayer::new().layer(service)
 }

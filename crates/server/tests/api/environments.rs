@@ -3,7 +3,12 @@ use serde_json::json;
 use crate::both;
 use crate::helpers::{Db, TestApp};
 
-both!(create_list_get_rename_delete, bad_input_changes_nothing, stale_versions_are_refused);
+both!(
+    create_list_get_rename_delete,
+    bad_input_changes_nothing,
+    stale_versions_are_refused,
+    oversized_bodies_are_refused
+);
 
 async fn create_list_get_rename_delete(db: Db) {
     let app = TestApp::spawn(db).await;
@@ -54,4 +59,25 @@ async fn stale_versions_are_refused(db: Db) {
         .expect(409);
     assert_eq!(stale.body["current_version"], 2);
     assert_eq!(app.get("/api/v1/environments/qa").await.body["name"], "QA");
+}
+
+/// A body over the limit (1 MiB by default) is refused with a problem body before anything reads it whole,
+/// on an admin write and on an evaluation alike; nothing is stored.
+async fn oversized_bodies_are_refused(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let padding = "x".repeat(1024 * 1024);
+    let write = app.post("/api/v1/environments", json!({ "key": "big", "name": padding })).await.expect(413);
+    assert_eq!(write.body["status"], 413, "{}", write.body);
+    assert_eq!(write.header("content-type"), Some("application/problem+json"));
+    app.get("/api/v1/environments/big").await.expect(404);
+    assert_eq!(app.state().store.count_audit("environment.").await.unwrap(), 0);
+
+    app.environment("production").await;
+    let context = json!({ "key": "user-1", "attributes": { "padding": padding } });
+    let evaluation = json!({ "environment": "production", "context": context });
+    let evaluate = app.post("/api/v1/evaluate", evaluation).await.expect(413);
+    assert_eq!(evaluate.body["status"], 413, "{}", evaluate.body);
+
+    let near = json!({ "key": "near", "name": "x".repeat(1000 * 1000) });
+    app.post("/api/v1/environments", near).await.expect(400);
 }
