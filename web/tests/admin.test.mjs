@@ -361,6 +361,28 @@ describe('admin pages', () => {
     await page.context().close();
   });
 
+  test('a page still loading when the next one opens does not draw over it', async () => {
+    const page = await signedInPage(browser, server.url);
+    // The segment's answer comes late (the server answers; the browser holds the answer back a while).
+    let release = () => {};
+    const held = new Promise((resolve) => { release = resolve; });
+    await page.route('**/api/v1/segments/held-back', async (route) => {
+      const response = await route.fetch();
+      await held;
+      await route.fulfill({ response });
+    });
+    await server.admin.post('/segments', { key: 'held-back', name: 'Held back', conditions: [] });
+    await page.goto(`${server.url}/#/segments/held-back`);
+    await page.goto(`${server.url}/#/environments/staging`);
+    await page.getByLabel('Key name').waitFor();
+    release();
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('main h1').textContent(), 'Staging');
+    assert.equal(await page.getByLabel('Key name').count(), 1);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
   test('usable at phone width', async () => {
     const page = await signedInPage(browser, server.url, ADMIN, { width: 390, height: 844 });
     for (const path of ['/segments/beta-users', '/environments/staging', '/users', '/tokens', '/audit']) {

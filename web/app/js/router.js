@@ -35,7 +35,10 @@ export function current() {
 export async function render() {
   const { path, query } = current();
   const parts = path.split('/').filter(Boolean);
-  const view = /** @type {HTMLElement} */ (document.getElementById('view'));
+  // Each render writes into an element of its own: a page still loading when the next one starts would
+  // otherwise draw itself over the newer page when its data arrives.
+  const view = document.createElement('div');
+  /** @type {HTMLElement} */ (document.getElementById('view')).replaceChildren(view);
   if (typeof cleanup === 'function') cleanup();
   cleanup = undefined;
   generation += 1;
