@@ -145,14 +145,12 @@ fn main() -> anyhow::Result<()> {
     }
     let mut scenarios = Vec::new();
     for ((name, _, max, cpu, max_errors), mut runs) in maxima.into_iter().zip(halves) {
-        let mut p99s: Vec<Duration> = runs.iter_mut().map(|(r, _)| r.latencies.quantile(0.99)).collect();
-        let order = p99s.clone();
-        p99s.sort();
-        let median = p99s[p99s.len() / 2];
-        let position = order.iter().position(|p| *p == median).unwrap_or(0);
+        let p99s: Vec<Duration> = runs.iter_mut().map(|(r, _)| r.latencies.quantile(0.99)).collect();
+        let mut by_p99: Vec<usize> = (0..runs.len()).collect();
+        by_p99.sort_by_key(|&i| p99s[i]);
         let errors = max_errors + runs.iter().map(|(r, _)| r.errors).sum::<u64>();
-        let (half, half_cpu) = runs.swap_remove(position);
-        scenarios.push(Scenario { name, max, half, half_p99s: order, errors, cpu, half_cpu });
+        let (half, half_cpu) = runs.swap_remove(by_p99[by_p99.len() / 2]);
+        scenarios.push(Scenario { name, max, half, half_p99s: p99s, errors, cpu, half_cpu });
     }
     let missed = report(&mut scenarios);
     servers.block_on(pennon.server.shutdown());

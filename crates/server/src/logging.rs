@@ -99,8 +99,10 @@ impl FieldVisitor<'_, '_> {
         if name == "message" {
             return Some(true);
         }
-        let name = name.strip_prefix("r#").unwrap_or(name);
-        self.result = self.result.and_then(|()| self.writer.write_str(name)).and_then(|()| self.writer.write_char('='));
+        self.result = self
+            .result
+            .and_then(|()| self.writer.write_str(shown_name(field)))
+            .and_then(|()| self.writer.write_char('='));
         Some(false)
     }
 }
@@ -126,7 +128,7 @@ impl Visit for FieldVisitor<'_, '_> {
         self.result = self.result.and_then(|()| write!(self.writer, "{value}"));
         let mut source = value.source();
         if source.is_some() {
-            let name = field.name().strip_prefix("r#").unwrap_or(field.name());
+            let name = shown_name(field);
             self.result = self.result.and_then(|()| write!(self.writer, " {name}.sources=["));
             let mut first = true;
             while let Some(error) = source {
@@ -137,6 +139,12 @@ impl Visit for FieldVisitor<'_, '_> {
             self.result = self.result.and_then(|()| self.writer.write_char(']'));
         }
     }
+}
+
+/// A field's name as logged: `r#type` is `type`.
+fn shown_name(field: &Field) -> &'static str {
+    let name = field.name();
+    name.strip_prefix("r#").unwrap_or(name)
 }
 
 /// Whether `value` reads unambiguously without quotes: not empty, and nothing but visible ASCII other than
