@@ -10,3 +10,4 @@ pub mod fixture;
 pub mod load;
 pub mod pennon;
 pub mod stats;
+pub mod wire;

@@ -5,26 +5,22 @@
 //! cargo run --release -p pennon-bench -- [--rounds 3] [--duration 4] [--connections 16] [--server-threads 1]
 //! ```
 //!
-//! Everything runs in this process on 127.0.0.1: the servers on one tokio runtime, the load generator on
-//! another, each with its own worker threads, so that on a small machine the two do not fight over more
-//! cores than they are given. Each scenario is measured back to back (the most it can answer; the
+//! Everything runs in this process on 127.0.0.1: the servers on one tokio runtime (one worker thread by
+//! default), the load generator on a thread of its own that polls its connections without sleeping (see
+//! [`pennon_bench::load`]), so that on a machine of two cores each has one. Each scenario is measured back to back (the most it can answer; the
 //! scenarios interleaved over a few rounds, the median round kept) and then at half that rate, on a fixed
 //! schedule, for the latency a server sees when it is not saturated (interleaved rounds again, the round with
 //! the median p99 kept).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use bytes::Bytes;
 use clap::Parser;
-use hyper::header::HeaderValue;
 use pennon_bench::load::{self, Load, Outcome, Target};
 use pennon_bench::{ceiling, cpu, pennon};
 
 /// Measures Pennon's HTTP evaluation against a constant-JSON ceiling.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "http-eval")]
 struct Args {
     /// Seconds measured per run.
@@ -42,16 +38,13 @@ struct Args {
     /// Worker threads of the servers' runtime.
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
-    /// Worker threads of the load generator's runtime.
-    #[arg(long, default_value_t = 1)]
-    client_threads: usize,
     /// Exit with an error when a target is missed.
     #[arg(long)]
     fail_on_miss: bool,
 }
 
-/// CPU time per request of the servers' threads and of the generator's, where `/proc` tells.
-type Cpu = Option<(Duration, Duration)>;
+/// The servers' CPU time (per request, or so far), where `/proc` tells.
+type Cpu = Option<Duration>;
 
 /// One row of the report.
 struct Scenario {
@@ -80,36 +73,57 @@ fn main() -> anyhow::Result<()> {
     // As the `pennon` binary logs.
     pennon_server::logging::init(pennon_server::config::LogFormat::Text);
 
-    let servers = runtime(args.server_threads, "server")?;
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.server_threads.max(1))
+        .thread_name("bench-server")
+        .enable_all()
+        .build()
+        .context("building the servers' runtime")?;
     let (ceiling_addr, pennon) =
         servers.block_on(async { anyhow::Ok((ceiling::spawn().await?, pennon::start().await?)) })?;
-    let client = runtime(args.client_threads, "client")?;
+
+    // Every request carries the same credential, so the ceiling reads the same bytes as the evaluations.
+    let key = Some(pennon.authorization.as_str());
+    let (one, all) = (pennon::bodies(1024, Some("flag-00")), pennon::bodies(1024, None));
+    let targets = vec![
+        ("(a) constant JSON (ceiling)", Target::new(ceiling_addr, ceiling::PATH, &one, key)),
+        ("(b) evaluate one flag", Target::new(pennon.server.addr, pennon::PATH, &one, key)),
+        ("(c) evaluate all 50 flags", Target::new(pennon.server.addr, pennon::PATH, &all, key)),
+    ];
+    check_answers(&targets)?;
+
+    println!("{}", setup(&args));
+    let generator_args = args.clone();
+    let measured = std::thread::Builder::new()
+        .name("bench-client".into())
+        .spawn(move || measure(targets, &generator_args))
+        .context("starting the generator's thread")?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the generator's thread panicked"))?;
+    let missed = report(&mut measured?);
+    servers.block_on(pennon.server.shutdown());
+    if missed > 0 && args.fail_on_miss {
+        anyhow::bail!("{missed} target(s) missed");
+    }
+    Ok(())
+}
+
+/// Measures every target back to back and then at half that rate; on the generator's thread.
+fn measure(targets: Vec<(&'static str, Target)>, args: &Args) -> anyhow::Result<Vec<Scenario>> {
     let load = Load {
         connections: args.connections,
         warmup: Duration::from_secs_f64(args.warmup),
         duration: Duration::from_secs_f64(args.duration),
         rate: None,
     };
-
-    // Every request carries the same credential, so the ceiling reads the same bytes as the evaluations.
-    let key = Some(HeaderValue::from_str(&pennon.authorization)?);
-    let one = || pennon::bodies(1024, Some("flag-00"));
-    let targets = [
-        ("(a) constant JSON (ceiling)", target(ceiling_addr, ceiling::PATH, one(), key.clone())),
-        ("(b) evaluate one flag", target(pennon.server.addr, pennon::PATH, one(), key.clone())),
-        ("(c) evaluate all 50 flags", target(pennon.server.addr, pennon::PATH, pennon::bodies(1024, None), key)),
-    ];
-    client.block_on(check_answers(&targets))?;
-
-    println!("{}", setup(&args));
     // Back-to-back runs, the scenarios interleaved round by round so that a disturbance on the machine
     // spreads over all of them; each scenario keeps its median round.
     let mut rounds: Vec<Vec<(Outcome, Cpu)>> = vec![Vec::new(); targets.len()];
     for round in 1..=args.rounds.max(1) {
         for ((name, target), runs) in targets.iter().zip(&mut rounds) {
             eprintln!("round {round}: {name} ...");
-            let before = cpu_now();
-            let max = client.block_on(load::run(target, load))?;
+            let before = cpu::threads_cpu(SERVER_THREADS);
+            let max = load::run(target, load)?;
             ensure!(max.ok > 0, "{name}: no request succeeded");
             let cpu = per_request(before, max.sent);
             runs.push((max, cpu));
@@ -123,22 +137,15 @@ fn main() -> anyhow::Result<()> {
         maxima.push((name, target, max, cpu, errors));
     }
     // Half-rate runs, interleaved over the rounds in the same way; each scenario keeps its median round by
-    // p99. At half rate the two cores are still three-quarters busy (an idle server wakes per burst, which
-    // costs it a third more CPU per request than back to back), so a hiccup of the machine (another process
-    // or the host taking a core for some milliseconds) can leave it short for hundreds of milliseconds and
-    // set a 4-second run's p99 alone, on the ceiling as on Pennon; the median round says more, and every
-    // round is reported.
+    // p99, and every round is reported: a hiccup of the machine (another process or the host taking a core
+    // for some milliseconds) can set a 4-second run's p99 alone.
     let mut halves: Vec<Vec<(Outcome, Cpu)>> = vec![Vec::new(); maxima.len()];
     for round in 1..=args.rounds.max(1) {
         for ((name, target, max, ..), runs) in maxima.iter().zip(&mut halves) {
-            // At the half rate every connection sends at most every 4 ms: tokio's timers have 1 ms
-            // granularity, and a shorter interval would leave a connection behind its schedule by the
-            // timer's lateness alone.
             let rate = max.throughput() / 2.0;
-            let connections = args.connections.max((rate * 0.004).ceil() as usize);
             eprintln!("round {round}: {name} at {rate:.0} requests per second ...");
-            let before = cpu_now();
-            let half = client.block_on(load::run(target, Load { rate: Some(rate), connections, ..load }))?;
+            let before = cpu::threads_cpu(SERVER_THREADS);
+            let half = load::run(target, Load { rate: Some(rate), ..load })?;
             let cpu = per_request(before, half.sent);
             runs.push((half, cpu));
         }
@@ -152,45 +159,25 @@ fn main() -> anyhow::Result<()> {
         let (half, half_cpu) = runs.swap_remove(by_p99[by_p99.len() / 2]);
         scenarios.push(Scenario { name, max, half, half_p99s: p99s, errors, cpu, half_cpu });
     }
-    let missed = report(&mut scenarios);
-    servers.block_on(pennon.server.shutdown());
-    if missed > 0 && args.fail_on_miss {
-        anyhow::bail!("{missed} target(s) missed");
-    }
-    Ok(())
+    Ok(scenarios)
 }
 
-/// CPU time per request since `before`, of the servers' threads and of the generator's.
+/// The servers' threads, by name.
+const SERVER_THREADS: &str = "bench-server";
+
+/// Server CPU time per request since `before`.
 fn per_request(before: Cpu, requests: u64) -> Cpu {
     let n = u32::try_from(requests.max(1)).unwrap_or(u32::MAX);
-    before.zip(cpu_now()).map(|((s0, c0), (s1, c1))| (s1.saturating_sub(s0) / n, c1.saturating_sub(c0) / n))
-}
-
-/// CPU time so far of the servers' threads and of the generator's.
-fn cpu_now() -> Option<(Duration, Duration)> {
-    cpu::threads_cpu("bench-server").zip(cpu::threads_cpu("bench-client"))
-}
-
-fn runtime(threads: usize, name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name(format!("bench-{name}"))
-        .enable_all()
-        .build()
-        .context("building a runtime")
-}
-
-fn target(addr: SocketAddr, path: &str, bodies: Vec<Bytes>, authorization: Option<HeaderValue>) -> Target {
-    Target { addr, path: path.to_owned(), bodies: Arc::new(bodies), authorization }
+    before.zip(cpu::threads_cpu(SERVER_THREADS)).map(|(s0, s1)| s1.saturating_sub(s0) / n)
 }
 
 /// Checks that each target answers what it is meant to before it is measured.
-async fn check_answers(targets: &[(&str, Target)]) -> anyhow::Result<()> {
-    let ceiling = load::probe(&targets[0].1).await?;
+fn check_answers(targets: &[(&str, Target)]) -> anyhow::Result<()> {
+    let ceiling = load::probe(&targets[0].1)?;
     ensure!(ceiling["variant"] == "on", "the ceiling answered {ceiling}");
-    let one = load::probe(&targets[1].1).await?;
+    let one = load::probe(&targets[1].1)?;
     ensure!(one["reason"]["kind"] == "FALLTHROUGH" && one["reason"]["bucket"].is_u64(), "one flag: {one}");
-    let all = load::probe(&targets[2].1).await?;
+    let all = load::probe(&targets[2].1)?;
     let evaluations = all["evaluations"].as_array().map_or(&[][..], Vec::as_slice);
     ensure!(evaluations.len() == pennon::FLAGS, "all flags answered {} evaluations", evaluations.len());
     ensure!(evaluations.iter().all(|e| e["reason"]["kind"] == "FALLTHROUGH"), "all flags: {all}");
@@ -202,12 +189,11 @@ fn setup(args: &Args) -> String {
     let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split(' ').next().map(str::to_owned));
     format!(
         "setup: {cpus} CPUs (load average {}); servers and generator in one process on 127.0.0.1, HTTP/1.1 \
-         keep-alive; server runtime {} worker thread(s), generator runtime {} worker thread(s); {} connections \
-         back to back (median of {} interleaved rounds), at half rate at least one connection per 4 ms of \
-         interval (as many interleaved rounds, the median p99 kept); per run {} s warm-up + {} s measured; Pennon on SQLite with the default log filter (info)",
+         keep-alive; server runtime {} worker thread(s), generator one polling thread; {} connections back to \
+         back (median of {} interleaved rounds) and at half rate (as many interleaved rounds, the median p99 \
+         kept); per run {} s warm-up + {} s measured; Pennon on SQLite with the default log filter (info)",
         load.as_deref().unwrap_or("?"),
         args.server_threads,
-        args.client_threads,
         args.connections,
         args.rounds.max(1),
         args.warmup,
@@ -228,14 +214,14 @@ fn report(scenarios: &mut [Scenario]) -> usize {
     println!();
     println!(
         "| scenario | req/s | p50 | p90 | p99 | errors | half-rate req/s | half-rate p50 | half-rate p99 | vs ceiling \
-         | server CPU/req | generator CPU/req | half-rate server CPU/req |"
+         | server CPU/req | half-rate server CPU/req |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let ceiling = scenarios[0].max.throughput();
     for s in scenarios.iter_mut() {
         let (max, half) = (&mut s.max, &mut s.half);
         println!(
-            "| {} | {:.0} | {} | {} | {} | {} | {:.0} | {} | {} | {:.0}% | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} | {} | {} | {:.0} | {} | {} | {:.0}% | {} | {} |",
             s.name,
             max.throughput(),
             ms(max.latencies.quantile(0.5)),
@@ -246,9 +232,8 @@ fn report(scenarios: &mut [Scenario]) -> usize {
             ms(half.latencies.quantile(0.5)),
             ms(half.latencies.quantile(0.99)),
             100.0 * max.throughput() / ceiling,
-            s.cpu.map_or("?".into(), |(server, _)| us(server)),
-            s.cpu.map_or("?".into(), |(_, generator)| us(generator)),
-            s.half_cpu.map_or("?".into(), |(server, _)| us(server)),
+            s.cpu.map_or("?".into(), us),
+            s.half_cpu.map_or("?".into(), us),
         );
     }
     println!();
