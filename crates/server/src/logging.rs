@@ -1,5 +1,10 @@
 //! Logging: `tracing` to standard error, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text or JSON.
 //!
+//! `RUST_LOG` is a list of `target=level` directives and a bare default level (tracing-subscriber's
+//! [`Targets`]): each log statement is decided once, when it is first reached, and spans cost the filter
+//! nothing afterwards (an `EnvFilter` would look every span up when it is entered and left, on every
+//! request).
+//!
 //! Text logs write fields as `name=value`, the way tracing-subscriber's default does, except that a string
 //! made of plain characters is written as it is rather than quoted and escaped (`path=/api/v1/evaluate`);
 //! others are quoted (`reason="not found"`). Every request's span is formatted when the request arrives,
@@ -9,10 +14,12 @@ use std::fmt::{self, Write as _};
 use std::io::IsTerminal as _;
 
 use tracing::field::{Field, Visit};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::LogFormat;
 
@@ -21,13 +28,23 @@ pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
 /// Installs the process's logger. Colours only on a terminal: a log file or collector gets plain text.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     let colour = std::io::stderr().is_terminal();
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(std::io::stderr);
+    let subscriber = subscriber.with_ansi(colour);
     match format {
-        LogFormat::Json => subscriber.json().init(),
-        LogFormat::Text => subscriber.fmt_fields(PlainFields).init(),
+        LogFormat::Json => subscriber.json().finish().with(filter).init(),
+        LogFormat::Text => subscriber.fmt_fields(PlainFields).finish().with(filter).init(),
     }
+}
+
+/// The filter `RUST_LOG` asks for, or [`DEFAULT_FILTER`] when it is unset, empty or unreadable.
+pub fn filter(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| DEFAULT_FILTER.parse().expect("the default filter parses"))
 }
 
 /// The text format's fields: see the [module](self).
@@ -176,6 +193,25 @@ mod tests {
         type Writer = Captured;
         fn make_writer(&'a self) -> Captured {
             self.clone()
+        }
+    }
+
+    #[test]
+    fn rust_log_picks_levels_by_target_and_falls_back_to_the_default() {
+        use tracing::Level;
+        let default = filter(None);
+        assert!(default.would_enable("pennon_server::api", &Level::INFO));
+        assert!(!default.would_enable("pennon_server::api", &Level::DEBUG));
+        assert!(default.would_enable("sqlx::query", &Level::WARN));
+        assert!(!default.would_enable("sqlx::query", &Level::INFO));
+        let debug = filter(Some("debug,sqlx=warn,hyper=off"));
+        assert!(debug.would_enable("pennon_server::api", &Level::DEBUG));
+        assert!(!debug.would_enable("sqlx::query", &Level::INFO));
+        assert!(!debug.would_enable("hyper::proto", &Level::ERROR));
+        for unreadable in [Some(""), Some("  "), Some("pennon=loud")] {
+            let fallback = filter(unreadable);
+            assert!(fallback.would_enable("pennon_server", &Level::INFO), "{unreadable:?}");
+            assert!(!fallback.would_enable("sqlx::query", &Level::INFO), "{unreadable:?}");
         }
     }
 
