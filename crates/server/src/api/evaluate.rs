@@ -134,16 +134,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FastJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| ApiError::from(JsonRejection::from(r)))?;
-        if let Ok(value) = serde_json::from_slice(&bytes) {
-            return Ok(FastJson(value));
-        }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(FastJson(value)),
-            Err(rejection) => Err(rejection.into()),
+        parse_json(&json_body(req, state).await?).map(FastJson)
+    }
+}
+
+/// The body of a request that says it is JSON.
+async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
+    }
+    Bytes::from_request(req, state).await.map_err(|r| ApiError::from(JsonRejection::from(r)))
+}
+
+/// Reads `bytes` as a `T`, tracking the path only when that fails, to name the field.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection) => Err(rejection.into()),
+    }
+}
+
+/// The evaluation request's body: read by [`super::evaluate_body::parse`] when it has the plain shape SDKs
+/// send, and as [`FastJson`] otherwise (with the same result, or the problem named).
+#[derive(Debug)]
+pub struct EvaluateBody(pub EvaluateRequest);
+
+impl<S: Send + Sync> FromRequest<S> for EvaluateBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_body(req, state).await?;
+        match super::evaluate_body::parse(&bytes) {
+            Some(body) => Ok(EvaluateBody(body)),
+            None => parse_json(&bytes).map(EvaluateBody),
         }
     }
 }
@@ -163,7 +189,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 pub(crate) const UNKNOWN_FLAG_LABEL: &str = "_unknown";
 
 /// What to evaluate.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
     /// The environment; may be left out when `X-Pennon-Environment` names it (they must agree when both do).
@@ -260,7 +286,7 @@ pub(crate) fn scope_problem(e: ScopeError) -> ApiError {
 async fn evaluate(
     scope: EvalScope,
     State(state): State<EvalState>,
-    FastJson(body): FastJson<EvaluateRequest>,
+    EvaluateBody(body): EvaluateBody,
 ) -> Result<Response, ApiError> {
     let environment = scope.resolve(body.environment.as_deref()).map_err(scope_problem)?;
     let Some(context) = body.context.as_ref() else {

@@ -6,6 +6,7 @@ pub mod common;
 mod configs;
 mod environments;
 pub mod evaluate;
+mod evaluate_body;
 pub(crate) mod evaluation_json;
 mod flag_states;
 mod flags;

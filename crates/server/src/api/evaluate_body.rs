@@ -1,0 +1,194 @@
+//! The evaluation request's body read without a general JSON parser, for the plain bodies SDKs and
+//! services send: `{"environment": "...", "flag": "...", "context": {"key": "...", "attributes": {...}}}`
+//! with strings that need no unescaping and attribute values that are strings, numbers, booleans or null.
+//!
+//! [`parse`] accepts only that, and only what serde would read to the same value; for anything else — an
+//! escape, a nested attribute value, an unknown or repeated field, a syntax error — it gives up and the
+//! caller parses the body with serde, which reads it (or names the problem) as always. So the answer to a
+//! request never depends on which of the two read it; a test checks that over generated bodies.
+//!
+//! On the one-flag hot path serde's reading was the largest part of the handler: it looks each field name
+//! up by comparing strings and checks each string's UTF-8 on its own. This validates the body once and
+//! scans it once.
+
+use pennon_engine::{Attributes, Context};
+use serde_json::Value;
+
+use super::evaluate::EvaluateRequest;
+
+/// The request, when the body is of the plain shape described in the [module](self); `None` otherwise.
+pub(crate) fn parse(body: &[u8]) -> Option<EvaluateRequest> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut cursor = Cursor { text, pos: 0 };
+    let (mut environment, mut context, mut flag) = (None, None, None);
+    cursor.object(|c, field| {
+        match field {
+            "environment" if environment.is_none() => environment = Some(c.nullable_string()?),
+            "flag" if flag.is_none() => flag = Some(c.nullable_string()?),
+            "context" if context.is_none() => context = Some(c.context()?),
+            _ => return None,
+        }
+        Some(())
+    })?;
+    cursor.skip_whitespace();
+    (cursor.pos == text.len()).then(|| EvaluateRequest {
+        environment: environment.flatten(),
+        context: context.flatten(),
+        flag: flag.flatten(),
+    })
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Skips whitespace, then `byte`.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.peek() == Some(byte)).then(|| self.pos += 1)
+    }
+
+    /// Skips whitespace, then `word` (`true`, `false`, `null`).
+    fn word(&mut self, word: &str) -> Option<()> {
+        self.skip_whitespace();
+        self.text[self.pos..].starts_with(word).then(|| self.pos += word.len())
+    }
+
+    /// A string with neither escapes nor control characters.
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let end = start + string_len(&self.text.as_bytes()[start..])?;
+        self.pos = end + 1;
+        // The quotes are ASCII, so the slice between them is whole characters of the validated text.
+        Some(&self.text[start..end])
+    }
+
+    /// `null`, or a string. (The outer `None` is "not plain", the inner one JSON's `null`, here and below.)
+    #[allow(clippy::option_option)]
+    fn nullable_string(&mut self) -> Option<Option<String>> {
+        self.skip_whitespace();
+        if self.peek() == Some(b'n') {
+            return self.word("null").map(|()| None);
+        }
+        self.string().map(|s| Some(s.to_owned()))
+    }
+
+    /// An object, each field's value read by `field`; any problem is the caller's to report.
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.expect(b'{')?;
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let name = self.string()?;
+            self.expect(b':')?;
+            field(self, name)?;
+            self.skip_whitespace();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `null`, or `{"key": ..., "attributes": {...}}` (either may be left out).
+    #[allow(clippy::option_option)]
+    fn context(&mut self) -> Option<Option<Context>> {
+        self.skip_whitespace();
+        if self.peek() == Some(b'n') {
+            return self.word("null").map(|()| None);
+        }
+        let (mut key, mut attributes) = (None, None);
+        self.object(|c, field| {
+            match field {
+                "key" if key.is_none() => key = Some(c.nullable_string()?),
+                "attributes" if attributes.is_none() => attributes = Some(c.attributes()?),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(Some(Context { key: key.flatten(), attributes: attributes.unwrap_or_default() }))
+    }
+
+    /// An object of plain values; a name given twice keeps its last value, as serde's reading does.
+    fn attributes(&mut self) -> Option<Attributes> {
+        let mut attributes = Attributes::with_capacity(8);
+        self.object(|c, name| {
+            let value = c.plain_value()?;
+            attributes.insert(name.to_owned(), value);
+            Some(())
+        })?;
+        Some(attributes)
+    }
+
+    /// A string, number, boolean or null.
+    fn plain_value(&mut self) -> Option<Value> {
+        self.skip_whitespace();
+        match self.peek()? {
+            b'"' => self.string().map(|s| Value::String(s.to_owned())),
+            b't' => self.word("true").map(|()| Value::Bool(true)),
+            b'f' => self.word("false").map(|()| Value::Bool(false)),
+            b'n' => self.word("null").map(|()| Value::Null),
+            b'-' | b'0'..=b'9' => {
+                let start = self.pos;
+                while matches!(self.peek(), Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) {
+                    self.pos += 1;
+                }
+                // serde's own number reading, so that every form and limit reads the same.
+                match serde_json::from_str(&self.text[start..self.pos]).ok()? {
+                    number @ Value::Number(_) => Some(number),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How many bytes of `bytes` come before the closing quote, when none of them is a backslash or a control
+/// character; eight bytes at a time, as one word each.
+fn string_len(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether any byte of `word` is zero; and below, whether any is below 0x20 (both exact as to whether).
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+        if below_space || has_zero(word ^ (ONES * u64::from(b'"'))) || has_zero(word ^ (ONES * u64::from(b'\\'))) {
+            break;
+        }
+        i += 8;
+    }
+    loop {
+        match *bytes.get(i)? {
+            b'"' => return Some(i),
+            b'\\' | 0..0x20 => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "evaluate_body_tests.rs"]
+mod tests;
