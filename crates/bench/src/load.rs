@@ -149,7 +149,10 @@ pub fn run(target: &Target, load: Load) -> anyhow::Result<Outcome> {
             return Ok(outcome);
         }
         if now >= end + DRAIN {
-            bail!("{} answers had not arrived {DRAIN:?} after the run", conns.iter().filter(|c| c.in_flight.is_some()).count());
+            bail!(
+                "{} answers had not arrived {DRAIN:?} after the run",
+                conns.iter().filter(|c| c.in_flight.is_some()).count()
+            );
         }
         for conn in &mut conns {
             let request = &requests[conn.next % requests.len()];

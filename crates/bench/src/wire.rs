@@ -156,7 +156,9 @@ mod tests {
         let whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
         let mut answer = AnswerBuf::default();
         // Arriving in three pieces: within the head, within the body, the rest.
-        for (piece, complete) in [(&whole[..20], false), (&whole[20..whole.len() - 1], false), (&whole[whole.len() - 1..], true)] {
+        for (piece, complete) in
+            [(&whole[..20], false), (&whole[20..whole.len() - 1], false), (&whole[whole.len() - 1..], true)]
+        {
             assert_eq!(answer.fill(&mut &piece[..]).unwrap(), piece.len());
             assert_eq!(answer.answer().unwrap().is_some(), complete);
         }
@@ -170,7 +172,12 @@ mod tests {
 
     #[test]
     fn refuses_answers_it_cannot_delimit() {
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").unwrap_err().to_string().contains("chunked"));
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                .unwrap_err()
+                .to_string()
+                .contains("chunked")
+        );
         assert!(parse_head(b"HTTP/1.1 204 No Content\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n").is_err());
         assert!(parse_head(b"not http\r\n\r\n").is_err());
