@@ -2,7 +2,7 @@
 //! constant-JSON axum endpoint measured the same way, in one run.
 //!
 //! ```text
-//! cargo run --release -p pennon-bench -- [--rounds 3] [--duration 4] [--connections 16] [--server-threads 1]
+//! cargo run --release -p pennon-bench -- [--rounds 5] [--duration 3] [--connections 16] [--server-threads 1]
 //! ```
 //!
 //! Everything runs in this process on 127.0.0.1: the servers on one tokio runtime (one worker thread by
@@ -24,13 +24,13 @@ use pennon_bench::{ceiling, cpu, pennon};
 #[command(name = "http-eval")]
 struct Args {
     /// Seconds measured per run.
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = 3.0)]
     duration: f64,
     /// Seconds of unmeasured warm-up before each run.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Back-to-back runs of each scenario (interleaved); the median counts.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds of runs, each scenario once a round (interleaved); the medians count.
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Keep-alive connections, each with one request in flight.
     #[arg(long, default_value_t = 16)]
@@ -53,6 +53,8 @@ struct Scenario {
     half: Outcome,
     /// The p99 of every half-rate round, in the order they ran.
     half_p99s: Vec<Duration>,
+    /// Each back-to-back round's throughput as a fraction of the ceiling's in the same round.
+    ratios: Vec<f64>,
     /// Failed requests over every run of the scenario.
     errors: u64,
     /// In the back-to-back run.
@@ -116,25 +118,35 @@ fn measure(targets: Vec<(&'static str, Target)>, args: &Args) -> anyhow::Result<
         duration: Duration::from_secs_f64(args.duration),
         rate: None,
     };
-    // Back-to-back runs, the scenarios interleaved round by round so that a disturbance on the machine
-    // spreads over all of them; each scenario keeps its median round.
+    // Back-to-back runs, the scenarios interleaved round by round (in reverse order every other round) so that
+    // the machine's speed, which drifts over minutes here, is about the same for the runs compared: each
+    // round gives each scenario's ratio to the ceiling, and the median of those counts.
     let mut rounds: Vec<Vec<(Outcome, Cpu)>> = vec![Vec::new(); targets.len()];
     for round in 1..=args.rounds.max(1) {
-        for ((name, target), runs) in targets.iter().zip(&mut rounds) {
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for i in order {
+            let (name, target) = &targets[i];
             eprintln!("round {round}: {name} ...");
             let before = cpu::threads_cpu(SERVER_THREADS);
             let max = load::run(target, load)?;
             ensure!(max.ok > 0, "{name}: no request succeeded");
             let cpu = per_request(before, max.sent);
-            runs.push((max, cpu));
+            rounds[i].push((max, cpu));
         }
     }
+    let ratios: Vec<Vec<f64>> = rounds
+        .iter()
+        .map(|runs| runs.iter().zip(&rounds[0]).map(|(run, ceiling)| run.0.throughput() / ceiling.0.throughput()).collect())
+        .collect();
     let mut maxima = Vec::new();
-    for ((name, target), mut runs) in targets.into_iter().zip(rounds) {
+    for (((name, target), mut runs), ratios) in targets.into_iter().zip(rounds).zip(ratios) {
         runs.sort_by(|x, y| x.0.throughput().total_cmp(&y.0.throughput()));
         let errors: u64 = runs.iter().map(|(run, _)| run.errors).sum();
         let (max, cpu) = runs.swap_remove(runs.len() / 2);
-        maxima.push((name, target, max, cpu, errors));
+        maxima.push((name, target, max, cpu, errors, ratios));
     }
     // Half-rate runs, interleaved over the rounds in the same way; each scenario keeps its median round by
     // p99, and every round is reported: a hiccup of the machine (another process or the host taking a core
@@ -151,13 +163,13 @@ fn measure(targets: Vec<(&'static str, Target)>, args: &Args) -> anyhow::Result<
         }
     }
     let mut scenarios = Vec::new();
-    for ((name, _, max, cpu, max_errors), mut runs) in maxima.into_iter().zip(halves) {
+    for ((name, _, max, cpu, max_errors, ratios), mut runs) in maxima.into_iter().zip(halves) {
         let p99s: Vec<Duration> = runs.iter_mut().map(|(r, _)| r.latencies.quantile(0.99)).collect();
         let mut by_p99: Vec<usize> = (0..runs.len()).collect();
         by_p99.sort_by_key(|&i| p99s[i]);
         let errors = max_errors + runs.iter().map(|(r, _)| r.errors).sum::<u64>();
         let (half, half_cpu) = runs.swap_remove(by_p99[by_p99.len() / 2]);
-        scenarios.push(Scenario { name, max, half, half_p99s: p99s, errors, cpu, half_cpu });
+        scenarios.push(Scenario { name, max, half, half_p99s: p99s, ratios, errors, cpu, half_cpu });
     }
     Ok(scenarios)
 }
@@ -190,7 +202,7 @@ fn setup(args: &Args) -> String {
     format!(
         "setup: {cpus} CPUs (load average {}); servers and generator in one process on 127.0.0.1, HTTP/1.1 \
          keep-alive; server runtime {} worker thread(s), generator one polling thread; {} connections back to \
-         back (median of {} interleaved rounds) and at half rate (as many interleaved rounds, the median p99 \
+         back (ratios to the ceiling per round, median of {} interleaved rounds) and at half rate (as many interleaved rounds, the median p99 \
          kept); per run {} s warm-up + {} s measured; Pennon on SQLite with the default log filter (info)",
         load.as_deref().unwrap_or("?"),
         args.server_threads,
@@ -209,6 +221,17 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// The median of `values` (the mean of the middle two of an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => f64::midpoint(sorted[n / 2 - 1], sorted[n / 2]),
+    }
+}
+
 /// Prints the table and the targets; returns how many targets were missed.
 fn report(scenarios: &mut [Scenario]) -> usize {
     println!();
@@ -217,7 +240,6 @@ fn report(scenarios: &mut [Scenario]) -> usize {
          | server CPU/req | half-rate server CPU/req |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let ceiling = scenarios[0].max.throughput();
     for s in scenarios.iter_mut() {
         let (max, half) = (&mut s.max, &mut s.half);
         println!(
@@ -231,12 +253,16 @@ fn report(scenarios: &mut [Scenario]) -> usize {
             half.throughput(),
             ms(half.latencies.quantile(0.5)),
             ms(half.latencies.quantile(0.99)),
-            100.0 * max.throughput() / ceiling,
+            100.0 * median(&s.ratios),
             s.cpu.map_or("?".into(), us),
             s.half_cpu.map_or("?".into(), us),
         );
     }
     println!();
+    for s in &scenarios[1..] {
+        let rounds: Vec<String> = s.ratios.iter().map(|r| format!("{:.0}%", r * 100.0)).collect();
+        println!("vs ceiling by round, {}: {}", s.name, rounds.join(", "));
+    }
     for s in scenarios.iter() {
         let rounds: Vec<String> = s.half_p99s.iter().map(|d| ms(*d)).collect();
         println!("half-rate p99 by round, {}: {}", s.name, rounds.join(", "));
@@ -248,7 +274,7 @@ fn report(scenarios: &mut [Scenario]) -> usize {
         missed += usize::from(!ok);
     };
     for (s, floor) in scenarios[1..].iter().zip([0.70, 0.35]) {
-        let ratio = s.max.throughput() / ceiling;
+        let ratio = median(&s.ratios);
         check(
             format!("{}: {:.0}% of the ceiling (target >= {:.0}%)", s.name, ratio * 100.0, floor * 100.0),
             ratio >= floor,
