@@ -1,8 +1,12 @@
 //! The outermost layer: every request gets an id — the caller's `X-Request-Id`, or a new one — which the
-//! handlers see on the request and the caller gets back on the answer, and is served inside a `request` span
+//! caller gets back on the answer, and is served inside a `request` span
 //! naming its method, path and id, so that every log line written while serving it says which request it
 //! belongs to. Answers with a server error are logged at `error`; with `debug` on, every request's start and
 //! end are too.
+//!
+//! The evaluation endpoints, the hot path, log nothing while they answer; their span is made only when there
+//! is something to log: when the answer is a server error (or with `debug` on), so the failure's log line is
+//! the same as any other route's.
 //!
 //! One layer does what tower-http's `SetRequestId`, `Trace` and `PropagateRequestId` did together, with
 //! neither a request extension nor a boxed future, and the span's fields are plain strings, which the log
@@ -15,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Uri};
 use axum::response::Response;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
@@ -70,31 +74,46 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let id = if let Some(id) = request.headers().get(&REQUEST_ID) {
-            id.clone()
-        } else {
-            let id = self.ids.next();
-            request.headers_mut().insert(REQUEST_ID, id.clone());
-            id
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let id = match request.headers().get(&REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => self.ids.next(),
         };
-        let span = tracing::info_span!(
-            "request",
-            method = request.method().as_str(),
-            path = request.uri().path(),
-            request_id = id.to_str().unwrap_or("(not text)"),
-        );
         let started = Instant::now();
+        let debug = tracing::enabled!(tracing::Level::DEBUG);
+        // Evaluation logs nothing while it answers, and a span costs about a tenth of its request: there it is
+        // made only when there is something to log, a failure (or with `debug` on).
+        if !debug && is_quiet(request.uri().path()) {
+            let deferred = Some((request.method().clone(), request.uri().clone()));
+            let answer = self.inner.call(request);
+            return Answer { inner: answer.instrument(tracing::Span::none()), id: Some(id), started, deferred };
+        }
+        let span = request_span(request.method(), request.uri(), &id);
         // Entering a span costs more than the rest of this: only when there is something to log.
-        let answer = if tracing::enabled!(tracing::Level::DEBUG) {
+        let answer = if debug {
             let _entered = span.enter();
             tracing::debug!("started processing request");
             self.inner.call(request)
         } else {
             self.inner.call(request)
         };
-        Answer { inner: answer.instrument(span), id: Some(id), started }
+        Answer { inner: answer.instrument(span), id: Some(id), started, deferred: None }
     }
+}
+
+/// The span a request is served in.
+fn request_span(method: &Method, uri: &Uri, id: &HeaderValue) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = method.as_str(),
+        path = uri.path(),
+        request_id = id.to_str().unwrap_or("(not text)"),
+    )
+}
+
+/// The evaluation endpoints: their handlers read memory only and log nothing.
+fn is_quiet(path: &str) -> bool {
+    path == "/api/v1/evaluate" || path.starts_with("/ofrep/v1/evaluate/")
 }
 
 pin_project_lite::pin_project! {
@@ -104,6 +123,8 @@ pin_project_lite::pin_project! {
         inner: Instrumented<F>,
         id: Option<HeaderValue>,
         started: Instant,
+        // The method and URI of a request served without its span, to make the span if it fails.
+        deferred: Option<(Method, Uri)>,
     }
 }
 
@@ -121,7 +142,15 @@ where
         };
         let failed = response.status().is_server_error();
         if failed || tracing::enabled!(tracing::Level::DEBUG) {
-            let _entered = this.inner.span().enter();
+            let made;
+            let span = match (this.deferred.take(), this.id.as_ref()) {
+                (Some((method, uri)), Some(id)) => {
+                    made = request_span(&method, &uri, id);
+                    &made
+                }
+                _ => this.inner.span(),
+            };
+            let _entered = span.enter();
             let status = response.status().as_u16();
             let latency_ms = this.started.elapsed().as_secs_f64() * 1000.0;
             if failed {
@@ -184,5 +213,74 @@ mod tests {
         ids.next.store(u64::MAX, Ordering::Relaxed);
         assert_eq!(ids.next(), format!("5c1e9a07-{}", u64::MAX).as_str());
         assert_eq!(RequestIds::new(0x0000_00ff, 0).next(), "000000ff-0");
+    }
+
+    /// Serves requests through [`RequestSpan`] around a service that answers `status`, and returns what was
+    /// logged and how many spans were made.
+    async fn serve(paths: &[&str], status: u16) -> (String, usize) {
+        use std::sync::Mutex;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        struct CountSpans(Arc<AtomicU64>);
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountSpans {
+            fn on_new_span(
+                &self,
+                _: &tracing::span::Attributes<'_>,
+                _: &tracing::span::Id,
+                _: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+
+        let (captured, spans) = (Captured::default(), Arc::new(AtomicU64::new(0)));
+        let writer = captured.clone();
+        // As the server writes text logs.
+        let fmt_layer = tracing_subscriber::fmt::layer().with_ansi(false).fmt_fields(crate::logging::PlainFields);
+        let subscriber = tracing_subscriber::registry()
+            .with(fmt_layer.with_writer(move || writer.clone()))
+            .with(CountSpans(spans.clone()))
+            .with(tracing_subscriber::filter::LevelFilter::INFO);
+        let _default = tracing::subscriber::set_default(subscriber);
+        let inner = tower::service_fn(move |_: Request<()>| async move {
+            let status = axum::http::StatusCode::from_u16(status).unwrap();
+            Ok::<_, std::convert::Infallible>(axum::response::IntoResponse::into_response((status, "answer")))
+        });
+        let mut service = RequestSpanLayer::new().layer(inner);
+        for path in paths {
+            let request = Request::post(*path).header(&REQUEST_ID, "req-1").body(()).unwrap();
+            let answer = tower::ServiceExt::oneshot(&mut service, request).await.unwrap();
+            assert_eq!(answer.headers()[&REQUEST_ID], "req-1");
+        }
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        (logged, spans.load(Ordering::Relaxed) as usize)
+    }
+
+    #[tokio::test]
+    async fn evaluation_answers_get_their_span_only_to_log_a_failure() {
+        let quiet = ["/api/v1/evaluate", "/ofrep/v1/evaluate/flags", "/ofrep/v1/evaluate/flags/f"];
+        let (logged, spans) = serve(&quiet, 200).await;
+        assert_eq!((logged.as_str(), spans), ("", 0));
+        let (logged, spans) = serve(&["/api/v1/flags"], 200).await;
+        assert_eq!((logged.as_str(), spans), ("", 1), "other routes are served in their span");
+
+        for path in ["/api/v1/evaluate", "/api/v1/flags"] {
+            let (logged, spans) = serve(&[path], 500).await;
+            assert_eq!(spans, 1, "{logged}");
+            assert!(logged.contains("ERROR"), "{logged}");
+            assert!(logged.contains(&format!("request{{method=POST path={path} request_id=req-1}}")), "{logged}");
+            assert!(logged.contains("response failed") && logged.contains("status=500"), "{logged}");
+        }
     }
 }
