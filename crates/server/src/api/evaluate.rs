@@ -308,8 +308,10 @@ async fn evaluate(
         return Ok(json_bytes(out));
     }
     let evaluations = compiled.evaluate_all_served(context);
+    // Every flag of the snapshot, in its order: each evaluation's position is its flag's.
     for (i, (evaluation, _)) in evaluations.iter().enumerate() {
-        count(&state, &snapshot, Some(i), evaluation);
+        debug_assert_eq!(snapshot.raw.flags.get(i).map(|f| f.definition.key.as_str()), Some(evaluation.flag));
+        snapshot.counters.count(&state.metrics, compiled.environment(), i, evaluation.flag, &evaluation.reason);
     }
     let mut out = Vec::with_capacity(64 + 128 * evaluations.len());
     let (environment, revision) = (compiled.environment(), compiled.revision());
