@@ -139,7 +139,9 @@ fn measure(targets: Vec<(&'static str, Target)>, args: &Args) -> anyhow::Result<
     }
     let ratios: Vec<Vec<f64>> = rounds
         .iter()
-        .map(|runs| runs.iter().zip(&rounds[0]).map(|(run, ceiling)| run.0.throughput() / ceiling.0.throughput()).collect())
+        .map(|runs| {
+            runs.iter().zip(&rounds[0]).map(|(run, ceiling)| run.0.throughput() / ceiling.0.throughput()).collect()
+        })
         .collect();
     let mut maxima = Vec::new();
     for (((name, target), mut runs), ratios) in targets.into_iter().zip(rounds).zip(ratios) {
