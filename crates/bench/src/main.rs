@@ -7,10 +7,10 @@
 //!
 //! Everything runs in this process on 127.0.0.1: the servers on one tokio runtime (one worker thread by
 //! default), the load generator on a thread of its own that polls its connections without sleeping (see
-//! [`pennon_bench::load`]), so that on a machine of two cores each has one. Each scenario is measured back to back (the most it can answer; the
-//! scenarios interleaved over a few rounds, the median round kept) and then at half that rate, on a fixed
-//! schedule, for the latency a server sees when it is not saturated (interleaved rounds again, the round with
-//! the median p99 kept).
+//! [`pennon_bench::load`]), so that on a machine of two cores each has one. Each scenario is measured back
+//! to back (the most it can answer), once a round over a few rounds, its ratio to the ceiling taken within
+//! each round and the median kept; then at half that rate on a fixed schedule, for the latency a server sees
+//! when it is not saturated (interleaved rounds again, the round with the median p99 kept).
 
 use std::time::Duration;
 

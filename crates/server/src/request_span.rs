@@ -218,20 +218,9 @@ mod tests {
     /// Serves requests through [`RequestSpan`] around a service that answers `status`, and returns what was
     /// logged and how many spans were made.
     async fn serve(paths: &[&str], status: u16) -> (String, usize) {
-        use std::sync::Mutex;
+        use crate::logging::tests::Captured;
         use tracing_subscriber::layer::SubscriberExt as _;
 
-        #[derive(Clone, Default)]
-        struct Captured(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Captured {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         struct CountSpans(Arc<AtomicU64>);
         impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountSpans {
             fn on_new_span(
@@ -245,11 +234,10 @@ mod tests {
         }
 
         let (captured, spans) = (Captured::default(), Arc::new(AtomicU64::new(0)));
-        let writer = captured.clone();
         // As the server writes text logs.
         let fmt_layer = tracing_subscriber::fmt::layer().with_ansi(false).fmt_fields(crate::logging::PlainFields);
         let subscriber = tracing_subscriber::registry()
-            .with(fmt_layer.with_writer(move || writer.clone()))
+            .with(fmt_layer.with_writer(captured.clone()))
             .with(CountSpans(spans.clone()))
             .with(tracing_subscriber::filter::LevelFilter::INFO);
         let _default = tracing::subscriber::set_default(subscriber);
@@ -263,8 +251,7 @@ mod tests {
             let answer = tower::ServiceExt::oneshot(&mut service, request).await.unwrap();
             assert_eq!(answer.headers()[&REQUEST_ID], "req-1");
         }
-        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        (logged, spans.load(Ordering::Relaxed) as usize)
+        (captured.text(), spans.load(Ordering::Relaxed) as usize)
     }
 
     #[tokio::test]
