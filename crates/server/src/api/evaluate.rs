@@ -124,20 +124,6 @@ impl EvalScope {
     }
 }
 
-/// A JSON body read without tracking where the parser is: only a body that fails is parsed a second time,
-/// with [`Json`](crate::error::Json)'s path tracking, so that the problem names the field. Same answers as
-/// [`Json`](crate::error::Json), less work on the hot path.
-#[derive(Debug)]
-pub struct FastJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FastJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        parse_json(&json_body(req, state).await?).map(FastJson)
-    }
-}
-
 /// The body of a request that says it is JSON.
 async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     if !is_json(req.headers()) {
@@ -146,7 +132,9 @@ async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     Bytes::from_request(req, state).await.map_err(|r| ApiError::from(JsonRejection::from(r)))
 }
 
-/// Reads `bytes` as a `T`, tracking the path only when that fails, to name the field.
+/// Reads `bytes` as a `T` without tracking where the parser is: only a body that fails is parsed a second
+/// time, with [`Json`](crate::error::Json)'s path tracking, so that the problem names the field. Same answers
+/// as [`Json`](crate::error::Json), less work on the hot path.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
@@ -158,7 +146,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// The evaluation request's body: read by [`super::evaluate_body::parse`] when it has the plain shape SDKs
-/// send, and as [`FastJson`] otherwise (with the same result, or the problem named).
+/// send, and by serde otherwise ([`parse_json`]: the same result, or the problem named).
 #[derive(Debug)]
 pub struct EvaluateBody(pub EvaluateRequest);
 
