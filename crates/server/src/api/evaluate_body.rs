@@ -165,28 +165,10 @@ impl<'a> Cursor<'a> {
 }
 
 /// How many bytes of `bytes` come before the closing quote, when none of them is a backslash or a control
-/// character; eight bytes at a time, as one word each.
+/// character.
 fn string_len(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Whether any byte of `word` is zero; and below, whether any is below 0x20 (both exact as to whether).
-    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
-        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
-        if below_space || has_zero(word ^ (ONES * u64::from(b'"'))) || has_zero(word ^ (ONES * u64::from(b'\\'))) {
-            break;
-        }
-        i += 8;
-    }
-    loop {
-        match *bytes.get(i)? {
-            b'"' => return Some(i),
-            b'\\' | 0..0x20 => return None,
-            _ => i += 1,
-        }
-    }
+    let end = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    (bytes[end] == b'"').then_some(end)
 }
 
 #[cfg(test)]
