@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use regex::Regex;
-use serde_json::Value;
+use serde_json::{Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -141,30 +141,46 @@ impl CompiledCondition {
 
     fn matches_attr(&self, attr: AttrRef<'_>) -> bool {
         match attr {
-            AttrRef::Key(key) => self.test.matches_str(key),
-            AttrRef::Value(Value::Array(items)) => match self.test {
+            AttrRef::Str(s) => self.test.matches_str(s),
+            AttrRef::Number(n) => self.test.matches_number(n),
+            AttrRef::Bool(b) => self.test.matches_bool(b),
+            AttrRef::Null => matches!(self.test, Test::Exists),
+            AttrRef::Json(Value::Array(items)) => match self.test {
                 Test::Exists => true,
                 _ => items.iter().any(|item| self.test.matches_value(item)),
             },
-            AttrRef::Value(v) => self.test.matches_value(v),
+            AttrRef::Json(v) => self.test.matches_value(v),
         }
     }
 }
 
 impl Test {
     fn matches_value(&self, v: &Value) -> bool {
-        match (self, v) {
-            (Test::Exists, _) => true,
-            (_, Value::String(s)) => self.matches_str(s),
-            (Test::Equals { numbers, .. }, Value::Number(n)) => n.as_f64().is_some_and(|n| numbers.contains(&n)),
-            (Test::Equals { bools, .. }, Value::Bool(b)) => bools.contains(b),
-            (Test::Number(cmp, operands), Value::Number(n)) => {
-                n.as_f64().is_some_and(|n| operands.iter().any(|o| cmp.holds(&n, o)))
-            }
-            (Test::Time(cmp, operands), Value::Number(n)) => n
+        match v {
+            Value::String(s) => self.matches_str(s),
+            Value::Number(n) => self.matches_number(n),
+            Value::Bool(b) => self.matches_bool(*b),
+            _ => matches!(self, Test::Exists),
+        }
+    }
+
+    fn matches_number(&self, n: &Number) -> bool {
+        match self {
+            Test::Exists => true,
+            Test::Equals { numbers, .. } => n.as_f64().is_some_and(|n| numbers.contains(&n)),
+            Test::Number(cmp, operands) => n.as_f64().is_some_and(|n| operands.iter().any(|o| cmp.holds(&n, o))),
+            Test::Time(cmp, operands) => n
                 .as_i64()
                 .map(|ms| i128::from(ms) * 1_000_000)
                 .is_some_and(|t| operands.iter().any(|o| cmp.holds(&t, o))),
+            _ => false,
+        }
+    }
+
+    fn matches_bool(&self, b: bool) -> bool {
+        match self {
+            Test::Exists => true,
+            Test::Equals { bools, .. } => bools.contains(&b),
             _ => false,
         }
     }

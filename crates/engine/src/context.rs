@@ -1,7 +1,7 @@
 //! The evaluation context: who is asking.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 pub use crate::attributes::Attributes;
 
@@ -23,31 +23,79 @@ pub struct Context {
     pub attributes: Attributes,
 }
 
+/// A context evaluation can read: [`Context`], which owns its data, or [`ContextRef`], which borrows it
+/// (from a request body, say). The evaluation functions take either; the trait is sealed.
+pub trait ContextSource: Source {}
+
+impl ContextSource for Context {}
+
+/// What evaluation reads of a context (the sealed half of [`ContextSource`]).
+pub trait Source {
+    /// The context key.
+    fn key(&self) -> Option<&str>;
+
+    /// The attribute `name` (not the key), whose [`name_hash`](crate::attributes::name_hash) is `hash`, as
+    /// it is stored: JSON `null` included.
+    fn attribute_hashed(&self, name: &str, hash: u64) -> Option<AttrRef<'_>>;
+}
+
+impl Source for Context {
+    #[inline]
+    fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    #[inline]
+    fn attribute_hashed(&self, name: &str, hash: u64) -> Option<AttrRef<'_>> {
+        self.attributes.get_hashed(name, hash).map(AttrRef::of)
+    }
+}
+
+/// The attribute `name` as conditions read it: `key` is the context key, and JSON `null` counts as missing.
+#[inline]
+fn attr_of<'c, C: Source>(ctx: &'c C, name: &str, hash: u64) -> Option<AttrRef<'c>> {
+    if name == "key" {
+        return ctx.key().map(AttrRef::Str);
+    }
+    match ctx.attribute_hashed(name, hash) {
+        None | Some(AttrRef::Null) => None,
+        attr => attr,
+    }
+}
+
 /// Where conditions read attributes from: the context itself, or a memo of the lookups already made.
 pub(crate) trait AttrLookup<'c> {
-    /// The context.
-    fn context(&self) -> &'c Context;
+    /// The context key.
+    fn key(&self) -> Option<&'c str>;
 
-    /// The attribute `name`, whose hash is `hash` and whose number among the snapshot's attribute names is
-    /// `slot`.
+    /// The attribute `name` as it is stored (not the key; `null` included), for bucketing by it.
+    fn attribute(&self, name: &str) -> Option<AttrRef<'c>>;
+
+    /// The attribute `name` as conditions read it, whose hash is `hash` and whose number among the
+    /// snapshot's attribute names is `slot`.
     fn attr(&mut self, name: &str, hash: u64, slot: usize) -> Option<AttrRef<'c>>;
 }
 
-impl<'c> AttrLookup<'c> for &'c Context {
-    fn context(&self) -> &'c Context {
-        self
+impl<'c, C: Source> AttrLookup<'c> for &'c C {
+    #[inline]
+    fn key(&self) -> Option<&'c str> {
+        Source::key(*self)
+    }
+
+    fn attribute(&self, name: &str) -> Option<AttrRef<'c>> {
+        self.attribute_hashed(name, crate::attributes::name_hash(name))
     }
 
     #[inline]
     fn attr(&mut self, name: &str, hash: u64, _slot: usize) -> Option<AttrRef<'c>> {
-        Context::attr_hashed(self, name, hash)
+        attr_of(*self, name, hash)
     }
 }
 
 /// Looks each attribute up at most once, by slot: `evaluate_all` reads the same few attributes for many
 /// flags.
-pub(crate) struct AttrMemo<'c> {
-    ctx: &'c Context,
+pub(crate) struct AttrMemo<'c, C> {
+    ctx: &'c C,
     slots: Vec<Memo<'c>>,
 }
 
@@ -57,16 +105,20 @@ enum Memo<'c> {
     LookedUp(Option<AttrRef<'c>>),
 }
 
-impl<'c> AttrMemo<'c> {
+impl<'c, C: Source> AttrMemo<'c, C> {
     /// A memo for a snapshot with `slots` distinct attribute names.
-    pub(crate) fn new(ctx: &'c Context, slots: usize) -> Self {
+    pub(crate) fn new(ctx: &'c C, slots: usize) -> Self {
         AttrMemo { ctx, slots: vec![Memo::NotLookedUp; slots] }
     }
 }
 
-impl<'c> AttrLookup<'c> for AttrMemo<'c> {
-    fn context(&self) -> &'c Context {
-        self.ctx
+impl<'c, C: Source> AttrLookup<'c> for AttrMemo<'c, C> {
+    fn key(&self) -> Option<&'c str> {
+        self.ctx.key()
+    }
+
+    fn attribute(&self, name: &str) -> Option<AttrRef<'c>> {
+        (&self.ctx).attribute(name)
     }
 
     #[inline]
@@ -74,22 +126,42 @@ impl<'c> AttrLookup<'c> for AttrMemo<'c> {
         match self.slots.get_mut(slot) {
             Some(Memo::LookedUp(attr)) => *attr,
             Some(memo) => {
-                let attr = self.ctx.attr_hashed(name, hash);
+                let attr = attr_of(self.ctx, name, hash);
                 *memo = Memo::LookedUp(attr);
                 attr
             }
-            None => self.ctx.attr_hashed(name, hash),
+            None => attr_of(self.ctx, name, hash),
         }
     }
 }
 
-/// An attribute as conditions see it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum AttrRef<'a> {
-    /// The context key (`key`), always a string.
-    Key(&'a str),
-    /// Any other attribute.
-    Value(&'a Value),
+/// An attribute as conditions see it, whichever kind of context it comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttrRef<'a> {
+    /// A string (the context key is one).
+    Str(&'a str),
+    /// A number.
+    Number(&'a Number),
+    /// A boolean.
+    Bool(bool),
+    /// JSON `null`.
+    Null,
+    /// An array or an object.
+    Json(&'a Value),
+}
+
+impl<'a> AttrRef<'a> {
+    /// A JSON value as conditions see it.
+    #[inline]
+    pub(crate) fn of(value: &'a Value) -> Self {
+        match value {
+            Value::String(s) => AttrRef::Str(s),
+            Value::Number(n) => AttrRef::Number(n),
+            Value::Bool(b) => AttrRef::Bool(*b),
+            Value::Null => AttrRef::Null,
+            other => AttrRef::Json(other),
+        }
+    }
 }
 
 impl Context {
@@ -113,18 +185,5 @@ impl Context {
     /// The context key, if any.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()
-    }
-
-    /// Looks an attribute up by its name and the name's hash (see `attributes::name_hash`, computed when the
-    /// snapshot was compiled); `key` is the context key. JSON `null` counts as missing.
-    #[inline]
-    pub(crate) fn attr_hashed(&self, name: &str, hash: u64) -> Option<AttrRef<'_>> {
-        if name == "key" {
-            return self.key.as_deref().map(AttrRef::Key);
-        }
-        match self.attributes.get_hashed(name, hash) {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(AttrRef::Value(v)),
-        }
     }
 }

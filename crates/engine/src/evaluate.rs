@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::bucket::SaltPrefix;
 use crate::compile::{BucketBy, CompiledFlag, CompiledServe, CompiledSnapshot};
-use crate::context::{AttrLookup, AttrMemo, Context};
+use crate::context::{AttrLookup, AttrMemo, AttrRef, ContextSource};
 
 /// The outcome of evaluating one flag for one context. Borrows from the snapshot: no allocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,7 +117,7 @@ impl CompiledSnapshot {
     /// let eval = snapshot.evaluate("missing", &Context::new("user-1"));
     /// assert_eq!(eval.reason.kind(), "ERROR");
     /// ```
-    pub fn evaluate<'a>(&'a self, flag_key: &'a str, ctx: &Context) -> Evaluation<'a> {
+    pub fn evaluate<'a>(&'a self, flag_key: &'a str, ctx: &impl ContextSource) -> Evaluation<'a> {
         match self.index.get(flag_key) {
             Some(&i) => {
                 // One flag reads each attribute about once: look them up directly rather than set up a memo.
@@ -158,7 +158,11 @@ impl CompiledSnapshot {
     /// assert_eq!(compiled.variant_keys(served.flag).nth(served.variant), Some("off"));
     /// assert_eq!(compiled.evaluate_served("missing", &Context::new("user-1")).1, None);
     /// ```
-    pub fn evaluate_served<'a>(&'a self, flag_key: &'a str, ctx: &Context) -> (Evaluation<'a>, Option<Served>) {
+    pub fn evaluate_served<'a>(
+        &'a self,
+        flag_key: &'a str,
+        ctx: &impl ContextSource,
+    ) -> (Evaluation<'a>, Option<Served>) {
         match self.index.get(flag_key) {
             Some(&i) => {
                 let mut direct = ctx;
@@ -171,14 +175,14 @@ impl CompiledSnapshot {
 
     /// Evaluates every flag for a context, in snapshot order. Each attribute is looked up in the context once,
     /// however many flags test it.
-    pub fn evaluate_all(&self, ctx: &Context) -> Vec<Evaluation<'_>> {
+    pub fn evaluate_all(&self, ctx: &impl ContextSource) -> Vec<Evaluation<'_>> {
         let mut attrs = AttrMemo::new(ctx, self.attribute_slots);
         (0..self.flags.len()).map(|i| self.evaluate_index(i, &mut attrs)).collect()
     }
 
     /// [`evaluate_all`](Self::evaluate_all), with the position of the variant each flag served (as
     /// [`variant_keys`](Self::variant_keys) lists them; `None` on error).
-    pub fn evaluate_all_served(&self, ctx: &Context) -> Vec<(Evaluation<'_>, Option<usize>)> {
+    pub fn evaluate_all_served(&self, ctx: &impl ContextSource) -> Vec<(Evaluation<'_>, Option<usize>)> {
         let mut attrs = AttrMemo::new(ctx, self.attribute_slots);
         (0..self.flags.len()).map(|i| self.evaluate_index_served(i, &mut attrs)).collect()
     }
@@ -228,9 +232,8 @@ impl CompiledSnapshot {
                 return (Some(flag.off_variant), Reason::PrerequisiteFailed { flag: key });
             }
         }
-        let ctx = attrs.context();
         if !flag.targets.is_empty()
-            && let Some(&v) = ctx.key().and_then(|k| flag.targets.get(k))
+            && let Some(&v) = attrs.key().and_then(|k| flag.targets.get(k))
         {
             return (Some(v), Reason::TargetMatch);
         }
@@ -238,26 +241,26 @@ impl CompiledSnapshot {
             if rule.conditions.iter().all(|c| c.holds(attrs))
                 && rule.segments.iter().all(|&s| self.in_segment(s, attrs))
             {
-                return Self::serve(flag, &rule.serve, ctx, |bucket| Reason::RuleMatch {
+                return Self::serve(flag, &rule.serve, &*attrs, |bucket| Reason::RuleMatch {
                     rule_id: &rule.id,
                     rule_index,
                     bucket,
                 });
             }
         }
-        Self::serve(flag, &flag.default, ctx, |bucket| Reason::Fallthrough { bucket })
+        Self::serve(flag, &flag.default, &*attrs, |bucket| Reason::Fallthrough { bucket })
     }
 
-    fn serve<'a>(
+    fn serve<'a, 'c>(
         flag: &'a CompiledFlag,
         serve: &CompiledServe,
-        ctx: &Context,
+        attrs: &impl AttrLookup<'c>,
         reason: impl FnOnce(Option<u32>) -> Reason<'a>,
     ) -> (Option<usize>, Reason<'a>) {
         match serve {
             CompiledServe::Variant(v) => (Some(*v), reason(None)),
             CompiledServe::Split { bucket_by, weights } => {
-                let Some(b) = bucket_of(&flag.salt, bucket_by, ctx) else {
+                let Some(b) = bucket_of(&flag.salt, bucket_by, attrs) else {
                     return (Some(flag.off_variant), Reason::Error { error: ErrorCode::MissingBucketBy });
                 };
                 match weights.iter().find(|(upper, _)| b < *upper) {
@@ -270,7 +273,7 @@ impl CompiledSnapshot {
 
     fn in_segment<'c>(&self, s: usize, attrs: &mut impl AttrLookup<'c>) -> bool {
         let segment = &self.segments[s];
-        if let Some(key) = attrs.context().key() {
+        if let Some(key) = attrs.key() {
             if segment.included.contains(key) {
                 return true;
             }
@@ -284,12 +287,12 @@ impl CompiledSnapshot {
 
 /// The context's bucket for a split, or `None` when it lacks the attribute (or it is neither a string nor
 /// an integer).
-fn bucket_of(salt: &SaltPrefix, by: &BucketBy, ctx: &Context) -> Option<u32> {
+fn bucket_of<'c>(salt: &SaltPrefix, by: &BucketBy, attrs: &impl AttrLookup<'c>) -> Option<u32> {
     match by {
-        BucketBy::Key => ctx.key().map(|k| salt.bucket(k)),
-        BucketBy::Attribute(name) => match ctx.attributes.get(name)? {
-            Value::String(s) => Some(salt.bucket(s)),
-            Value::Number(n) if n.is_i64() || n.is_u64() => {
+        BucketBy::Key => attrs.key().map(|k| salt.bucket(k)),
+        BucketBy::Attribute(name) => match attrs.attribute(name)? {
+            AttrRef::Str(s) => Some(salt.bucket(s)),
+            AttrRef::Number(n) if n.is_i64() || n.is_u64() => {
                 use std::io::Write;
                 let mut buf = [0u8; 24];
                 let mut cursor = &mut buf[..];
@@ -305,6 +308,7 @@ fn bucket_of(salt: &SaltPrefix, by: &BucketBy, ctx: &Context) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Context;
     use crate::Snapshot;
 
     /// `evaluate_all` (and `evaluate_all_served`) share attribute lookups between flags; they must answer

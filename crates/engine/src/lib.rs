@@ -83,6 +83,7 @@ mod bucket;
 mod compile;
 mod condition;
 mod context;
+mod context_ref;
 mod evaluate;
 pub mod guards;
 pub mod model;
@@ -90,7 +91,8 @@ mod validate;
 
 pub use bucket::{BUCKETS, bucket, murmur3_x86_32, pick};
 pub use compile::CompiledSnapshot;
-pub use context::{Attributes, Context};
+pub use context::{Attributes, Context, ContextSource};
+pub use context_ref::{AttrValue, ContextRef};
 pub use evaluate::{ErrorCode, Evaluation, Reason, Served};
 pub use guards::{ArmStats, GuardSpec, GuardState, GuardVerdict, evaluate_guard};
 pub use model::{

@@ -11,7 +11,7 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use pennon_engine::{Context, ErrorCode, Evaluation, Reason};
+use pennon_engine::{Context, ContextSource, ErrorCode, Evaluation, Reason};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -145,20 +145,17 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// The evaluation request's body: read by [`super::evaluate_body::parse`] when it has the plain shape SDKs
-/// send, and by serde otherwise ([`parse_json`]: the same result, or the problem named).
+/// The evaluation request's body, said to be JSON: the handler reads it with
+/// [`super::evaluate_body::parse`] in place when it has the plain shape SDKs send, and with serde otherwise
+/// ([`parse_json`]: the same result, or the problem named).
 #[derive(Debug)]
-pub struct EvaluateBody(pub EvaluateRequest);
+pub struct EvaluateBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for EvaluateBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = json_body(req, state).await?;
-        match super::evaluate_body::parse(&bytes) {
-            Some(body) => Ok(EvaluateBody(body)),
-            None => parse_json(&bytes).map(EvaluateBody),
-        }
+        json_body(req, state).await.map(EvaluateBody)
     }
 }
 
@@ -276,18 +273,34 @@ async fn evaluate(
     State(state): State<EvalState>,
     EvaluateBody(body): EvaluateBody,
 ) -> Result<Response, ApiError> {
-    let environment = scope.resolve(body.environment.as_deref()).map_err(scope_problem)?;
-    let Some(context) = body.context.as_ref() else {
+    // A plain body is evaluated where it lies; any other is read into owned values first.
+    if let Some(plain) = super::evaluate_body::parse(&body) {
+        return answer(&scope, &state, plain.environment, plain.flag, plain.context.as_ref());
+    }
+    let body: EvaluateRequest = parse_json(&body)?;
+    answer(&scope, &state, body.environment.as_deref(), body.flag.as_deref(), body.context.as_ref())
+}
+
+/// The answer to an evaluation request, whichever way its body was read.
+fn answer(
+    scope: &EvalScope,
+    state: &EvalState,
+    environment: Option<&str>,
+    flag: Option<&str>,
+    context: Option<&impl ContextSource>,
+) -> Result<Response, ApiError> {
+    let environment = scope.resolve(environment).map_err(scope_problem)?;
+    let Some(context) = context else {
         return Err(ApiError::bad_field("context", "context is required, e.g. {\"key\": \"user-42\"}"));
     };
     let Some(snapshot) = state.snapshots.get(environment) else {
         return Err(ApiError::NotFound(format!("environment \"{environment}\"")));
     };
     let compiled = &snapshot.compiled;
-    if let Some(flag) = body.flag.as_deref() {
+    if let Some(flag) = flag {
         let (evaluation, served) = compiled.evaluate_served(flag, context);
         let position = served.map(|s| s.flag);
-        count(&state, &snapshot, position, &evaluation);
+        count(state, &snapshot, position, &evaluation);
         let mut out = Vec::with_capacity(256);
         match served {
             Some(served) => snapshot.json.write(&mut out, &evaluation, served.flag, Some(served.variant)),

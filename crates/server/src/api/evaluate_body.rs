@@ -11,13 +11,34 @@
 //! up by comparing strings and checks each string's UTF-8 on its own. This validates the body once and
 //! scans it once.
 
-use pennon_engine::{Attributes, Context};
+use pennon_engine::{AttrValue, ContextRef};
 use serde_json::Value;
 
+#[cfg(test)]
 use super::evaluate::EvaluateRequest;
 
+/// An evaluation request read in place: its strings borrow from the body.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PlainRequest<'a> {
+    pub environment: Option<&'a str>,
+    pub context: Option<ContextRef<'a>>,
+    pub flag: Option<&'a str>,
+}
+
+#[cfg(test)]
+impl PlainRequest<'_> {
+    /// The request as serde reads it.
+    pub(crate) fn to_owned(&self) -> EvaluateRequest {
+        EvaluateRequest {
+            environment: self.environment.map(str::to_owned),
+            context: self.context.as_ref().map(ContextRef::to_context),
+            flag: self.flag.map(str::to_owned),
+        }
+    }
+}
+
 /// The request, when the body is of the plain shape described in the [module](self); `None` otherwise.
-pub(crate) fn parse(body: &[u8]) -> Option<EvaluateRequest> {
+pub(crate) fn parse(body: &[u8]) -> Option<PlainRequest<'_>> {
     let text = std::str::from_utf8(body).ok()?;
     let mut cursor = Cursor { text, pos: 0 };
     let (mut environment, mut context, mut flag) = (None, None, None);
@@ -31,7 +52,7 @@ pub(crate) fn parse(body: &[u8]) -> Option<EvaluateRequest> {
         Some(())
     })?;
     cursor.skip_whitespace();
-    (cursor.pos == text.len()).then(|| EvaluateRequest {
+    (cursor.pos == text.len()).then(|| PlainRequest {
         environment: environment.flatten(),
         context: context.flatten(),
         flag: flag.flatten(),
@@ -78,12 +99,12 @@ impl<'a> Cursor<'a> {
 
     /// `null`, or a string. (The outer `None` is "not plain", the inner one JSON's `null`, here and below.)
     #[allow(clippy::option_option)]
-    fn nullable_string(&mut self) -> Option<Option<String>> {
+    fn nullable_string(&mut self) -> Option<Option<&'a str>> {
         self.skip_whitespace();
         if self.peek() == Some(b'n') {
             return self.word("null").map(|()| None);
         }
-        self.string().map(|s| Some(s.to_owned()))
+        self.string().map(Some)
     }
 
     /// An object, each field's value read by `field`; any problem is the caller's to report.
@@ -112,42 +133,48 @@ impl<'a> Cursor<'a> {
 
     /// `null`, or `{"key": ..., "attributes": {...}}` (either may be left out).
     #[allow(clippy::option_option)]
-    fn context(&mut self) -> Option<Option<Context>> {
+    fn context(&mut self) -> Option<Option<ContextRef<'a>>> {
         self.skip_whitespace();
         if self.peek() == Some(b'n') {
             return self.word("null").map(|()| None);
         }
-        let (mut key, mut attributes) = (None, None);
+        let mut context = ContextRef::new(None);
+        let (mut key, mut attributes) = (false, false);
         self.object(|c, field| {
             match field {
-                "key" if key.is_none() => key = Some(c.nullable_string()?),
-                "attributes" if attributes.is_none() => attributes = Some(c.attributes()?),
+                "key" if !key => {
+                    key = true;
+                    context.set_key(c.nullable_string()?);
+                }
+                "attributes" if !attributes => {
+                    attributes = true;
+                    c.attributes(&mut context)?;
+                }
                 _ => return None,
             }
             Some(())
         })?;
-        Some(Some(Context { key: key.flatten(), attributes: attributes.unwrap_or_default() }))
+        Some(Some(context))
     }
 
-    /// An object of plain values; a name given twice keeps its last value, as serde's reading does.
-    fn attributes(&mut self) -> Option<Attributes> {
-        let mut attributes = Attributes::with_capacity(8);
+    /// An object of plain values, into `context`; a name given twice keeps its last value, as serde's
+    /// reading does.
+    fn attributes(&mut self, context: &mut ContextRef<'a>) -> Option<()> {
         self.object(|c, name| {
             let value = c.plain_value()?;
-            attributes.insert(name.to_owned(), value);
+            context.set(name, value);
             Some(())
-        })?;
-        Some(attributes)
+        })
     }
 
     /// A string, number, boolean or null.
-    fn plain_value(&mut self) -> Option<Value> {
+    fn plain_value(&mut self) -> Option<AttrValue<'a>> {
         self.skip_whitespace();
         match self.peek()? {
-            b'"' => self.string().map(|s| Value::String(s.to_owned())),
-            b't' => self.word("true").map(|()| Value::Bool(true)),
-            b'f' => self.word("false").map(|()| Value::Bool(false)),
-            b'n' => self.word("null").map(|()| Value::Null),
+            b'"' => self.string().map(AttrValue::Str),
+            b't' => self.word("true").map(|()| AttrValue::Bool(true)),
+            b'f' => self.word("false").map(|()| AttrValue::Bool(false)),
+            b'n' => self.word("null").map(|()| AttrValue::Null),
             b'-' | b'0'..=b'9' => {
                 let start = self.pos;
                 while matches!(self.peek(), Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) {
@@ -155,7 +182,7 @@ impl<'a> Cursor<'a> {
                 }
                 // serde's own number reading, so that every form and limit reads the same.
                 match serde_json::from_str(&self.text[start..self.pos]).ok()? {
-                    number @ Value::Number(_) => Some(number),
+                    Value::Number(number) => Some(AttrValue::Number(number)),
                     _ => None,
                 }
             }
