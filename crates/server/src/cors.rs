@@ -21,7 +21,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::auth::AuthService;
-pub use crate::cors_service::{ClientCors, ClientCorsLayer};
+pub use crate::cors_service::{ClientCors, CorsStep, covers};
 use pennon_engine::Problem as FieldProblem;
 
 use crate::error::ApiError;
@@ -136,9 +136,9 @@ impl OriginTable {
     }
 }
 
-/// The CORS layer of the client-key routes.
-pub fn layer(snapshots: Arc<Snapshots>, auth: Arc<AuthService>) -> ClientCorsLayer {
-    ClientCorsLayer::new(snapshots, auth)
+/// The CORS of the client-key routes.
+pub fn client(snapshots: Arc<Snapshots>, auth: Arc<AuthService>) -> ClientCors {
+    ClientCors::new(snapshots, auth)
 }
 
 #[cfg(test)]

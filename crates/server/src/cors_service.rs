@@ -1,12 +1,11 @@
-//! The CORS middleware of the client-key routes (see [`crate::cors`] for the policy).
+//! CORS on the client-key routes (see [`crate::cors`] for the policy).
 //!
-//! axum clones a route's service, with every layer on it, for each request the route handles; this layer's
-//! service is one reference count and the route, so CORS costs the requests that carry no `Origin` (every
-//! server-side caller) next to nothing.
+//! axum clones a route's service, with every layer on it, for each request the route handles, and each layer
+//! boxes the route once more: so CORS is not a layer of its own but a step of the route layer every route
+//! has already ([`crate::request_metrics`]), taken on the client-key routes only. A request without `Origin`
+//! (every server-side caller) costs it next to nothing.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::http::header::{
@@ -15,8 +14,6 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
-use tower::{Layer, Service};
 
 use crate::auth::AuthService;
 use crate::snapshots::Snapshots;
@@ -52,68 +49,54 @@ impl Policy {
     }
 }
 
-/// The layer: put it on the client-key routes only.
+/// CORS for the client-key routes ([`covers`]), applied by the route layer
+/// ([`crate::request_metrics`]) around them.
 #[derive(Clone)]
-pub struct ClientCorsLayer(Arc<Policy>);
+pub struct ClientCors(Arc<Policy>);
 
-impl ClientCorsLayer {
+/// What CORS makes of a request to a client-key route.
+pub enum CorsStep {
+    /// A preflight, answered here: the routes themselves take POST only.
+    Preflight(Response),
+    /// An actual request, with the origin its answer allows (none when it has none or it is not allowed).
+    Actual(Option<HeaderValue>),
+}
+
+/// Whether the route (as axum matched it) is one of the client-key routes, which answer cross-origin
+/// requests: `/api/v1/evaluate` and OFREP's.
+pub fn covers(route: &str) -> bool {
+    route == "/api/v1/evaluate" || route.starts_with("/ofrep/v1/")
+}
+
+impl ClientCors {
     /// CORS by the environments' allowed origins (from the snapshots) and the SDK keys.
     pub fn new(snapshots: Arc<Snapshots>, auth: Arc<AuthService>) -> Self {
-        ClientCorsLayer(Arc::new(Policy { snapshots, auth }))
-    }
-}
-
-impl<S> Layer<S> for ClientCorsLayer {
-    type Service = ClientCors<S>;
-
-    fn layer(&self, inner: S) -> ClientCors<S> {
-        ClientCors { policy: self.0.clone(), inner }
-    }
-}
-
-/// The service [`ClientCorsLayer`] wraps a route in.
-#[derive(Clone)]
-pub struct ClientCors<S> {
-    policy: Arc<Policy>,
-    inner: S,
-}
-
-impl<S> Service<Request<Body>> for ClientCors<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+        ClientCors(Arc::new(Policy { snapshots, auth }))
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    /// Looks at a request to a client-key route before the route does.
+    pub fn check(&self, request: &Request<Body>) -> CorsStep {
         let allowed = request
             .headers()
             .get(ORIGIN)
-            .filter(|origin| self.policy.allows(origin, request.method(), request.headers()))
+            .filter(|origin| self.0.allows(origin, request.method(), request.headers()))
             .cloned();
-        if request.method() == Method::OPTIONS {
-            // A preflight is answered here: the route itself takes POST only.
-            let mut response = StatusCode::OK.into_response();
-            let headers = response.headers_mut();
-            headers.insert(ACCESS_CONTROL_ALLOW_METHODS, ALLOWED_METHODS);
-            headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS);
-            headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(crate::cors::PREFLIGHT_MAX_AGE.as_secs()));
-            finish(headers, allowed, false);
-            return Box::pin(std::future::ready(Ok(response)));
+        if request.method() != Method::OPTIONS {
+            return CorsStep::Actual(allowed);
         }
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = answer.await?;
-            finish(response.headers_mut(), allowed, true);
-            Ok(response)
-        })
+        let mut response = StatusCode::OK.into_response();
+        let headers = response.headers_mut();
+        headers.insert(ACCESS_CONTROL_ALLOW_METHODS, ALLOWED_METHODS);
+        headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS);
+        headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(crate::cors::PREFLIGHT_MAX_AGE.as_secs()));
+        finish(headers, allowed, false);
+        CorsStep::Preflight(response)
     }
+}
+
+/// Adds the CORS headers to an actual request's answer.
+pub fn finish_actual(headers: &mut HeaderMap, allowed: Option<HeaderValue>) {
+    finish(headers, allowed, true);
 }
 
 fn finish(headers: &mut HeaderMap, allowed: Option<HeaderValue>, actual: bool) {

@@ -3,8 +3,9 @@
 //!
 //! It sits inside the router (a layer on it), where [`MatchedPath`] is known. axum clones a route's
 //! service, layers included, for every request: this layer's service is one reference count and the route.
-//! It also sets the limit on request bodies ([`DefaultBodyLimit`]): every layer on the router boxes every
-//! route once more, and each box is another allocation per request.
+//! It also sets the limit on request bodies ([`DefaultBodyLimit`]) and takes the CORS step of the client-key
+//! routes ([`crate::cors_service`]): every layer on the router boxes every route once more, and each box is
+//! another allocation per request.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,34 +14,40 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::Request;
+use axum::http::{Method, Request};
 use axum::response::Response;
 use futures_util::future::BoxFuture;
 use tower::{Layer, Service};
 
+use crate::cors::{ClientCors, CorsStep};
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 
-/// Counts the requests of the routes it wraps into `metrics`, and limits their bodies to `max_body` bytes.
+/// Counts the requests of the routes it wraps into `metrics`, limits their bodies to `max_body` bytes, and
+/// answers cross-origin requests to the client-key routes by `cors`.
 #[derive(Clone)]
 pub struct RequestMetricsLayer {
     /// Where requests are counted.
     pub metrics: Arc<Metrics>,
     /// The largest request body the routes' extractors read.
     pub max_body: usize,
+    /// CORS of the client-key routes.
+    pub cors: ClientCors,
 }
 
 impl<S> Layer<S> for RequestMetricsLayer {
     type Service = RequestMetrics<<DefaultBodyLimit as Layer<S>>::Service>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestMetrics { metrics: self.metrics.clone(), inner: DefaultBodyLimit::max(self.max_body).layer(inner) }
+        let inner = DefaultBodyLimit::max(self.max_body).layer(inner);
+        RequestMetrics { shared: Arc::new((self.metrics.clone(), self.cors.clone())), inner }
     }
 }
 
 /// The service [`RequestMetricsLayer`] wraps a route in.
 #[derive(Clone)]
 pub struct RequestMetrics<S> {
-    metrics: Arc<Metrics>,
+    /// One reference count per clone.
+    shared: Arc<(Arc<Metrics>, ClientCors)>,
     inner: S,
 }
 
@@ -61,13 +68,33 @@ where
         let started = Instant::now();
         let method = request.method().clone();
         let route = request.extensions().get::<MatchedPath>().cloned();
+        let shared = self.shared.clone();
+        let mut cors = None;
+        if route.as_ref().is_some_and(|route| crate::cors::covers(route.as_str())) {
+            match shared.1.check(&request) {
+                CorsStep::Preflight(response) => {
+                    return Box::pin(async move {
+                        count(&shared.0, route.as_ref(), &method, &response, started);
+                        Ok(response)
+                    });
+                }
+                CorsStep::Actual(allowed) => cors = Some(allowed),
+            }
+        }
         let answer = self.inner.call(request);
-        let metrics = self.metrics.clone();
         Box::pin(async move {
-            let response = answer.await?;
-            let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-            metrics.request(route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
+            let mut response = answer.await?;
+            if let Some(allowed) = cors {
+                crate::cors_service::finish_actual(response.headers_mut(), allowed);
+            }
+            count(&shared.0, route.as_ref(), &method, &response, started);
             Ok(response)
         })
     }
+}
+
+/// Counts one answered request.
+fn count(metrics: &Metrics, route: Option<&MatchedPath>, method: &Method, response: &Response, started: Instant) {
+    let route = route.map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+    metrics.request(route, method, response.status().as_u16(), started.elapsed().as_secs_f64());
 }

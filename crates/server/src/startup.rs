@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use std::convert::Infallible;
 
-use crate::cors::ClientCorsLayer;
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
@@ -46,13 +45,13 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
 }
 
 /// Every route, documented: the API under `/api/v1` and the operations endpoints.
-fn routes(cors: Option<ClientCorsLayer>) -> OpenApiRouter<AppState> {
-    crate::api::router(cors).merge(crate::ops::router())
+fn routes() -> OpenApiRouter<AppState> {
+    crate::api::router().merge(crate::ops::router())
 }
 
 /// The OpenAPI document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(None).split_for_parts().1
+    routes().split_for_parts().1
 }
 
 /// The whole HTTP application: every route, then the request id and span layer.
@@ -67,12 +66,12 @@ pub fn app(
 + Send
 + Sync
 + 'static {
-    let cors = crate::cors::layer(state.snapshots.clone(), state.auth.clone());
-    let (routes, _) = routes(Some(cors)).split_for_parts();
+    let cors = crate::cors::client(state.snapshots.clone(), state.auth.clone());
+    let (routes, _) = routes().split_for_parts();
     let max_body = state.config.max_body_bytes;
     let service = routes
         .fallback(crate::web::fallback)
-        .layer(crate::request_metrics::RequestMetricsLayer { metrics: state.metrics.clone(), max_body })
+        .layer(crate::request_metrics::RequestMetricsLayer { metrics: state.metrics.clone(), max_body, cors })
         .with_state(state);
     crate::request_span::RequestSpanLayer::new().layer(service)
 }

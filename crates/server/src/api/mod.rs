@@ -21,7 +21,6 @@ mod session;
 mod tokens;
 mod users;
 
-use crate::cors::ClientCorsLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -79,13 +78,10 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every `/api/v1` route, with the OpenAPI description collected from the handlers. `cors` (see
-/// [`crate::cors`]) goes on the client-key routes only: `/api/v1/evaluate` and OFREP.
-pub fn router(cors: Option<ClientCorsLayer>) -> OpenApiRouter<AppState> {
-    let (mut evaluate, mut ofrep) = (evaluate::router(), ofrep::router());
-    if let Some(cors) = cors {
-        (evaluate, ofrep) = (evaluate.layer(cors.clone()), ofrep.layer(cors));
-    }
+/// Every `/api/v1` route, with the OpenAPI description collected from the handlers. (CORS on the client-key
+/// routes, `/api/v1/evaluate` and OFREP, is the route layer's: [`crate::cors::covers`].)
+pub fn router() -> OpenApiRouter<AppState> {
+    let (evaluate, ofrep) = (evaluate::router(), ofrep::router());
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
     let v1 = v1.merge(flags::router()).merge(configs::router()).merge(plans::router()).merge(guards::router());
     let v1 = v1.merge(flag_states::router());
