@@ -6,13 +6,11 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pennon_engine::{Context, ContextSource, ErrorCode, Evaluation, Reason};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -124,49 +122,18 @@ impl EvalScope {
     }
 }
 
-/// The body of a request that says it is JSON.
-async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    if !is_json(req.headers()) {
-        return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
-    }
-    Bytes::from_request(req, state).await.map_err(|r| ApiError::from(JsonRejection::from(r)))
-}
-
-/// Reads `bytes` as a `T` without tracking where the parser is: only a body that fails is parsed a second
-/// time, with [`Json`](crate::error::Json)'s path tracking, so that the problem names the field. Same answers
-/// as [`Json`](crate::error::Json), less work on the hot path.
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if let Ok(value) = serde_json::from_slice(bytes) {
-        return Ok(value);
-    }
-    match axum::Json::<T>::from_bytes(bytes) {
-        Ok(axum::Json(value)) => Ok(value),
-        Err(rejection) => Err(rejection.into()),
-    }
-}
-
 /// The evaluation request's body, said to be JSON: the handler reads it with
 /// [`super::evaluate_body::parse`] in place when it has the plain shape SDKs send, and with serde otherwise
-/// ([`parse_json`]: the same result, or the problem named).
+/// ([`super::json_body::parse`]: the same result, or the problem named).
 #[derive(Debug)]
 pub struct EvaluateBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for EvaluateBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        json_body(req, state).await.map(EvaluateBody)
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        super::json_body::read(req).await.map(EvaluateBody)
     }
-}
-
-/// `application/json`, or `application/<anything>+json`, with any parameters.
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    let Some((kind, sub)) = essence.split_once('/') else { return false };
-    let sub = sub.as_bytes();
-    kind.eq_ignore_ascii_case("application")
-        && (sub.eq_ignore_ascii_case(b"json") || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 /// The flag label under which evaluations of unknown flags are counted: callers choose those keys, so they
@@ -277,7 +244,7 @@ async fn evaluate(
     if let Some(plain) = super::evaluate_body::parse(&body) {
         return answer(&scope, &state, plain.environment, plain.flag, plain.context.as_ref());
     }
-    let body: EvaluateRequest = parse_json(&body)?;
+    let body: EvaluateRequest = super::json_body::parse(&body)?;
     answer(&scope, &state, body.environment.as_deref(), body.flag.as_deref(), body.context.as_ref())
 }
 
@@ -327,14 +294,17 @@ fn answer(
 pub(crate) fn json_answer<T: Serialize>(value: &T, capacity: usize) -> Response {
     let mut body = Vec::with_capacity(capacity);
     match serde_json::to_writer(&mut body, value) {
-        Ok(()) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response(),
+        Ok(()) => json_bytes(body),
         Err(e) => ApiError::Internal(e.into()).into_response(),
     }
 }
 
-/// Answers a JSON body already written.
+/// Answers a JSON body already written: the response made directly, with its one header (through
+/// `IntoResponse` for a tuple, the `Vec` first gets a content type of its own, which is then replaced).
 fn json_bytes(body: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+    let mut response = Response::new(axum::body::Body::from(body));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// Counts one evaluation served. `position` is the flag's position in the snapshot when the caller knows it

@@ -11,6 +11,7 @@ pub(crate) mod evaluation_json;
 mod flag_states;
 mod flags;
 mod guards;
+mod json_body;
 mod keys;
 mod model;
 mod ofrep;
