@@ -43,6 +43,20 @@ pub enum AttrValue<'a> {
     Json(&'a Value),
 }
 
+impl<'a> AttrValue<'a> {
+    /// A JSON value as an attribute value: strings, numbers, booleans and null as themselves, as a reader of
+    /// request bodies makes them; arrays and objects as JSON.
+    pub fn of(value: &'a Value) -> Self {
+        match value {
+            Value::String(s) => AttrValue::Str(s),
+            Value::Number(n) => AttrValue::Number(n.clone()),
+            Value::Bool(b) => AttrValue::Bool(*b),
+            Value::Null => AttrValue::Null,
+            other => AttrValue::Json(other),
+        }
+    }
+}
+
 impl<'a> ContextRef<'a> {
     /// A context with this key (or none) and no attributes.
     pub fn new(key: Option<&'a str>) -> Self {
@@ -107,7 +121,7 @@ impl<'a> From<&'a Context> for ContextRef<'a> {
     fn from(ctx: &'a Context) -> Self {
         let mut borrowed = ContextRef::new(ctx.key.as_deref());
         for (name, value) in ctx.attributes.iter() {
-            borrowed.set(name, AttrValue::Json(value));
+            borrowed.set(name, AttrValue::of(value));
         }
         borrowed
     }

@@ -20,12 +20,10 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
-use crate::auth::AuthService;
-pub use crate::cors_service::{ClientCors, CorsStep, covers};
+pub use crate::cors_service::{ClientCors, CorsStep};
 use pennon_engine::Problem as FieldProblem;
 
 use crate::error::ApiError;
-use crate::snapshots::Snapshots;
 
 /// The entry that allows every origin; it must stand alone.
 pub const ANY_ORIGIN: &str = "*";
@@ -134,11 +132,6 @@ impl OriginTable {
         let origins = self.current.load();
         origins.any_environment_allows_all || origins.anywhere.contains(origin)
     }
-}
-
-/// The CORS of the client-key routes.
-pub fn client(snapshots: Arc<Snapshots>, auth: Arc<AuthService>) -> ClientCors {
-    ClientCors::new(snapshots, auth)
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ impl Policy {
     }
 }
 
-/// CORS for the client-key routes ([`covers`]), applied by the route layer
+/// CORS for the client-key routes ([`crate::api::is_evaluation`]), applied by the route layer
 /// ([`crate::request_metrics`]) around them.
 #[derive(Clone)]
 pub struct ClientCors(Arc<Policy>);
@@ -60,12 +60,6 @@ pub enum CorsStep {
     Preflight(Response),
     /// An actual request, with the origin its answer allows (none when it has none or it is not allowed).
     Actual(Option<HeaderValue>),
-}
-
-/// Whether the route (as axum matched it) is one of the client-key routes, which answer cross-origin
-/// requests: `/api/v1/evaluate` and OFREP's.
-pub fn covers(route: &str) -> bool {
-    route == "/api/v1/evaluate" || route.starts_with("/ofrep/v1/")
 }
 
 impl ClientCors {

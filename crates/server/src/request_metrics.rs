@@ -70,7 +70,7 @@ where
         let route = request.extensions().get::<MatchedPath>().cloned();
         let shared = self.shared.clone();
         let mut cors = None;
-        if route.as_ref().is_some_and(|route| crate::cors::covers(route.as_str())) {
+        if route.as_ref().is_some_and(|route| crate::api::is_evaluation(route.as_str())) {
             match shared.1.check(&request) {
                 CorsStep::Preflight(response) => {
                     return Box::pin(async move {

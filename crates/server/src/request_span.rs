@@ -83,7 +83,7 @@ where
         let debug = tracing::enabled!(tracing::Level::DEBUG);
         // Evaluation logs nothing while it answers, and a span costs about a tenth of its request: there it is
         // made only when there is something to log, a failure (or with `debug` on).
-        if !debug && is_quiet(request.uri().path()) {
+        if !debug && crate::api::is_evaluation(request.uri().path()) {
             let deferred = Some((request.method().clone(), request.uri().clone()));
             let answer = self.inner.call(request);
             return Answer { inner: answer.instrument(tracing::Span::none()), id: Some(id), started, deferred };
@@ -109,11 +109,6 @@ fn request_span(method: &Method, uri: &Uri, id: &HeaderValue) -> tracing::Span {
         path = uri.path(),
         request_id = id.to_str().unwrap_or("(not text)"),
     )
-}
-
-/// The evaluation endpoints: their handlers read memory only and log nothing.
-fn is_quiet(path: &str) -> bool {
-    path == "/api/v1/evaluate" || path.starts_with("/ofrep/v1/evaluate/")
 }
 
 pin_project_lite::pin_project! {

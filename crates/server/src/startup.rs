@@ -66,7 +66,7 @@ pub fn app(
 + Send
 + Sync
 + 'static {
-    let cors = crate::cors::client(state.snapshots.clone(), state.auth.clone());
+    let cors = crate::cors::ClientCors::new(state.snapshots.clone(), state.auth.clone());
     let (routes, _) = routes().split_for_parts();
     let max_body = state.config.max_body_bytes;
     let service = routes

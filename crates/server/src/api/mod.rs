@@ -79,8 +79,16 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every `/api/v1` route, with the OpenAPI description collected from the handlers. (CORS on the client-key
-/// routes, `/api/v1/evaluate` and OFREP, is the route layer's: [`crate::cors::covers`].)
+/// Whether `path` (a request's, or the route axum matched) is an evaluation endpoint: `/api/v1/evaluate` or
+/// OFREP's. Client keys may call these and nothing else, so they alone answer cross-origin requests
+/// ([`crate::cors_service`]); they read memory only and log nothing while they answer
+/// ([`crate::request_span`]).
+pub fn is_evaluation(path: &str) -> bool {
+    path == "/api/v1/evaluate" || path.starts_with("/ofrep/v1/evaluate/")
+}
+
+/// Every `/api/v1` route, with the OpenAPI description collected from the handlers. (CORS on the evaluation
+/// routes is the route layer's: [`is_evaluation`].)
 pub fn router() -> OpenApiRouter<AppState> {
     let (evaluate, ofrep) = (evaluate::router(), ofrep::router());
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
