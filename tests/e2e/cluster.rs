@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pennon_sdk::{Client, ClientBuilder, FlagChange};
-use pennon_server::config::ServeConfig;
-use pennon_server::startup::{RunningServer, spawn};
+use pennon_server::app::config::ServeConfig;
+use pennon_server::app::startup::{RunningServer, spawn};
 use pennon_tests::database::{Db, TestDatabase};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -15,7 +15,7 @@ use crate::cluster::{Admin, Cluster, PATIENCE, Replica, client, ready};
 
 const GUARDS: &str = "/api/v1/flags/checkout/environments/production/guards";
 
-fn tuned(config: &mut pennon_server::config::ServeConfig) {
+fn tuned(config: &mut pennon_server::app::config::ServeConfig) {
     config.guard_interval = Duration::from_millis(300);
     config.metrics_flush_interval = Duration::from_millis(200);
 }

@@ -73,7 +73,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // As the `pennon` binary logs.
-    pennon_server::logging::init(pennon_server::config::LogFormat::Text);
+    pennon_server::telemetry::logging::init(pennon_server::app::config::LogFormat::Text);
 
     let servers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.server_threads.max(1))

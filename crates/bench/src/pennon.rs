@@ -5,9 +5,9 @@
 
 use bytes::Bytes;
 use pennon_engine::{Flag, FlagConfig};
+use pennon_server::app::config::ServeConfig;
+use pennon_server::app::startup::RunningServer;
 use pennon_server::auth::secrets;
-use pennon_server::config::ServeConfig;
-use pennon_server::startup::RunningServer;
 use pennon_server::store::{Actor, KeyKind, NewEnvironment, StoreError};
 use serde_json::{Value, json};
 
@@ -40,7 +40,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> anyhow::Result
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("pennon.db").display());
     let mut settings = ServeConfig::for_database(&url);
     adjust(&mut settings);
-    let server = pennon_server::startup::spawn(settings).await?;
+    let server = pennon_server::app::startup::spawn(settings).await?;
     let (store, actor) = (&server.state.store, Actor::system("bench"));
     let env = NewEnvironment {
         key: ENVIRONMENT.into(),

@@ -2,29 +2,26 @@
 //!
 //! Pennon's HTTP service: storage (PostgreSQL or embedded SQLite), the admin REST API, evaluation for
 //! callers, and delivery to SDKs.
+//!
+//! The modules are layers; each may use the ones below it, never one above (see `docs/architecture.md`):
+//!
+//! | layer | holds |
+//! | --- | --- |
+//! | [`app`] | startup, the shared state, configuration, the command line |
+//! | [`http`], [`api`], [`auth`] | the router and its layers, the REST resources, who is calling |
+//! | [`delivery`], [`ingest`], [`jobs`] | snapshots and streams to SDKs; the metrics intake; leader-only jobs |
+//! | [`domain`] | rules that are neither HTTP nor SQL (rollout plans) |
+//! | [`store`] | SQL, on PostgreSQL and SQLite |
+//!
+//! [`telemetry`] (logging, Prometheus metrics) is used by every layer and uses none.
 
 pub mod api;
+pub mod app;
 pub mod auth;
-pub mod cli;
-pub mod config;
-pub mod cors;
-pub mod cors_service;
-pub mod error;
-pub mod guard_loop;
-pub mod intake;
-pub mod leader;
-pub mod logging;
-pub mod metrics;
-pub mod net;
-pub mod ops;
-pub mod plan_scheduler;
-pub mod plans;
-pub mod replication;
-pub mod request_metrics;
-pub mod request_span;
-pub mod snapshots;
-pub mod startup;
-pub mod state;
+pub mod delivery;
+pub mod domain;
+pub mod http;
+pub mod ingest;
+pub mod jobs;
 pub mod store;
-pub mod streams;
-pub mod web;
+pub mod telemetry;

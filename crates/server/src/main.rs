@@ -1,7 +1,7 @@
 //! The `pennon` binary.
 
 use clap::Parser;
-use pennon_server::config::{Cli, Command};
+use pennon_server::app::config::{Cli, Command};
 
 /// mimalloc: the server allocates and frees many small objects per request (headers, the parsed context,
 /// futures), which it serves faster than the system allocator.
@@ -11,18 +11,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    pennon_server::logging::init(cli.log_format);
+    pennon_server::telemetry::logging::init(cli.log_format);
     match cli.command {
-        Command::Serve(config) => pennon_server::startup::run(config).await,
+        Command::Serve(config) => pennon_server::app::startup::run(config).await,
         Command::Migrate(db) => {
             let store = pennon_server::store::Store::connect_lazy(&db.database_url, 2)?;
             store.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::User(command) => pennon_server::cli::user(command).await,
+        Command::User(command) => pennon_server::app::cli::user(command).await,
         Command::Openapi => {
-            println!("{}", pennon_server::startup::openapi().to_pretty_json()?);
+            println!("{}", pennon_server::app::startup::openapi().to_pretty_json()?);
             Ok(())
         }
     }

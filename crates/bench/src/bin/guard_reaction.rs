@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use pennon_sdk::Client;
-use pennon_server::config::ServeConfig;
+use pennon_server::app::config::ServeConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -59,7 +59,7 @@ async fn run(args: &Args, database_url: &str, offset: Duration) -> anyhow::Resul
     config.metrics_flush_interval = Duration::from_secs(3600);
     config.admin_email = Some("bench@pennon.test".to_owned());
     config.admin_password = Some(PASSWORD.into());
-    let server = pennon_server::startup::spawn(config).await?;
+    let server = pennon_server::app::startup::spawn(config).await?;
     let base = server.url();
     let http = reqwest::Client::new();
     let login = json!({ "email": "bench@pennon.test", "password": PASSWORD });

@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     let (which, n) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
     let n: usize = n.parse().context("usage: request-instructions ceiling|one|all ITERATIONS")?;
     // As the `pennon` binary logs (run without RUST_LOG): request spans are created as in production.
-    pennon_server::logging::init(pennon_server::config::LogFormat::Text);
+    pennon_server::telemetry::logging::init(pennon_server::app::config::LogFormat::Text);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         // No periodic refresh: under valgrind a run is slow enough for several, which would not cancel out.
@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         match which.as_str() {
             "ceiling" => drive(ceiling::router(), ceiling::PATH, &body, &authorization, n).await,
             "one" | "all" => {
-                let app = pennon_server::startup::app(server.server.state.clone());
+                let app = pennon_server::app::startup::app(server.server.state.clone());
                 drive(app, pennon::PATH, &body, &authorization, n).await
             }
             other => bail!("unknown loop {other:?}: ceiling, one or all"),

@@ -5,11 +5,11 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::state::AppState;
 use crate::auth::Viewer;
-use crate::error::{ApiError, ProblemBody};
-use crate::metrics::StreamKind;
-use crate::state::AppState;
-use crate::streams::{Subscriber, frames};
+use crate::delivery::streams::{Subscriber, frames};
+use crate::http::error::{ApiError, ProblemBody};
+use crate::telemetry::metrics::StreamKind;
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,5 +37,5 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn admin_stream(_: Viewer, State(state): State<AppState>) -> Result<Response, ApiError> {
     let rx = state.streams.admin.subscribe(&state.store).await.ok_or(ApiError::Unavailable)?;
     let subscriber = Subscriber::new(rx, 0, StreamKind::Admin, &state.metrics);
-    Ok(crate::streams::response(vec![frames::retry()], subscriber))
+    Ok(crate::delivery::streams::response(vec![frames::retry()], subscriber))
 }

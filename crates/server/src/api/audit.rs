@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{Page, decode_cursor, page_limit, parse_time, rfc3339};
+use crate::app::state::AppState;
 use crate::auth::Viewer;
-use crate::error::{ApiError, Json, ProblemBody, Query};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, ProblemBody, Query};
 use crate::store::{AuditEntry, AuditFilter};
 
 /// Routes of this resource.

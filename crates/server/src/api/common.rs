@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Checks that a key is a slug, naming the field otherwise.
 pub fn check_key(field: &str, key: &str) -> Result<(), ApiError> {

@@ -9,10 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{IfMatch, check_key, etag, rfc3339};
+use crate::app::state::AppState;
 use crate::auth::{Admin, Viewer};
-use crate::cors::check_origins;
-use crate::error::{ApiError, Json, Path, ProblemBody, Query};
-use crate::state::AppState;
+use crate::http::cors::check_origins;
+use crate::http::error::{ApiError, Json, Path, ProblemBody, Query};
 use crate::store::{Environment, EnvironmentPatch, NewEnvironment};
 
 /// Routes of this resource.

@@ -8,10 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
+use crate::app::state::AppState;
 use crate::auth::Viewer;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::plans::PlanState;
-use crate::state::AppState;
+use crate::domain::plans::PlanState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::{FlagState, PlanRecord};
 
 /// Routes of this resource.

@@ -6,15 +6,11 @@ pub mod common;
 mod configs;
 mod environments;
 pub mod evaluate;
-mod evaluate_body;
-pub(crate) mod evaluation_json;
 mod flag_states;
 mod flags;
 mod guards;
-mod json_body;
 mod keys;
 mod model;
-mod ofrep;
 mod plans;
 mod sdk;
 mod segments;
@@ -26,7 +22,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 /// The OpenAPI document's fixed parts; paths and schemas are collected from the routers.
 #[derive(OpenApi)]
@@ -81,8 +77,8 @@ impl Modify for SecuritySchemes {
 
 /// Whether `path` (a request's, or the route axum matched) is an evaluation endpoint: `/api/v1/evaluate` or
 /// OFREP's. Client keys may call these and nothing else, so they alone answer cross-origin requests
-/// ([`crate::cors_service`]); they read memory only and log nothing while they answer
-/// ([`crate::request_span`]).
+/// ([`crate::http::cors_step`]); they read memory only and log nothing while they answer
+/// ([`crate::http::request_span`]).
 pub fn is_evaluation(path: &str) -> bool {
     path == "/api/v1/evaluate" || path.starts_with("/ofrep/v1/evaluate/")
 }
@@ -90,7 +86,7 @@ pub fn is_evaluation(path: &str) -> bool {
 /// Every `/api/v1` route, with the OpenAPI description collected from the handlers. (CORS on the evaluation
 /// routes is the route layer's: [`is_evaluation`].)
 pub fn router() -> OpenApiRouter<AppState> {
-    let (evaluate, ofrep) = (evaluate::router(), ofrep::router());
+    let (evaluate, ofrep) = (evaluate::router(), evaluate::ofrep::router());
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
     let v1 = v1.merge(flags::router()).merge(configs::router()).merge(plans::router()).merge(guards::router());
     let v1 = v1.merge(flag_states::router());

@@ -13,9 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{IfMatch, Page, check_key, decode_cursor, etag, page_limit, rfc3339};
+use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
-use crate::error::{ApiError, Json, Path, ProblemBody, Query};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody, Query};
 use crate::store::SegmentRecord;
 
 /// Routes of this resource.

@@ -12,9 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
+use crate::app::state::AppState;
 use crate::auth::{Authenticated, Principal, SESSION_COOKIE, passwords};
-use crate::error::{ApiError, Json, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, ProblemBody};
 use crate::store::{Role, now_millis};
 
 /// Routes of this resource.

@@ -9,9 +9,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{parse_time, rfc3339};
+use crate::app::state::AppState;
 use crate::auth::{Admin, secrets};
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::{ApiToken, Role, now_millis};
 
 /// Routes of this resource.

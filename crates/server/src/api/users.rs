@@ -9,9 +9,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
+use crate::app::state::AppState;
 use crate::auth::{Admin, passwords};
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::{Role, User};
 
 /// Routes of this resource.

@@ -9,8 +9,8 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 
 use super::sdk_keys::KeyGrant;
 use super::secrets;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
 use crate::store::{Actor, Role, StoreError, now_millis};
 
 /// Name of the dashboard's session cookie.

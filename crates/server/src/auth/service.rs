@@ -6,7 +6,7 @@ use super::jwt::Sessions;
 use super::limiter::LoginLimiter;
 use super::passwords;
 use super::sdk_keys::KeyTable;
-use crate::config::ServeConfig;
+use crate::app::config::ServeConfig;
 use crate::store::{Actor, Role, Store};
 
 /// The setting under which a generated session secret is kept, so that every replica agrees.

@@ -60,7 +60,7 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Errors of store operations, mapped to HTTP answers by [`crate::error::ApiError`].
+/// Errors of store operations, mapped to HTTP answers by [`crate::http::error::ApiError`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The thing named does not exist.

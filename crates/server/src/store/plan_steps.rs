@@ -11,7 +11,7 @@ use super::plans::{
 };
 use super::write::{Actor, Audit, WriteTx};
 use super::{Store, StoreError, StoreResult, from_json};
-use crate::plans::{PLAN_ACTOR, PlanState};
+use crate::domain::plans::{PLAN_ACTOR, PlanState};
 
 /// A running plan whose hold is over, as the scheduler finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 use super::configs::{fetch_config, read_definition};
 use super::write::{Actor, Audit, WriteTx};
 use super::{Store, StoreError, StoreResult, from_json, to_json};
-use crate::plans::{PLAN_ACTOR, PlanDraft, PlanSpec, PlanState, Step};
+use crate::domain::plans::{PLAN_ACTOR, PlanDraft, PlanSpec, PlanState, Step};
 
 /// A plan with where it stands.
 #[derive(Debug, Clone, Serialize)]
@@ -225,7 +225,7 @@ pub(super) async fn serve(
     action: &str,
     trigger: &Actor,
 ) -> StoreResult<()> {
-    let weight = crate::plans::weight(plan.current_percent());
+    let weight = crate::domain::plans::weight(plan.current_percent());
     let split = plan.spec.split(weight);
     if plan.state == PlanState::Running || plan.state == PlanState::Completed {
         let at = tx.at();

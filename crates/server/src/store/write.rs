@@ -214,14 +214,14 @@ impl WriteTx {
             // Delivered to the listening replicas only if the transaction commits.
             for (environment, revision) in &self.revisions {
                 sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(crate::replication::CHANNEL)
+                    .bind(crate::delivery::replication::CHANNEL)
                     .bind(format!("{environment}:{revision}"))
                     .execute(&mut *self.tx)
                     .await?;
             }
             for environment in &self.environments {
                 sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(crate::replication::ENVIRONMENTS_CHANNEL)
+                    .bind(crate::delivery::replication::ENVIRONMENTS_CHANNEL)
                     .bind(environment)
                     .execute(&mut *self.tx)
                     .await?;

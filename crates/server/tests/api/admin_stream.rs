@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pennon_server::startup::spawn;
+use pennon_server::app::startup::spawn;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use pennon_server::app::config::ServeConfig;
 use pennon_server::auth::{AUDIENCE, Claims, ISSUER};
-use pennon_server::config::ServeConfig;
 use pennon_server::store::{Role, now_millis};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -203,7 +203,7 @@ async fn every_route_checks_every_credential() {
     let app = TestApp::spawn_with(database, config).await;
     setup(&app).await;
     let creds = credentials(&app).await;
-    let doc = serde_json::to_value(pennon_server::startup::openapi()).unwrap();
+    let doc = serde_json::to_value(pennon_server::app::startup::openapi()).unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {

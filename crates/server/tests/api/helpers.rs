@@ -5,8 +5,8 @@
 //! server named by `PENNON_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and drop it
 //! afterwards, even when the test fails. They fail loudly when that server cannot be reached.
 
-use pennon_server::config::ServeConfig;
-use pennon_server::startup::{RunningServer, spawn};
+use pennon_server::app::config::ServeConfig;
+use pennon_server::app::startup::{RunningServer, spawn};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -123,7 +123,7 @@ impl TestApp {
         self.server = Some(server);
     }
 
-    pub fn state(&self) -> &pennon_server::state::AppState {
+    pub fn state(&self) -> &pennon_server::app::state::AppState {
         &self.server.as_ref().expect("running").state
     }
 

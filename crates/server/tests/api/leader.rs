@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pennon_server::leader::{GUARD_LOOP, Leader, PLAN_SCHEDULER};
+use pennon_server::jobs::leader::{GUARD_LOOP, Leader, PLAN_SCHEDULER};
 use pennon_server::store::Store;
 
 use crate::helpers::{Db, TestDatabase};

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use pennon_server::config::ServeConfig;
+use pennon_server::app::config::ServeConfig;
 use reqwest::Method;
 use serde_json::json;
 
@@ -148,7 +148,7 @@ async fn database_silent_then_back() {
 async fn cut_off_replica_catches_up() {
     let (app, proxy) = app_behind_proxy(Duration::from_secs(3600)).await;
     let key = checkout_flag_on(&app).await;
-    let other = pennon_server::startup::spawn(ServeConfig::for_database(&app.database.url)).await.unwrap();
+    let other = pennon_server::app::startup::spawn(ServeConfig::for_database(&app.database.url)).await.unwrap();
     let client = reqwest::Client::new();
     let call = |method: Method, path: &str| {
         client.request(method, format!("{}{path}", other.url())).bearer_auth(&app.admin_token)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pennon_server::config::ServeConfig;
+use pennon_server::app::config::ServeConfig;
 use serde_json::{Value, json};
 
 use crate::both;

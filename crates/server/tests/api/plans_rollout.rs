@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use pennon_engine::{CompiledSnapshot, Context, Snapshot, SnapshotFlag};
-use pennon_server::config::ServeConfig;
+use pennon_server::app::config::ServeConfig;
 use serde_json::{Value, json};
 
 use crate::both;

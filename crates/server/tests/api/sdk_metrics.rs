@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use pennon_server::config::ServeConfig;
-use pennon_server::startup::spawn;
+use pennon_server::app::config::ServeConfig;
+use pennon_server::app::startup::spawn;
 use pennon_server::store::{Store, VariantTotals};
 use reqwest::Method;
 use serde_json::{Value, json};

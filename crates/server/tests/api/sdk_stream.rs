@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use pennon_server::config::ServeConfig;
+use pennon_server::app::config::ServeConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

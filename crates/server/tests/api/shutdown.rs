@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use pennon_server::startup::spawn;
+use pennon_server::app::startup::spawn;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::super::common::{IfMatch, Page, decode_cursor, page_limit, rfc3339};
 use super::super::model::FlagConfigDoc;
 use super::{ConfigBody, ConfigPath, write};
+use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
-use crate::error::{ApiError, Json, Path, ProblemBody, Query};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody, Query};
 
 /// One version of a config.
 #[derive(Debug, Serialize, ToSchema)]

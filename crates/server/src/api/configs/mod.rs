@@ -27,8 +27,8 @@ use utoipa_axum::routes;
 
 use super::common::{etag, rfc3339};
 use super::model::FlagConfigDoc;
-use crate::error::{ApiError, Json};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::{ApiError, Json};
 use crate::store::{Actor, ConfigRecord, StoreError};
 
 /// Routes of this resource.

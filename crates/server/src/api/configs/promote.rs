@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use super::super::common::IfMatch;
 use super::{ConfigBody, ConfigPath, write};
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 
 /// Where from, where to.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use super::super::common::{IfMatch, etag};
 use super::super::model::{PrerequisiteDoc, RuleDoc, ServeDoc, TargetDoc};
 use super::{ConfigBody, ConfigPath, write};
+use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 
 /// A whole config. What `GET` answers can be sent back changed: `flag` and `environment` must then name
 /// this config, `version` is the version the change is based on, and `updated_at`/`updated_by` are ignored.

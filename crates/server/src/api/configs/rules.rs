@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use super::super::common::IfMatch;
 use super::super::model::{ConditionDoc, ServeDoc};
 use super::{ConfigBody, ConfigPath, OptionalJson, write};
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::StoreError;
 
 /// A rule to add.

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use super::super::common::IfMatch;
 use super::super::model::{PrerequisiteDoc, SplitDoc, TargetDoc};
 use super::{ConfigBody, ConfigPath, write};
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::StoreError;
 
 /// The new default: exactly one of `variant`, `split` or `rollout`.
@@ -62,7 +62,12 @@ impl Rollout {
             return Err(invalid("rollout.percent", "must be between 0 and 100"));
         }
         let bucket_by = self.bucket_by.as_deref().unwrap_or("key");
-        Ok(crate::plans::ramp_split(&self.variant, other, crate::plans::weight(self.percent), bucket_by))
+        Ok(crate::domain::plans::ramp_split(
+            &self.variant,
+            other,
+            crate::domain::plans::weight(self.percent),
+            bucket_by,
+        ))
     }
 }
 

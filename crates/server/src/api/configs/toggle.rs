@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 
 use super::super::common::IfMatch;
 use super::{ConfigBody, ConfigPath, OptionalJson, write};
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Path, ProblemBody};
 
 /// What to switch to. The whole body is optional: without one the flag flips.
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -6,9 +6,9 @@ use axum::response::IntoResponse;
 
 use super::super::common::etag;
 use super::FlagBody;
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 
 async fn set_archived(
     state: &AppState,

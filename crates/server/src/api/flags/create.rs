@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use super::super::common::{check_key, etag};
 use super::super::model::{FlagKindDoc, VariantDoc};
 use super::{FlagBody, check_description, check_name, dedup_tags};
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Json, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, ProblemBody};
 
 /// A new flag.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 use super::super::common::etag;
 use super::super::model::FlagConfigDoc;
 use super::FlagBody;
+use crate::app::state::AppState;
 use crate::auth::Viewer;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 
 /// A flag definition with its config in every environment.
 #[derive(Debug, Serialize, ToSchema)]

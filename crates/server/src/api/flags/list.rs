@@ -6,9 +6,9 @@ use utoipa::IntoParams;
 
 use super::super::common::{Page, decode_cursor, page_limit};
 use super::FlagBody;
+use crate::app::state::AppState;
 use crate::auth::Viewer;
-use crate::error::{ApiError, Json, ProblemBody, Query};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, ProblemBody, Query};
 use crate::store::FlagFilter;
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 
 use super::common::rfc3339;
 use super::model::{FlagKindDoc, VariantDoc};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
 use crate::store::FlagRecord;
 
 /// Routes of this resource.

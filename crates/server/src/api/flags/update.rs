@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use super::super::common::{IfMatch, etag};
 use super::super::model::VariantDoc;
 use super::{FlagBody, check_description, check_name, dedup_tags};
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::FlagPatch;
 
 /// Changes to a flag definition; omitted fields stay as they are. The key, kind and salt never change.

@@ -7,9 +7,9 @@ use axum::response::IntoResponse;
 use super::super::common::{IfMatch, etag};
 use super::validate::{GuardInput, draft};
 use super::{GuardBody, GuardPath, GuardsPath};
+use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 
 /// The guards of a flag in an environment.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]

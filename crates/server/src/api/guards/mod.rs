@@ -1,7 +1,7 @@
 //! `/flags/{flag}/environments/{env}/guards`: metric guards of a flag in one environment.
 //!
 //! A guard watches one tracked metric of a treatment variant, alone (absolute threshold) or against a control
-//! variant (relative threshold), and the guard loop ([`crate::guard_loop`]) turns the flag off or halts its
+//! variant (relative threshold), and the guard loop ([`crate::jobs::guard_loop`]) turns the flag off or halts its
 //! rollout when the metric is significantly past the threshold. Editors create, change and delete guards
 //! (versioned with `If-Match`, audited); viewers read them, their state and the series behind their charts.
 //! Changing a guard starts its test over.
@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
-use crate::state::AppState;
+use crate::app::state::AppState;
 use crate::store::{Guard, GuardAction};
 
 /// Routes of this resource.

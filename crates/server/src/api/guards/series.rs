@@ -8,10 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::GuardPath;
 use super::validate::parse_window;
 use crate::api::common::rfc3339;
+use crate::app::state::AppState;
 use crate::auth::Viewer;
-use crate::error::{ApiError, Json, Path, ProblemBody, Query};
-use crate::intake::{BUCKET_MS, bucket_of};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody, Query};
+use crate::ingest::{BUCKET_MS, bucket_of};
 use crate::store::{BucketTotals, now_millis};
 
 /// The most points one answer holds.

@@ -9,8 +9,8 @@ use pennon_engine::{Flag, FlagKind, Problem};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::intake::BUCKET_MS;
+use crate::http::error::ApiError;
+use crate::ingest::BUCKET_MS;
 use crate::store::{GuardAction, GuardDraft};
 
 /// The window when none is given.

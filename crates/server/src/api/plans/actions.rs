@@ -5,9 +5,9 @@ use axum::response::IntoResponse;
 
 use super::super::common::{IfMatch, etag};
 use super::{PlanBody, PlanPath};
+use crate::app::state::AppState;
 use crate::auth::Editor;
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::PlanAction;
 
 async fn act(

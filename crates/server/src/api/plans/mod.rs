@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
-use crate::plans::{PlanState, format_hold};
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::domain::plans::{PlanState, format_hold};
 use crate::store::{PlanEvent, PlanRecord};
 
 /// Routes of this resource.

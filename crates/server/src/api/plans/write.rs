@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 
 use super::super::common::{IfMatch, etag};
 use super::{PlanBody, PlanPath, StepDoc};
+use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
-use crate::error::{ApiError, Json, Path, ProblemBody};
-use crate::plans::PlanDraft;
-use crate::state::AppState;
+use crate::domain::plans::PlanDraft;
+use crate::http::error::{ApiError, Json, Path, ProblemBody};
 
 /// A plan as written: the variant to ramp, the control, and the steps.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,10 +7,10 @@ use pennon_engine::{Problem, SLUG_RULE, Snapshot, is_slug};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::state::AppState;
 use crate::auth::ServerKey;
-use crate::error::{ApiError, Json, ProblemBody};
-use crate::intake::{Exposure, Tracked};
-use crate::state::AppState;
+use crate::http::error::{ApiError, Json, ProblemBody};
+use crate::ingest::{Exposure, Tracked};
 use crate::store::now_millis;
 
 /// Most entries (exposures and metrics together) in one batch.

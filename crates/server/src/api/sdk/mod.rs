@@ -8,7 +8,7 @@ mod stream;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {

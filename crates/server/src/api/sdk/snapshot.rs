@@ -5,9 +5,9 @@ use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::app::state::AppState;
 use crate::auth::ServerKey;
-use crate::error::{ApiError, ProblemBody};
-use crate::state::AppState;
+use crate::http::error::{ApiError, ProblemBody};
 
 /// Whether an `If-None-Match` header names the revision (`"42"`, `W/"42"`, a list of them, or `*`).
 pub(super) fn matches_revision(headers: &HeaderMap, revision: u64) -> bool {

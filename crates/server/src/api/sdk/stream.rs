@@ -7,12 +7,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use crate::app::state::AppState;
 use crate::auth::ServerKey;
-use crate::error::{ApiError, ProblemBody};
-use crate::metrics::StreamKind;
-use crate::snapshots::EnvSnapshot;
-use crate::state::AppState;
-use crate::streams::{Subscriber, frames};
+use crate::delivery::snapshots::EnvSnapshot;
+use crate::delivery::streams::{Subscriber, frames};
+use crate::http::error::{ApiError, ProblemBody};
+use crate::telemetry::metrics::StreamKind;
 
 /// How long a replay from the change log may take before the subscriber gets a `put` instead.
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -62,7 +62,7 @@ pub(super) async fn stream(
         _ => first.extend(put(&state, &snapshot)),
     }
     let subscriber = Subscriber::new(rx, revision, StreamKind::Sdk, &state.metrics);
-    Ok(crate::streams::response(first, subscriber))
+    Ok(crate::delivery::streams::response(first, subscriber))
 }
 
 /// A `put` of the snapshot, in three buffers: the encoded snapshot is shared, not copied.

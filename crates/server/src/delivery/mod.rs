@@ -1,0 +1,11 @@
+//! Delivery: what evaluation reads and what SDKs receive. The in-memory snapshots (caught up from the change
+//! log after every commit), replication between replicas (PostgreSQL `LISTEN`/`NOTIFY`), the Server-Sent
+//! Events streams and their frames, and the evaluation JSON written ahead per snapshot.
+//!
+//! Uses [`crate::store`], [`crate::telemetry`] and the engine; nothing here knows of HTTP requests except the
+//! stream bodies it hands to the API.
+
+pub mod evaluation_json;
+pub mod replication;
+pub mod snapshots;
+pub mod streams;
