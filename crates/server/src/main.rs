@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(command) => pennon_server::app::cli::user(command).await,
         Command::Openapi => {
-            println!("{}", pennon_server::app::startup::openapi().to_pretty_json()?);
+            println!("{}", pennon_server::http::router::openapi().to_pretty_json()?);
             Ok(())
         }
     }

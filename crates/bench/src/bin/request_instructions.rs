@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         match which.as_str() {
             "ceiling" => drive(ceiling::router(), ceiling::PATH, &body, &authorization, n).await,
             "one" | "all" => {
-                let app = pennon_server::app::startup::app(server.server.state.clone());
+                let app = pennon_server::http::router::app(server.server.state.clone());
                 drive(app, pennon::PATH, &body, &authorization, n).await
             }
             other => bail!("unknown loop {other:?}: ceiling, one or all"),

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::common::{IfMatch, check_key, etag, rfc3339};
 use crate::app::state::AppState;
 use crate::auth::{Admin, Viewer};
-use crate::http::cors::check_origins;
+use crate::domain::origins::check_origins;
 use crate::http::error::{ApiError, Json, Path, ProblemBody, Query};
 use crate::store::{Environment, EnvironmentPatch, NewEnvironment};
 
@@ -143,7 +143,7 @@ async fn create_environment(
     check_key("key", &body.key)?;
     let name = body.name.unwrap_or_else(|| body.key.clone());
     check_name(&name)?;
-    let allowed_origins = check_origins(&body.allowed_origins)?;
+    let allowed_origins = check_origins(&body.allowed_origins).map_err(ApiError::Invalid)?;
     let new = NewEnvironment { key: body.key, name, production: body.production, allowed_origins };
     let created = state.store.create_environment(&new, caller.actor()).await?;
     environments_changed(&state).await;
@@ -179,7 +179,7 @@ async fn update_environment(
     if let Some(name) = &body.name {
         check_name(name)?;
     }
-    let allowed_origins = body.allowed_origins.as_deref().map(check_origins).transpose()?;
+    let allowed_origins = body.allowed_origins.as_deref().map(check_origins).transpose().map_err(ApiError::Invalid)?;
     let expected = if_match.or(body.version)?;
     let patch = EnvironmentPatch { name: body.name, production: body.production, allowed_origins };
     let e = state.store.update_environment(&env, patch, expected, caller.actor()).await?;

@@ -1,9 +1,10 @@
 //! Command line and environment configuration. `pennon --help` is the reference.
 
+pub use crate::telemetry::logging::LogFormat;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 /// Pennon: feature flags and progressive delivery.
 #[derive(Debug, Parser)]
@@ -49,15 +50,6 @@ pub enum UserCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-}
-
-/// Log output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Where the data lives.

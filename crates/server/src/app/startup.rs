@@ -6,17 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::http::Request;
-use axum::response::Response;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower::{Layer as _, Service};
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::config::ServeConfig;
 use crate::app::state::AppState;
@@ -42,38 +38,6 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
         streams: Arc::new(crate::delivery::streams::Streams::default()),
         intake: Arc::new(crate::ingest::MetricsIntake::default()),
     }))
-}
-
-/// Every route, documented: the API under `/api/v1` and the operations endpoints.
-fn routes() -> OpenApiRouter<AppState> {
-    crate::api::router().merge(crate::http::ops::router())
-}
-
-/// The OpenAPI document, generated from the handlers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
-}
-
-/// The whole HTTP application: every route, then the request id and span layer.
-///
-/// That outer layer wraps the router once instead of each route: a layer added with `Router::layer` sits
-/// inside every route's service, and axum clones a route's service for every request it handles. Out here
-/// it is cloned once per connection.
-pub fn app(
-    state: AppState,
-) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    let cors = crate::http::cors::ClientCors::new(state.snapshots.clone(), state.auth.clone());
-    let (routes, _) = routes().split_for_parts();
-    let max_body = state.config.max_body_bytes;
-    let service = routes
-        .fallback(crate::http::dashboard::fallback)
-        .layer(crate::http::route_layer::RequestMetricsLayer { metrics: state.metrics.clone(), max_body, cors })
-        .with_state(state);
-    crate::http::request_span::RequestSpanLayer::new().layer(service)
 }
 
 /// A running server.
@@ -145,7 +109,7 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
         let _ = io.get_ref().set_nodelay(true);
     });
     let (stop, mut stopped) = watch::channel(false);
-    let app = app(state.clone());
+    let app = crate::http::router::app(state.clone());
     let streams = state.streams.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(app))

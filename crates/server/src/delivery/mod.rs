@@ -6,6 +6,7 @@
 //! stream bodies it hands to the API.
 
 pub mod evaluation_json;
+pub mod origins;
 pub mod replication;
 pub mod snapshots;
 pub mod streams;

@@ -14,12 +14,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 
 use crate::delivery::snapshots::Snapshots;
-
-/// The channel writes notify on.
-pub const CHANNEL: &str = "pennon_changes";
-
-/// The channel changes to environments themselves notify on.
-pub const ENVIRONMENTS_CHANNEL: &str = "pennon_environments";
+use crate::store::{CHANNEL, ENVIRONMENTS_CHANNEL};
 
 /// Listens until the task is dropped, reconnecting with backoff.
 pub async fn listen(database_url: String, snapshots: Arc<Snapshots>) {

@@ -11,7 +11,7 @@ use pennon_engine::{CompiledSnapshot, Snapshot};
 use tokio::sync::{Mutex, broadcast};
 
 use crate::delivery::evaluation_json::Prewritten;
-use crate::http::cors::OriginTable;
+use crate::delivery::origins::OriginTable;
 use crate::store::{ChangeRow, ObjectKind, Store, StoreError, StoreResult};
 use crate::telemetry::metrics::FlagCounters;
 

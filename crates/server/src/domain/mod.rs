@@ -3,4 +3,5 @@
 //!
 //! Uses only the engine; [`crate::store`] keeps these types, every layer above may use them.
 
+pub mod origins;
 pub mod plans;

@@ -12,3 +12,4 @@ pub mod listener;
 pub mod ops;
 pub mod request_span;
 pub mod route_layer;
+pub mod router;

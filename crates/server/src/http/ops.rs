@@ -23,7 +23,7 @@ const API_DOCS_HTML: &str = include_str!("../../assets/api-docs.html");
 
 /// The OpenAPI document as served, generated once from the code (it is the same for every server).
 static OPENAPI_JSON: LazyLock<String> =
-    LazyLock::new(|| crate::app::startup::openapi().to_pretty_json().expect("the OpenAPI document serializes to JSON"));
+    LazyLock::new(|| super::router::openapi().to_pretty_json().expect("the OpenAPI document serializes to JSON"));
 
 #[derive(OpenApi)]
 #[openapi(tags((name = "operations", description = "Health, readiness, metrics and this document")))]

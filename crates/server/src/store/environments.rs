@@ -19,7 +19,7 @@ pub struct Environment {
     pub name: String,
     /// Production environments ask for confirmation before risky changes in the dashboard.
     pub production: bool,
-    /// Web origins whose pages may call the client-key endpoints (see [`crate::http::cors`]).
+    /// Web origins whose pages may call the client-key endpoints (the CORS policy of the HTTP layer).
     pub allowed_origins: Vec<String>,
     /// Bumped by every change in the environment.
     pub revision: u64,

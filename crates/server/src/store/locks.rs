@@ -1,4 +1,4 @@
-//! Session-level advisory locks on PostgreSQL, held on a connection of their own (see [`crate::jobs::leader`]).
+//! Session-level advisory locks on PostgreSQL, held on a connection of their own (leadership of the periodic jobs).
 
 use sqlx::{AnyConnection, Connection as _};
 

@@ -50,6 +50,7 @@ pub use snapshot::{ChangeRow, ObjectKind, parse_flag_payload, parse_segment_payl
 pub use tokens::{ApiToken, KeyKind, SdkKey};
 pub use users::{Role, User};
 pub use write::{Actor, Audit, WriteTx};
+pub use write::{CHANNEL, ENVIRONMENTS_CHANNEL};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Errors of store operations, mapped to HTTP answers by [`crate::http::error::ApiError`].
+/// Errors of store operations, mapped to HTTP answers by the HTTP layer's error type.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The thing named does not exist.

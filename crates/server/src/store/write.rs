@@ -9,6 +9,13 @@ use tokio::sync::OwnedMutexGuard;
 use super::snapshot::ObjectKind;
 use super::{Backend, Store, StoreResult, now_millis};
 
+/// The channel a committed write notifies on (PostgreSQL), with `<environment>:<revision>`; replicas listen
+/// on it (`crate::delivery::replication`).
+pub const CHANNEL: &str = "pennon_changes";
+
+/// The channel a change to an environment itself (created, renamed, new allowed origins, deleted) notifies on.
+pub const ENVIRONMENTS_CHANNEL: &str = "pennon_environments";
+
 /// Who makes a change: recorded in the audit log and the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -214,14 +221,14 @@ impl WriteTx {
             // Delivered to the listening replicas only if the transaction commits.
             for (environment, revision) in &self.revisions {
                 sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(crate::delivery::replication::CHANNEL)
+                    .bind(CHANNEL)
                     .bind(format!("{environment}:{revision}"))
                     .execute(&mut *self.tx)
                     .await?;
             }
             for environment in &self.environments {
                 sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(crate::delivery::replication::ENVIRONMENTS_CHANNEL)
+                    .bind(ENVIRONMENTS_CHANNEL)
                     .bind(environment)
                     .execute(&mut *self.tx)
                     .await?;

@@ -21,10 +21,17 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::app::config::LogFormat;
-
 /// The filter when `RUST_LOG` does not set one.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Installs the process's logger. Colours only on a terminal: a log file or collector gets plain text.
 pub fn init(format: LogFormat) {

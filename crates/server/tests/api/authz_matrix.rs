@@ -203,7 +203,7 @@ async fn every_route_checks_every_credential() {
     let app = TestApp::spawn_with(database, config).await;
     setup(&app).await;
     let creds = credentials(&app).await;
-    let doc = serde_json::to_value(pennon_server::app::startup::openapi()).unwrap();
+    let doc = serde_json::to_value(pennon_server::http::router::openapi()).unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -10,7 +10,7 @@ use crate::helpers::{Db, TestApp};
 const REGENERATE: &str = "run `cargo run -p pennon-server -- openapi > openapi/openapi.json` from the repository root";
 
 fn generated() -> String {
-    pennon_server::app::startup::openapi().to_pretty_json().expect("the document serializes")
+    pennon_server::http::router::openapi().to_pretty_json().expect("the document serializes")
 }
 
 #[test]
