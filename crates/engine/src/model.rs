@@ -9,6 +9,7 @@ use serde_json::Value;
 
 /// The type of value a flag serves. Every variant's value must be of this kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlagKind {
     /// `true` / `false`; boolean flags have exactly the variants `on` (true) and `off` (false).
@@ -45,19 +46,22 @@ impl FlagKind {
 
 /// One of the values a flag can serve, named by a key that rules and splits refer to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({ "key": "blue", "value": "#0000ff", "name": "Blue" })))]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
-    /// The variant's key, unique within its flag.
+    /// Slug key, unique within the flag; rules, targets and splits name it.
     pub key: String,
-    /// The value served.
+    /// The value served; must be of the flag's kind.
     pub value: Value,
-    /// An optional human-readable name.
+    /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 /// A flag's definition, shared by every environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Flag {
     /// Slug key, unique in the project.
@@ -84,6 +88,7 @@ pub struct Flag {
 
 /// A flag's configuration in one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FlagConfig {
     /// The flag's key.
@@ -111,16 +116,18 @@ pub struct FlagConfig {
 
 /// Individual targeting: context keys that get one variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// The variant served.
     pub variant: String,
-    /// The context keys it is served to.
+    /// The context keys it is served to (each key at most once in a config).
     pub keys: Vec<String>,
 }
 
 /// A targeting rule: when every condition holds and the context is in every segment, serve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Slug id, unique within the config; reported in `RULE_MATCH` reasons.
@@ -131,7 +138,7 @@ pub struct Rule {
     /// All must hold.
     #[serde(default)]
     pub conditions: Vec<Condition>,
-    /// The context must be in all of these segments.
+    /// Segment keys: the context must be in all of them.
     #[serde(default)]
     pub segments: Vec<String>,
     /// What a matching context gets.
@@ -140,13 +147,16 @@ pub struct Rule {
 
 /// A test on one context attribute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({ "attribute": "plan", "operator": "in", "values": ["pro", "enterprise"] })))]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// The attribute name; `key` is the context key.
     pub attribute: String,
     /// How to compare.
     pub operator: Operator,
-    /// What to compare with: the condition holds when the attribute matches any of them.
+    /// What to compare with (none for `exists`, exactly one for comparisons): the condition holds when the
+    /// attribute matches any of them.
     #[serde(default)]
     pub values: Vec<Value>,
     /// Inverts the result (a missing attribute then holds).
@@ -156,6 +166,7 @@ pub struct Condition {
 
 /// Condition operators. See the crate documentation for each one's semantics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Operator {
@@ -205,6 +216,7 @@ impl Operator {
 
 /// A reusable set of contexts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Segment {
     /// Slug key.
@@ -231,6 +243,7 @@ pub struct Segment {
 
 /// What a rule or the default serves: one variant, or a percentage split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Serve {
     /// Everyone gets this variant.
@@ -241,10 +254,14 @@ pub enum Serve {
 
 /// A percentage split. Weights are in units of 1/100000 and sum to 100000.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({ "bucket_by": "key",
+    "weights": [{ "variant": "on", "weight": 25000 }, { "variant": "off", "weight": 75000 }] })))]
 #[serde(deny_unknown_fields)]
 pub struct Split {
     /// The attribute hashed into a bucket; `key` (the default) is the context key.
     #[serde(default = "default_bucket_by")]
+    #[cfg_attr(feature = "openapi", schema(default = "key"))]
     pub bucket_by: String,
     /// Walked in order: variant i owns `[sum of weights before i, sum through i)`.
     pub weights: Vec<Weight>,
@@ -256,6 +273,7 @@ fn default_bucket_by() -> String {
 
 /// One variant's share of a split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Weight {
     /// The variant.
@@ -266,6 +284,7 @@ pub struct Weight {
 
 /// A flag that must serve a given variant for this one to be on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Prerequisite {
     /// The prerequisite flag's key.
@@ -276,6 +295,7 @@ pub struct Prerequisite {
 
 /// A flag with its configuration in the snapshot's environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotFlag {
     /// The definition.
@@ -286,6 +306,7 @@ pub struct SnapshotFlag {
 
 /// Everything needed to evaluate every flag of one environment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// The environment's key.

@@ -10,7 +10,6 @@ mod flag_states;
 mod flags;
 mod guards;
 mod keys;
-mod model;
 mod plans;
 mod sdk;
 mod segments;

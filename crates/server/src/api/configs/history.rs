@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::super::common::{IfMatch, Page, decode_cursor, page_limit, rfc3339};
-use super::super::model::FlagConfigDoc;
 use super::{ConfigBody, ConfigPath, write};
 use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
@@ -25,7 +24,6 @@ pub struct HistoryEntry {
     /// RFC 3339.
     pub time: String,
     /// The config as it was at this version.
-    #[schema(value_type = FlagConfigDoc)]
     pub config: FlagConfig,
 }
 

@@ -26,7 +26,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{etag, rfc3339};
-use super::model::FlagConfigDoc;
 use crate::app::state::AppState;
 use crate::http::error::{ApiError, Json};
 use crate::store::{Actor, ConfigRecord, StoreError};
@@ -52,7 +51,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ConfigBody {
     /// The config; its `version` is also the `ETag`.
     #[serde(flatten)]
-    #[schema(value_type = FlagConfigDoc)]
     pub config: FlagConfig,
     /// RFC 3339 time of the last change.
     pub updated_at: String,

@@ -8,7 +8,6 @@ use serde::de::IgnoredAny;
 use utoipa::ToSchema;
 
 use super::super::common::{IfMatch, etag};
-use super::super::model::{PrerequisiteDoc, RuleDoc, ServeDoc, TargetDoc};
 use super::{ConfigBody, ConfigPath, write};
 use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
@@ -36,18 +35,14 @@ pub struct ReplaceConfig {
     pub off_variant: String,
     /// Individual targets.
     #[serde(default)]
-    #[schema(value_type = Vec<TargetDoc>)]
     pub targets: Vec<Target>,
     /// Rules, in order.
     #[serde(default)]
-    #[schema(value_type = Vec<RuleDoc>)]
     pub rules: Vec<Rule>,
     /// What everybody else gets.
-    #[schema(value_type = ServeDoc)]
     pub default: Serve,
     /// Flags that must serve a given variant for this one to be on.
     #[serde(default)]
-    #[schema(value_type = Vec<PrerequisiteDoc>)]
     pub prerequisites: Vec<Prerequisite>,
     /// Ignored (read-only).
     #[serde(default, rename = "updated_at")]

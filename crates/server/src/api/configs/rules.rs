@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::common::IfMatch;
-use super::super::model::{ConditionDoc, ServeDoc};
 use super::{ConfigBody, ConfigPath, OptionalJson, write};
 use crate::app::state::AppState;
 use crate::auth::Editor;
@@ -28,13 +27,11 @@ pub struct NewRule {
     pub description: String,
     /// All must hold.
     #[serde(default)]
-    #[schema(value_type = Vec<ConditionDoc>)]
     pub conditions: Vec<Condition>,
     /// Segment keys: the context must be in all of them.
     #[serde(default)]
     pub segments: Vec<String>,
     /// What a matching context gets.
-    #[schema(value_type = ServeDoc)]
     pub serve: Serve,
     /// Where to insert it (0 = first); appended when omitted.
     pub index: Option<usize>,
@@ -53,13 +50,11 @@ pub struct ReplaceRule {
     pub description: String,
     /// All must hold.
     #[serde(default)]
-    #[schema(value_type = Vec<ConditionDoc>)]
     pub conditions: Vec<Condition>,
     /// Segment keys: the context must be in all of them.
     #[serde(default)]
     pub segments: Vec<String>,
     /// What a matching context gets.
-    #[schema(value_type = ServeDoc)]
     pub serve: Serve,
     /// The version this change is based on (or `If-Match`).
     pub version: Option<u64>,

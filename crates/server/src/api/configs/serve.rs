@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::common::IfMatch;
-use super::super::model::{PrerequisiteDoc, SplitDoc, TargetDoc};
 use super::{ConfigBody, ConfigPath, write};
 use crate::app::state::AppState;
 use crate::auth::Editor;
@@ -22,7 +21,6 @@ pub struct SetDefault {
     /// Everyone gets this variant.
     pub variant: Option<String>,
     /// Contexts are bucketed and the bucket picks the variant.
-    #[schema(value_type = Option<SplitDoc>)]
     pub split: Option<Split>,
     /// Boolean flags only: a shorthand for a split of `on` and `off`.
     pub rollout: Option<Rollout>,
@@ -112,7 +110,6 @@ pub(super) async fn set_default(
 #[serde(deny_unknown_fields)]
 pub struct SetTargets {
     /// Replace the targets with these; a context key may appear once.
-    #[schema(value_type = Vec<TargetDoc>)]
     pub targets: Vec<Target>,
     /// The version this change is based on (or `If-Match`).
     pub version: Option<u64>,
@@ -143,7 +140,6 @@ pub(super) async fn set_targets(
 #[serde(deny_unknown_fields)]
 pub struct SetPrerequisites {
     /// Replace the prerequisites with these; cycles are refused.
-    #[schema(value_type = Vec<PrerequisiteDoc>)]
     pub prerequisites: Vec<Prerequisite>,
     /// The version this change is based on (or `If-Match`).
     pub version: Option<u64>,

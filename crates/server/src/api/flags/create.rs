@@ -10,7 +10,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::super::common::{check_key, etag};
-use super::super::model::{FlagKindDoc, VariantDoc};
 use super::{FlagBody, check_description, check_name, dedup_tags};
 use crate::app::state::AppState;
 use crate::auth::Editor;
@@ -34,12 +33,10 @@ pub struct CreateFlag {
     #[serde(default)]
     pub tags: Vec<String>,
     /// The type of value served; cannot be changed later.
-    #[schema(value_type = FlagKindDoc)]
     pub kind: FlagKind,
     /// The values the flag can serve. Required for string, number and json flags; boolean flags get
     /// `on` (true) and `off` (false) and accept no others.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<VariantDoc>>)]
     pub variants: Option<Vec<Variant>>,
 }
 

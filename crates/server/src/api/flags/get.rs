@@ -9,7 +9,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::super::common::etag;
-use super::super::model::FlagConfigDoc;
 use super::FlagBody;
 use crate::app::state::AppState;
 use crate::auth::Viewer;
@@ -22,7 +21,6 @@ pub struct FlagDetail {
     #[serde(flatten)]
     pub flag: FlagBody,
     /// The config in each environment, by environment key.
-    #[schema(value_type = BTreeMap<String, FlagConfigDoc>)]
     pub environments: BTreeMap<String, FlagConfig>,
 }
 

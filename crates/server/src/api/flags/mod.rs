@@ -16,7 +16,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
-use super::model::{FlagKindDoc, VariantDoc};
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
 use crate::store::FlagRecord;
@@ -42,10 +41,8 @@ pub struct FlagBody {
     /// Tags for filtering.
     pub tags: Vec<String>,
     /// The type of value served.
-    #[schema(value_type = FlagKindDoc)]
     pub kind: FlagKind,
     /// The values the flag can serve.
-    #[schema(value_type = Vec<VariantDoc>)]
     pub variants: Vec<Variant>,
     /// Mixed into every bucket; random at creation, never changed.
     pub salt: String,

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::common::{IfMatch, etag};
-use super::super::model::VariantDoc;
 use super::{FlagBody, check_description, check_name, dedup_tags};
 use crate::app::state::AppState;
 use crate::auth::Editor;
@@ -26,7 +25,6 @@ pub struct UpdateFlag {
     pub tags: Option<Vec<String>>,
     /// New variants (replacing the old ones). A variant still used by a config, in any environment, cannot
     /// be removed; values may change.
-    #[schema(value_type = Option<Vec<VariantDoc>>)]
     pub variants: Option<Vec<Variant>>,
     /// The version this change is based on (or `If-Match`).
     pub version: Option<u64>,
