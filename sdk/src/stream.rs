@@ -68,7 +68,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, event: &Event) {
         "patch" => {
             let parsed = serde_json::from_str::<PatchEvent>(&event.data)
                 .map_err(|e| e.to_string())
-                .and_then(PatchEvent::parse_object);
+                .and_then(PatchEvent::into_object);
             match parsed {
                 Ok((revision, object)) => report(shared, "patch", revision, store.patch(revision, object)),
                 Err(e) => tracing::warn!(error = %e, id = ?event.id, "ignoring a patch event that does not parse"),

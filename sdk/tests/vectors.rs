@@ -127,3 +127,49 @@ async fn evaluation_vectors_through_the_sdk() {
     assert!(failures.is_empty(), "{} problems:\n  {}", failures.len(), failures.join("\n  "));
     assert!(total >= MIN_CASES, "only {total} cases; expected at least {MIN_CASES}");
 }
+
+/// The bucketing contract (`crates/engine/tests/vectors/bucketing.json`), through the SDK's public API: each
+/// vector's salt is a flag's, its value a context key, and the bucket the SDK reports for the flag's split
+/// must be the vector's.
+#[tokio::test]
+async fn bucketing_vectors_through_the_sdk() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/engine/tests/vectors/bucketing.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let vectors = doc["vectors"].as_array().expect("vectors");
+    let flags: Vec<Value> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            json!({
+                "definition": {"key": format!("f{i}"), "kind": "boolean", "salt": v["salt"],
+                    "variants": [{"key": "on", "value": true}, {"key": "off", "value": false}]},
+                "config": {"flag": format!("f{i}"), "environment": "e", "version": 1, "enabled": true,
+                    "off_variant": "off",
+                    "default": {"split": {"weights": [{"variant": "on", "weight": 50000}, {"variant": "off", "weight": 50000}]}}}
+            })
+        })
+        .collect();
+    let snapshot: Snapshot =
+        serde_json::from_value(json!({"environment": "e", "revision": 1, "flags": flags})).expect("snapshot");
+    let data = TestData::new();
+    data.put(snapshot);
+    let client = data.client();
+    let mut failures = Vec::new();
+    for (i, v) in vectors.iter().enumerate() {
+        let ctx = Context::new(v["value"].as_str().expect("value"));
+        let detail = client.bool_detail(&format!("f{i}"), &ctx, false);
+        let bucket = serde_json::to_value(&detail.reason).unwrap()["bucket"].clone();
+        let want = &v["bucket"];
+        if bucket != *want || detail.value != (want.as_u64().unwrap() < 50_000) {
+            failures.push(format!("{v}: got bucket {bucket}, value {}", detail.value));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors differ:\n  {}",
+        failures.len(),
+        vectors.len(),
+        failures.join("\n  ")
+    );
+    assert!(vectors.len() >= 200, "only {} bucketing vectors", vectors.len());
+}

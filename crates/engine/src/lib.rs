@@ -87,6 +87,7 @@ mod context_ref;
 mod evaluate;
 pub mod guards;
 pub mod model;
+pub mod protocol;
 mod validate;
 
 pub use bucket::{BUCKETS, bucket, murmur3_x86_32, pick};

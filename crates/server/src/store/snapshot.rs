@@ -6,24 +6,8 @@ use sqlx::Row;
 use super::flags::flag_from_row;
 use super::{Backend, Store, StoreError, StoreResult, from_json};
 
-/// The kinds of object the change log records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectKind {
-    /// A flag with its config in the environment (`SnapshotFlag`).
-    Flag,
-    /// A segment.
-    Segment,
-}
-
-impl ObjectKind {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectKind::Flag => "flag",
-            ObjectKind::Segment => "segment",
-        }
-    }
-}
+/// The kinds of object the change log records: those of the stream's patch and delete events.
+pub use pennon_engine::protocol::ObjectKind;
 
 /// One change-log row.
 #[derive(Debug, Clone)]

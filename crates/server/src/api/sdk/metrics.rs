@@ -3,8 +3,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use pennon_engine::protocol::MetricsBatch;
 use pennon_engine::{Problem, SLUG_RULE, Snapshot, is_slug};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::state::AppState;
@@ -21,45 +22,6 @@ pub const MAX_METRIC_NAME: usize = 128;
 pub const MAX_COUNT: u64 = 1_000_000_000_000;
 /// Problems reported for one refused batch.
 const MAX_PROBLEMS: usize = 20;
-
-/// A batch of what an SDK saw over a window.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MetricsBatch {
-    /// Evaluations per (flag, variant).
-    #[serde(default)]
-    pub exposures: Vec<ExposureCount>,
-    /// `track()` calls per (flag, variant served, metric).
-    #[serde(default)]
-    pub metrics: Vec<MetricAggregate>,
-}
-
-/// How many evaluations of a flag served a variant.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ExposureCount {
-    /// Flag key.
-    pub flag: String,
-    /// Variant key.
-    pub variant: String,
-    /// Evaluations.
-    pub count: u64,
-}
-
-/// Values of a metric tracked for contexts served a variant of a flag.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MetricAggregate {
-    /// Flag key.
-    pub flag: String,
-    /// The variant the contexts were served.
-    pub variant: String,
-    /// Metric name (1 to 128 bytes, no control characters).
-    pub metric: String,
-    /// How many values.
-    pub count: u64,
-    /// Their sum (finite).
-    pub sum: f64,
-    /// The sum of their squares (finite, not negative).
-    pub sum_squares: f64,
-}
 
 /// What happened to a batch.
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use axum::body::Bytes;
+use pennon_engine::protocol::{DeleteEvent, PatchEvent};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::store::{ChangeRow, ObjectKind};
 
@@ -103,20 +105,18 @@ pub fn changes(rows: &[ChangeRow]) -> Vec<(u64, Bytes)> {
 
 /// The event name and data of one change: `patch` with the object, or `delete`.
 fn change_event(row: &ChangeRow) -> (&'static str, String) {
-    let key = serde_json::to_string(&row.key).expect("a string serialises");
-    let kind = row.kind.as_str();
-    match &row.payload {
-        Some(payload) => {
-            let version = object_version(row.kind, payload).map(|v| format!(",\"version\":{v}")).unwrap_or_default();
-            let object = single_line(payload);
-            let data = format!(
-                "{{\"revision\":{},\"kind\":\"{kind}\",\"key\":{key}{version},\"object\":{object}}}",
-                row.revision
-            );
-            ("patch", data)
-        }
-        None => ("delete", format!("{{\"revision\":{},\"kind\":\"{kind}\",\"key\":{key}}}", row.revision)),
-    }
+    let (revision, kind, key) = (row.revision, row.kind, row.key.clone());
+    let Some(payload) = &row.payload else {
+        let data = serde_json::to_string(&DeleteEvent { revision, kind, key }).expect("a delete event serialises");
+        return ("delete", data);
+    };
+    let version = object_version(kind, payload);
+    // The store writes payloads as JSON; one that is not goes as a string, which SDKs report and skip.
+    let object = RawValue::from_string(single_line(payload).into_owned())
+        .or_else(|_| serde_json::value::to_raw_value(payload))
+        .expect("a string serialises");
+    let data = serde_json::to_string(&PatchEvent { revision, kind, key, version, object }).expect("a patch serialises");
+    ("patch", data)
 }
 
 #[derive(Deserialize)]
@@ -129,7 +129,6 @@ struct FlagVersion {
     config: Versioned,
 }
 
-/// The version of a changed object: a flag's config version, a segment's version.
 fn object_version(kind: ObjectKind, payload: &str) -> Option<u64> {
     match kind {
         ObjectKind::Flag => serde_json::from_str::<FlagVersion>(payload).ok().map(|f| f.config.version),
@@ -137,8 +136,6 @@ fn object_version(kind: ObjectKind, payload: &str) -> Option<u64> {
     }
 }
 
-/// JSON on one line: stored payloads are compact already; anything else is re-serialised compactly (JSON
-/// strings never hold a raw line break, so only whitespace between tokens can).
 fn single_line(json: &str) -> Cow<'_, str> {
     if !json.contains(['\n', '\r']) {
         return Cow::Borrowed(json);
