@@ -16,7 +16,7 @@ mod flags;
 mod guard_checks;
 mod guards;
 mod locks;
-mod metrics;
+mod metric_buckets;
 mod plan_steps;
 mod plans;
 mod segments;
@@ -42,7 +42,7 @@ pub use guard_checks::{
 };
 pub use guards::{Guard, GuardAction, GuardDraft};
 pub use locks::LockSession;
-pub use metrics::{ExposureBucket, MetricBucket, VariantTotals};
+pub use metric_buckets::{ExposureBucket, MetricBucket, VariantTotals};
 pub use plan_steps::DuePlan;
 pub use plans::{PlanAction, PlanEvent, PlanRecord};
 pub use segments::SegmentRecord;
