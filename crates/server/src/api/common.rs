@@ -17,6 +17,17 @@ pub fn check_key(field: &str, key: &str) -> Result<(), ApiError> {
     if is_slug(key) { Ok(()) } else { Err(ApiError::bad_field(field, format!("{field} {SLUG_RULE}"))) }
 }
 
+/// Refuses control characters in a text field (422 naming it): PostgreSQL cannot store NUL, and no name,
+/// tag or email needs the others. A `multiline` field (a description) may hold line breaks and tabs.
+pub fn check_text(field: &str, text: &str, multiline: bool) -> Result<(), ApiError> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if text.chars().any(|c| c.is_control() && !allowed(c)) {
+        let what = if multiline { "control characters other than line breaks and tabs" } else { "control characters" };
+        return Err(ApiError::invalid(field, format!("{field} must not contain {what}")));
+    }
+    Ok(())
+}
+
 /// The version named by `If-Match` (`"7"`, `7` or `W/"7"`), if the header is present.
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<u64>);
@@ -90,7 +101,7 @@ pub fn encode_cursor(position: &str) -> String {
 /// Decodes a cursor made by [`encode_cursor`].
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     let bad = || ApiError::bad_field("cursor", "cursor is not one this server gave out");
-    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+    if cursor.len() % 2 != 0 || cursor.len() > 1024 || !cursor.is_ascii() {
         return Err(bad());
     }
     let bytes: Result<Vec<u8>, _> =
@@ -130,6 +141,20 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor("flag-ü.1")).unwrap(), "flag-ü.1");
         assert!(decode_cursor("zz").is_err());
         assert!(decode_cursor("abc").is_err());
+        assert!(decode_cursor("\u{1F600}").is_err());
+        assert!(decode_cursor("a\u{fc}").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_cursor_decodes_or_is_refused(cursor in proptest::prelude::any::<String>()) {
+            let _ = decode_cursor(&cursor);
+        }
+
+        #[test]
+        fn any_text_round_trips(text in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(decode_cursor(&encode_cursor(&text)).ok(), (text.len() <= 512).then_some(text));
+        }
     }
 
     #[test]

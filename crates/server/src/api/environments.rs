@@ -111,7 +111,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
     }
-    Ok(())
+    crate::api::common::check_text("name", name, false)
 }
 
 /// After a change to an environment itself: reloads the snapshots' list of environments and the allowed

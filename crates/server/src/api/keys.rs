@@ -138,6 +138,7 @@ async fn create_key(
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
     }
+    crate::api::common::check_text("name", name, false)?;
     let secret = new_secret(body.kind);
     let hash = secrets::hash(&secret);
     let prefix = secrets::display_prefix(&secret);

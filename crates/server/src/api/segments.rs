@@ -135,6 +135,8 @@ fn check_segment(segment: &Segment) -> Result<(), ApiError> {
     if segment.name.trim().is_empty() || segment.name.len() > 200 {
         return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
     }
+    crate::api::common::check_text("name", &segment.name, false)?;
+    crate::api::common::check_text("description", &segment.description, true)?;
     let lists = [("included", &segment.included), ("excluded", &segment.excluded)];
     let mut problems = validate_segment(segment);
     for (field, keys) in lists {

@@ -72,6 +72,7 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(body): Json<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    crate::api::common::check_text("email", &body.email, false)?;
     let auth = &state.auth;
     let account = body.email.trim().to_lowercase();
     let address = peer.ip().to_string();

@@ -105,6 +105,7 @@ async fn create_token(
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
     }
+    crate::api::common::check_text("name", name, false)?;
     let expires_at = body.expires_at.as_deref().map(|t| parse_time("expires_at", t)).transpose()?;
     if expires_at.is_some_and(|t| t <= now_millis()) {
         return Err(ApiError::bad_field("expires_at", "expires_at must be in the future"));

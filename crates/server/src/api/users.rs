@@ -84,7 +84,10 @@ fn check_email(email: &str) -> Result<(), ApiError> {
     let plausible = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
         && !email.chars().any(char::is_whitespace);
-    if plausible { Ok(()) } else { Err(ApiError::bad_field("email", "email must be an email address")) }
+    if !plausible {
+        return Err(ApiError::bad_field("email", "email must be an email address"));
+    }
+    crate::api::common::check_text("email", email, false)
 }
 
 fn check_password(password: &str) -> Result<(), ApiError> {

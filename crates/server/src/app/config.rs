@@ -118,6 +118,9 @@ pub struct ServeConfig {
     /// about one interval of the metrics batch that shows it.
     #[arg(long, env = "PENNON_GUARD_INTERVAL", default_value = "5", value_parser = parse_seconds)]
     pub guard_interval: Duration,
+    /// Most attributes an evaluation context may carry (`/api/v1/evaluate`, OFREP); more is refused (422).
+    #[arg(long, env = "PENNON_MAX_CONTEXT_ATTRIBUTES", default_value_t = 256)]
+    pub max_context_attributes: usize,
 }
 
 /// A secret setting: never printed, not even by `Debug`.
@@ -171,6 +174,7 @@ impl ServeConfig {
             metrics_retention: Duration::from_secs(7 * 24 * 3600),
             plan_tick: Duration::from_secs(1),
             guard_interval: Duration::from_secs(5),
+            max_context_attributes: 256,
         }
     }
 }

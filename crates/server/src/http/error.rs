@@ -1,10 +1,15 @@
 //! Request errors: one enum, answered as `application/problem+json`.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pennon_engine::Problem as FieldProblem;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use crate::store::StoreError;
@@ -211,10 +216,54 @@ fn field_of(detail: &str) -> Option<String> {
     (!path.contains(' ')).then(|| path.to_owned())
 }
 
-/// A JSON body whose rejections answer with the problem shape.
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body whose rejections answer with the problem shape. Every body the API takes is an object, so
+/// anything else (an array, which serde would read as a struct's fields in order, a number, a string) is
+/// refused with 400 before it is read into a type.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ => ApiError::BadRequest { detail: e.body_text(), field: None },
+        })?;
+        Ok(Json(parse_object(&bytes)?))
+    }
+}
+
+/// Reads a body that must be a JSON object as a `T`, with serde's problem (and the field it names) otherwise.
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest { detail: "the body must be a JSON object".into(), field: None });
+    }
+    let axum::Json(value) = axum::Json::<T>::from_bytes(bytes)?;
+    Ok(value)
+}
+
+/// Whether a URI part (path or query) carries a percent-encoded control character (`%00`-`%1F`, `%7F`):
+/// such a parameter is refused before it reaches a handler or the database.
+pub fn has_encoded_control(part: &str) -> bool {
+    part.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!((w[1], w[2].to_ascii_uppercase()), (b'0' | b'1', b'0'..=b'9' | b'A'..=b'F') | (b'7', b'F'))
+    })
+}
+
+/// `application/json`, or `application/<anything>+json`, with any parameters.
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, sub)) = essence.split_once('/') else { return false };
+    let sub = sub.as_bytes();
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case(b"json") || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case(b"+json"))
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -222,12 +271,39 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// Path parameters whose rejections answer with the problem shape.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+/// Path parameters whose rejections answer with the problem shape. A path carrying a percent-encoded control
+/// character names nothing that can exist: 404, before any lookup.
+#[derive(Debug)]
 pub struct Path<T>(pub T);
 
-/// Query parameters whose rejections answer with the problem shape.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_encoded_control(parts.uri.path()) {
+            return Err(ApiError::NotFound("a path with control characters".into()));
+        }
+        let axum::extract::Path(value) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(value))
+    }
+}
+
+/// Query parameters whose rejections answer with the problem shape. Control characters in a parameter
+/// are refused (400) before any handler or database sees them.
+#[derive(Debug)]
 pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(has_encoded_control) {
+            return Err(ApiError::BadRequest {
+                detail: "query parameters must not contain control characters".into(),
+                field: None,
+            });
+        }
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(value))
+    }
+}

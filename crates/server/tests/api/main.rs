@@ -21,6 +21,7 @@ mod flag_states;
 mod flags;
 mod guard_loop;
 mod guards;
+mod hostile;
 mod keys;
 mod leader;
 mod ofrep;

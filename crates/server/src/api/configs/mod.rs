@@ -16,7 +16,6 @@ mod toggle;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use pennon_engine::{Flag, FlagConfig, Problem};
 use serde::Serialize;
@@ -27,7 +26,7 @@ use utoipa_axum::routes;
 
 use super::common::{etag, rfc3339};
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, Json};
+use crate::http::error::{ApiError, Json, is_json, parse_object};
 use crate::store::{Actor, ConfigRecord, StoreError};
 
 /// Routes of this resource.
@@ -104,10 +103,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            let mime = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-        });
+        let is_json = is_json(req.headers());
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             _ => ApiError::BadRequest { detail: e.body_text(), field: None },
@@ -118,7 +114,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
         }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
-        Ok(OptionalJson(Some(value)))
+        parse_object(&bytes).map(|value| OptionalJson(Some(value)))
     }
 }

@@ -37,6 +37,9 @@ impl PlainRequest<'_> {
     }
 }
 
+/// Most attributes the plain reader takes; a body with more is read by serde.
+const PLAIN_MAX_ATTRIBUTES: usize = 64;
+
 /// The request, when the body is of the plain shape described in the [module](self); `None` otherwise.
 pub(crate) fn parse(body: &[u8]) -> Option<PlainRequest<'_>> {
     let text = std::str::from_utf8(body).ok()?;
@@ -163,7 +166,9 @@ impl<'a> Cursor<'a> {
         self.object(|c, name| {
             let value = c.plain_value()?;
             context.set(name, value);
-            Some(())
+            // `set` looks for the name among those before it: past a few dozen names that search would
+            // grow with the square of their number, so such a body is left to serde's hash map.
+            (context.len() <= PLAIN_MAX_ATTRIBUTES).then_some(())
         })
     }
 

@@ -5,14 +5,13 @@ use std::pin::Pin;
 use axum::RequestExt as _;
 use axum::body::{Body, Bytes, HttpBody as _};
 use axum::extract::Request;
-use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use crate::http::error::ApiError;
 
 /// The body of a request that says it is JSON.
 pub(crate) async fn read(req: Request) -> Result<Bytes, ApiError> {
-    if !is_json(req.headers()) {
+    if !crate::http::error::is_json(req.headers()) {
         return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()));
     }
     whole_body(req.into_limited_body()).await
@@ -39,27 +38,19 @@ async fn whole_body(mut body: Body) -> Result<Bytes, ApiError> {
 /// time, with [`Json`](crate::http::error::Json)'s path tracking, so that the problem names the field. Same answers
 /// as [`Json`](crate::http::error::Json), less work on the hot path.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && let Ok(value) = serde_json::from_slice(bytes)
+    {
         return Ok(value);
     }
-    match axum::Json::<T>::from_bytes(bytes) {
-        Ok(axum::Json(value)) => Ok(value),
-        Err(rejection) => Err(rejection.into()),
-    }
-}
-
-/// `application/json`, or `application/<anything>+json`, with any parameters.
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    let Some((kind, sub)) = essence.split_once('/') else { return false };
-    let sub = sub.as_bytes();
-    kind.eq_ignore_ascii_case("application")
-        && (sub.eq_ignore_ascii_case(b"json") || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case(b"+json"))
+    crate::http::error::parse_object(bytes)
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::{HeaderMap, header};
+
+    use crate::http::error::is_json;
     use axum::http::HeaderValue;
     use futures_util::stream;
 

@@ -14,7 +14,7 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use pennon_engine::{Context, ContextSource, ErrorCode, Evaluation, Reason};
+use pennon_engine::{Context, ContextRef, ContextSource, ErrorCode, Evaluation, Reason};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -38,11 +38,17 @@ pub struct EvalState {
     pub snapshots: Arc<Snapshots>,
     /// Where evaluations are counted.
     pub metrics: Arc<Metrics>,
+    /// Most attributes a context may carry.
+    pub max_attributes: usize,
 }
 
 impl FromRef<AppState> for EvalState {
     fn from_ref(state: &AppState) -> Self {
-        EvalState { snapshots: state.snapshots.clone(), metrics: state.metrics.clone() }
+        EvalState {
+            snapshots: state.snapshots.clone(),
+            metrics: state.metrics.clone(),
+            max_attributes: state.config.max_context_attributes,
+        }
     }
 }
 
@@ -239,17 +245,32 @@ pub(crate) fn scope_problem(e: ScopeError) -> ApiError {
     params(("X-Pennon-Environment" = Option<String>, Header, description = "With an admin credential: the environment to evaluate in")),
     responses((status = 200, description = "One evaluation, or every flag's", body = EvaluateResponse),
         (status = 400, body = ProblemBody), (status = 401, body = ProblemBody), (status = 404, body = ProblemBody)))]
-async fn evaluate(
-    scope: EvalScope,
-    State(state): State<EvalState>,
-    EvaluateBody(body): EvaluateBody,
-) -> Result<Response, ApiError> {
+async fn evaluate(scope: EvalScope, State(state): State<EvalState>, req: Request) -> Result<Response, ApiError> {
+    // The caller first: nothing of the body is read for a request without a valid credential.
+    if !scope.authenticated {
+        return Err(ApiError::Unauthorized);
+    }
+    let EvaluateBody(body) = EvaluateBody::from_request(req, &()).await?;
     // A plain body is evaluated where it lies; any other is read into owned values first.
     if let Some(plain) = body::parse(&body) {
+        check_attributes(&state, plain.context.as_ref().map_or(0, ContextRef::len))?;
         return answer(&scope, &state, plain.environment, plain.flag, plain.context.as_ref());
     }
     let body: EvaluateRequest = json_body::parse(&body)?;
+    check_attributes(&state, body.context.as_ref().map_or(0, |c| c.attributes.len()))?;
     answer(&scope, &state, body.environment.as_deref(), body.flag.as_deref(), body.context.as_ref())
+}
+
+/// Refuses a context with more attributes than `--max-context-attributes` allows.
+fn check_attributes(state: &EvalState, count: usize) -> Result<(), ApiError> {
+    if count > state.max_attributes {
+        let limit = state.max_attributes;
+        return Err(ApiError::invalid(
+            "context.attributes",
+            format!("a context may carry at most {limit} attributes (--max-context-attributes); this one has {count}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The answer to an evaluation request, whichever way its body was read.

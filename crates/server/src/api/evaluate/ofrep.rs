@@ -28,8 +28,8 @@
 use std::hash::{Hash, Hasher};
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -149,7 +149,7 @@ fn snapshot(state: &EvalState, scope: &EvalScope) -> Result<std::sync::Arc<EnvSn
 }
 
 /// Reads `{"context": {...}}`; an empty body is an empty context.
-fn parse_context(body: Result<Bytes, BytesRejection>) -> Result<Context, Failed<'static>> {
+fn parse_context(body: Result<Bytes, BytesRejection>, max_attributes: usize) -> Result<Context, Failed<'static>> {
     let body = body.map_err(|r| failure(r.status(), None, "GENERAL", r.body_text()))?;
     let mut context = Context::anonymous();
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -166,6 +166,10 @@ fn parse_context(body: Result<Bytes, BytesRejection>) -> Result<Context, Failed<
         Some(Value::Object(attributes)) => attributes,
         Some(_) => return Err(bad("INVALID_CONTEXT", "context must be a JSON object")),
     };
+    if attributes.len() > max_attributes {
+        let details = format!("a context may carry at most {max_attributes} attributes (--max-context-attributes)");
+        return Err(bad("INVALID_CONTEXT", &details));
+    }
     for (name, value) in attributes {
         if name != "targetingKey" {
             context.attributes.insert(name, value);
@@ -276,13 +280,14 @@ async fn evaluate_flag(
     scope: EvalScope,
     State(state): State<EvalState>,
     Path(key): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Response {
     let snapshot = match snapshot(&state, &scope) {
         Ok(s) => s,
         Err(failed) => return answer(failed),
     };
-    let context = match parse_context(body) {
+    let body = Bytes::from_request(req, &()).await;
+    let context = match parse_context(body, state.max_attributes) {
         Ok(c) => c,
         Err((status, f)) => return answer((status, OfrepFailure { key: Some(&key), ..f })),
     };
@@ -308,13 +313,14 @@ async fn evaluate_flags(
     scope: EvalScope,
     State(state): State<EvalState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Response {
     let snapshot = match snapshot(&state, &scope) {
         Ok(s) => s,
         Err(failed) => return answer(failed),
     };
-    let context = match parse_context(body) {
+    let body = Bytes::from_request(req, &()).await;
+    let context = match parse_context(body, state.max_attributes) {
         Ok(c) => c,
         Err(failed) => return answer(failed),
     };
@@ -371,12 +377,12 @@ mod tests {
     #[test]
     fn contexts_take_the_targeting_key_apart() {
         let body = Bytes::from_static(br#"{"context": {"targetingKey": "user-1", "plan": "pro"}}"#);
-        let context = parse_context(Ok(body)).unwrap();
+        let context = parse_context(Ok(body), 256).unwrap();
         assert_eq!(context.key(), Some("user-1"));
         assert_eq!(context.attributes["plan"], "pro");
-        assert!(parse_context(Ok(Bytes::new())).unwrap().key.is_none());
-        let bad = parse_context(Ok(Bytes::from_static(br#"{"context": {"targetingKey": 7}}"#))).unwrap_err();
+        assert!(parse_context(Ok(Bytes::new()), 256).unwrap().key.is_none());
+        let bad = parse_context(Ok(Bytes::from_static(br#"{"context": {"targetingKey": 7}}"#)), 256).unwrap_err();
         assert_eq!(bad.1.error_code, "INVALID_CONTEXT");
-        assert_eq!(parse_context(Ok(Bytes::from_static(b"{"))).unwrap_err().1.error_code, "PARSE_ERROR");
+        assert_eq!(parse_context(Ok(Bytes::from_static(b"{")), 256).unwrap_err().1.error_code, "PARSE_ERROR");
     }
 }

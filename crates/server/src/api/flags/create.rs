@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::super::common::{check_key, etag};
-use super::{FlagBody, check_description, check_name, dedup_tags};
+use super::{FlagBody, check_description, check_name, check_tags, dedup_tags};
 use crate::app::state::AppState;
 use crate::auth::Editor;
 use crate::http::error::{ApiError, Json, ProblemBody};
@@ -67,6 +67,7 @@ pub(super) async fn create_flag(
     let name = body.name.unwrap_or_else(|| body.key.clone());
     check_name(&name)?;
     check_description(&body.description)?;
+    check_tags(&body.tags)?;
     let variants = match (body.kind, body.variants) {
         (FlagKind::Boolean, None) => boolean_variants(),
         (_, variants) => variants.unwrap_or_default(),

@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
+use crate::api::common::check_text;
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
 use crate::store::FlagRecord;
@@ -79,14 +80,19 @@ pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
     }
-    Ok(())
+    check_text("name", name, false)
 }
 
 pub(crate) fn check_description(description: &str) -> Result<(), ApiError> {
     if description.chars().count() > 2000 {
         return Err(ApiError::bad_field("description", "description must be at most 2000 characters"));
     }
-    Ok(())
+    check_text("description", description, true)
+}
+
+/// Tags are plain text, each named by its position.
+pub(crate) fn check_tags(tags: &[String]) -> Result<(), ApiError> {
+    tags.iter().enumerate().try_for_each(|(i, tag)| check_text(&format!("tags[{i}]"), tag, false))
 }
 
 /// Tags without repeats, in the order first given.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::common::{IfMatch, etag};
-use super::{FlagBody, check_description, check_name, dedup_tags};
+use super::{FlagBody, check_description, check_name, check_tags, dedup_tags};
 use crate::app::state::AppState;
 use crate::auth::Editor;
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
@@ -91,6 +91,9 @@ pub(super) async fn update_flag(
     }
     if let Some(description) = &body.description {
         check_description(description)?;
+    }
+    if let Some(tags) = &body.tags {
+        check_tags(tags)?;
     }
     let expected = if_match.or(body.version)?;
     let patch = FlagPatch {
