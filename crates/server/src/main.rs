@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     pennon_server::telemetry::logging::init(cli.log_format);
+    pennon_server::telemetry::logging::log_panics();
     match cli.command {
         Command::Serve(config) => pennon_server::app::startup::run(config).await,
         Command::Migrate(db) => {

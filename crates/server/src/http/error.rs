@@ -160,8 +160,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = ?e, "internal error");
         }
-        let status = self.status();
-        let mut response = (status, axum::Json(self.body())).into_response();
+        self.problem_response()
+    }
+}
+
+impl ApiError {
+    /// The answer, without logging anything (for failures logged where they happen).
+    pub fn problem_response(&self) -> Response {
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response
     }

@@ -4,6 +4,7 @@
 //!
 //! May use every layer below it; [`crate::api`] and [`crate::auth`] use its [`error`] type.
 
+pub mod catch_panic;
 pub mod cors;
 pub mod cors_step;
 pub mod dashboard;

@@ -10,6 +10,7 @@ use tower::{Layer as _, Service};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::state::AppState;
+use crate::http::catch_panic::CatchPanicLayer;
 
 /// Every route, documented: the API under `/api/v1` and the operations endpoints.
 fn routes() -> OpenApiRouter<AppState> {
@@ -36,9 +37,47 @@ pub fn app(
     let cors = crate::http::cors::ClientCors::new(state.snapshots.clone(), state.auth.clone());
     let (routes, _) = routes().split_for_parts();
     let max_body = state.config.max_body_bytes;
+    let metrics = state.metrics.clone();
     let service = routes
         .fallback(crate::http::dashboard::fallback)
-        .layer(crate::http::route_layer::RequestMetricsLayer { metrics: state.metrics.clone(), max_body, cors })
+        .layer(crate::http::route_layer::RequestMetricsLayer { metrics: metrics.clone(), max_body, cors })
         .with_state(state);
-    crate::http::request_span::RequestSpanLayer::new().layer(service)
+    crate::http::request_span::RequestSpanLayer::new().layer(CatchPanicLayer { metrics }.layer(service))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::telemetry::metrics::Metrics;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_as_a_problem_and_is_counted() {
+        let metrics = Arc::new(Metrics::default());
+        let router: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    assert!(std::hint::black_box(false), "boom");
+                    "unreachable"
+                }),
+            )
+            .route("/fine", get(|| async { "fine" }));
+        let service = CatchPanicLayer { metrics: metrics.clone() }.layer(router);
+        let response = service.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), 500);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["detail"], "internal error");
+        assert_eq!(metrics.handler_panics.get(), 1);
+        let fine = service.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(fine.status(), 200);
+        assert_eq!(metrics.handler_panics.get(), 1);
+    }
 }

@@ -45,6 +45,18 @@ pub fn init(format: LogFormat) {
     }
 }
 
+/// Panics are logged once, as an error event with their message and place (no backtrace, nothing of the
+/// request being served), instead of the standard hook's text on standard error.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message =
+            payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        tracing::error!(message = message.unwrap_or("(not text)"), location, "panicked");
+    }));
+}
+
 /// The filter `RUST_LOG` asks for, or [`DEFAULT_FILTER`] when it is unset, empty or unreadable.
 pub fn filter(rust_log: Option<&str>) -> Targets {
     rust_log

@@ -85,6 +85,8 @@ pub struct Metrics {
     pub sse_subscribers: Family<StreamLabels, Gauge>,
     /// Streams ended because their subscriber fell too far behind.
     pub sse_lagged: Family<StreamLabels, Counter>,
+    /// Requests whose handler panicked (answered 500).
+    pub handler_panics: Counter,
     /// The series of `requests` and `request_seconds` by route, then method and status, found by the route's
     /// text without building a label set (routes are a fixed set, so this stays small). The keys are the
     /// server's own route templates, methods and statuses, never a caller's text, so a fast hash is safe.
@@ -126,8 +128,15 @@ impl Default for Metrics {
             "Streams disconnected because their subscriber fell too far behind",
             sse_lagged.clone(),
         );
+        let handler_panics = Counter::default();
+        registry.register(
+            "http_handler_panics",
+            "Requests whose handler panicked (answered 500)",
+            handler_panics.clone(),
+        );
         Metrics {
             registry,
+            handler_panics,
             requests,
             request_seconds,
             evaluations,
