@@ -44,4 +44,37 @@ describe('flags list, first use', () => {
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
+
+  test('500 flags load in one request for the flags, with a loading state; a double click toggles once', async () => {
+    const keys = Array.from({ length: 499 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < keys.length; i += 25) {
+      await Promise.all(keys.slice(i, i + 25).map((key) => server.admin.post('/flags', { key, kind: 'boolean', tags: ['bulk'] })));
+    }
+    const page = await signedInPage(browser, server.url);
+    /** @type {string[]} */
+    const calls = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/v1/') && r.resourceType() !== 'eventsource') calls.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    });
+    // A slow network: the page says it is loading meanwhile.
+    await page.route(/\/api\/v1\/flags\?/, async (route) => {
+      await new Promise((r) => setTimeout(r, 1000));
+      await route.continue();
+    });
+    await page.reload();
+    await page.getByText('Loading flags…').waitFor();
+    await page.locator('tr[data-flag="bulk-498"]').waitFor({ timeout: 20_000 });
+    assert.equal(await page.locator('tbody tr').count(), 500);
+    assert.ok(calls.length <= 3, `the page made ${calls.length} API requests: ${calls.join(', ')}`);
+    await page.unroute(/\/api\/v1\/flags\?/);
+
+    calls.length = 0;
+    const row = page.locator('tr[data-flag="bulk-007"]');
+    await row.getByRole('switch', { name: 'bulk-007 in Staging' }).dblclick();
+    await row.locator('[data-env="staging"] .switch.on').waitFor();
+    assert.equal(calls.filter((c) => c.endsWith('/toggle')).length, 1);
+    assert.equal((await server.admin.get('/flags/bulk-007/environments/staging')).enabled, true);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
 });

@@ -29,8 +29,10 @@ export function serveWords(flag, serve) {
  */
 export function serveSummary(flag, config) {
   const what = serveWords(flag, config.default);
-  const rules = config.rules?.length ?? 0;
-  const targeted = (config.targets ?? []).reduce((n, /** @type {any} */ t) => n + t.keys.length, 0);
+  // A whole config lists its rules and targets; the flags list's cells count them.
+  const rules = Array.isArray(config.rules) ? config.rules.length : (config.rules ?? 0);
+  const targeted = Array.isArray(config.targets)
+    ? config.targets.reduce((n, /** @type {any} */ t) => n + t.keys.length, 0) : (config.targets ?? 0);
   const extra = [rules ? `${rules} rule${rules === 1 ? '' : 's'}` : '', targeted ? `${targeted} target${targeted === 1 ? '' : 's'}` : ''].filter(Boolean);
   const after = extra.length ? ` (after ${extra.join(', ')})` : '';
   if (config.enabled) return `On — serves ${what}${after}`;

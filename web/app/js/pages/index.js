@@ -1,6 +1,7 @@
 // Every page and the path it answers. Flag pages share the header of pages/flag/header.js.
 
-import { flagsPage, newFlagPage } from './flags.js';
+import { flagsPage } from './flags.js';
+import { newFlagPage } from './new-flag.js';
 import { guardsPage } from './flag/guards.js';
 import { historyPage } from './flag/history.js';
 import { planPage } from './flag/plan.js';
