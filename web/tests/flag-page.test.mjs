@@ -93,4 +93,30 @@ describe('flag page, first use', () => {
     }
     await page.context().close();
   });
+
+  test('test a context: value, variant and reason, with the matching rule highlighted', async () => {
+    const base = '/flags/checkout/environments/staging';
+    await server.admin.post(`${base}/rules`, { id: 'pro-users', conditions: [{ attribute: 'plan', operator: 'in', values: ['pro'] }], serve: { variant: 'off' } });
+    await server.admin.post(`${base}/toggle`, { enabled: true });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/checkout?env=staging`);
+    const tester = page.locator('[data-section="tester"]');
+    await tester.getByLabel('Context key').fill('user-42');
+    await tester.getByLabel('Attribute name').fill('plan');
+    await tester.getByLabel('Attribute value').fill('pro');
+    await tester.getByRole('button', { name: 'Evaluate' }).click();
+    await tester.locator('.eval-variant', { hasText: 'off' }).waitFor();
+    assert.equal(await tester.locator('.eval-value').innerText(), 'false');
+    assert.match(await tester.locator('.eval-reason').innerText(), /RULE_MATCH.*pro-users/);
+    await page.locator('[data-rule="pro-users"].matched').waitFor();
+
+    await tester.getByLabel('Attribute value').fill('free');
+    await tester.getByRole('button', { name: 'Evaluate' }).click();
+    await tester.locator('.eval-variant', { hasText: 'on' }).waitFor();
+    assert.match(await tester.locator('.eval-reason').innerText(), /FALLTHROUGH/);
+    await page.locator('[data-section="default"].matched').waitFor();
+    assert.equal(await page.locator('[data-rule="pro-users"].matched').count(), 0);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
 });

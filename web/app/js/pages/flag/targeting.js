@@ -8,6 +8,7 @@ import { api, ApiError } from '../../api.js';
 import { h, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { clearErrors, isConflict, showConflict, showError } from '../../forms.js';
+import { contextTester } from './context-tester.js';
 import { debounce, onChange } from '../../live.js';
 import { session } from '../../session.js';
 import { defaultSection } from './default-serve.js';
@@ -40,6 +41,8 @@ export async function targetingPage(view, params, query) {
   // Set when the person has left the page: a late answer or change must not draw over the next page.
   let gone = false;
   const staleSlot = h('div', { class: 'stale-slot', role: 'status' });
+  /** @type {HTMLElement | null} made once, so that what was typed survives redraws */
+  let tester = null;
 
   /** @type {Ctx} */
   const ctx = {
@@ -132,6 +135,7 @@ export async function targetingPage(view, params, query) {
       flag.archived ? h('p', { class: 'alert alert-info' }, 'This flag is archived: unarchive it to change its targeting.') : null,
       h('div', { class: 'targeting' },
         statusSection(ctx),
+        (tester ??= contextTester(ctx, view)),
         definitionSection(ctx),
         prerequisitesSection(ctx),
         targetsSection(ctx),
