@@ -91,6 +91,11 @@ describe('flag page, first use', () => {
         assert.ok(apart, `chart labels ${i} and ${j} overlap`);
       }
     }
+    // The flag was turned off by the guard: the Guards tab carries a badge, Targeting says so at the top.
+    await page.locator('.tabs [data-tab="/guards"] .badge.breached').waitFor();
+    await page.locator('.tabs [data-tab=""]').click();
+    await page.locator('.guard-banner', { hasText: 'A guard turned this flag off' }).waitFor();
+    await page.locator('.tabs [data-tab="/guards"] .badge.breached').waitFor();
     await page.context().close();
   });
 
@@ -116,6 +121,35 @@ describe('flag page, first use', () => {
     assert.match(await tester.locator('.eval-reason').innerText(), /FALLTHROUGH/);
     await page.locator('[data-section="default"].matched').waitFor();
     assert.equal(await page.locator('[data-rule="pro-users"].matched').count(), 0);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
+  test('a running plan: Start warns when it lowers exposure, the plan says when the flag is off, Targeting warns', async () => {
+    await server.admin.post('/flags', { key: 'ramp', kind: 'boolean' });
+    const base = '/flags/ramp/environments/staging';
+    await server.admin.put(`${base}/default`, { rollout: { variant: 'on', percent: 10 } });
+    await server.admin.post(`${base}/toggle`, { enabled: true });
+    await server.admin.put(`${base}/rollout-plan`, { variant: 'on', steps: [{ percent: 1, hold: '1h' }, { percent: 100 }] });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/ramp/plan?env=staging`);
+    await page.getByRole('button', { name: 'Start' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('lowers the share of contexts that get on in Staging from 10% to 1%').waitFor();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('.plan-timeline[data-state="running"]').waitFor();
+    await page.locator('.tabs [data-tab="/plan"] .badge.running').waitFor();
+    assert.equal(await page.locator('.flag-off').count(), 0);
+    await server.admin.post(`${base}/toggle`, { enabled: false });
+    await page.locator('.flag-off', { hasText: 'The flag is off here' }).waitFor();
+
+    await page.locator('.tabs [data-tab=""]').click();
+    await page.locator('.plan-banner', { hasText: 'A rollout plan is running here' }).waitFor();
+    const section = page.locator('[data-section="default"]');
+    await section.locator('.plan-warning').waitFor();
+    await section.getByRole('button', { name: 'Save default' }).click();
+    await page.getByRole('dialog').getByText('its next step replaces this default').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });

@@ -13,7 +13,8 @@ import { debounce, onChange } from '../../live.js';
 import { session } from '../../session.js';
 import { defaultSection } from './default-serve.js';
 import { definitionSection } from './definition.js';
-import { flagHeader, loadFlag, pageEnvironment } from './header.js';
+import { flagHeader, loadDelivery, loadFlag, pageEnvironment } from './header.js';
+import { pct } from './plan-timeline.js';
 import { prerequisitesSection } from './prerequisites.js';
 import { rulesSection } from './rules.js';
 import { statusSection } from './status.js';
@@ -23,6 +24,7 @@ import { targetsSection } from './targets.js';
  * What every section of the page is drawn from and writes through.
  * @typedef {{
  *   flag: any, config: any, env: string, environment: any, segments: any[], flags: any[],
+ *   delivery: {plan: any | null, guards: any[]},
  *   canEdit: boolean, canEditDefinition: boolean, base: string, focusAfter: string[],
  *   reload: () => Promise<void>,
  *   write: (root: HTMLElement, call: (version: number) => Promise<any>) => Promise<boolean>,
@@ -52,6 +54,7 @@ export async function targetingPage(view, params, query) {
     environment: undefined,
     segments: [],
     flags: [],
+    delivery: { plan: null, guards: [] },
     canEdit: false,
     canEditDefinition: false,
     base: '',
@@ -86,15 +89,17 @@ export async function targetingPage(view, params, query) {
 
   async function load() {
     const base = `/flags/${encodeURIComponent(key)}/environments/${encodeURIComponent(ctx.env)}`;
-    const [flag, config, segments, flags] = await Promise.all([
+    const [flag, config, segments, flags, delivery] = await Promise.all([
       loadFlag(key),
       // The config on its own also says who changed it last.
       ctx.env ? api.get(base).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))) : null,
       api.get('/segments', { limit: 100 }).then((p) => p.items).catch(() => []),
       api.get('/flags', { limit: 100 }).then((p) => p.items).catch(() => []),
+      ctx.env ? loadDelivery(key, ctx.env) : { plan: null, guards: [] },
     ]);
     Object.assign(ctx, {
       flag,
+      delivery,
       segments,
       flags,
       config: config ?? flag.environments?.[ctx.env] ?? null,
@@ -130,9 +135,10 @@ export async function targetingPage(view, params, query) {
       return;
     }
     replace(view,
-      flagHeader(flag, '', ctx.env),
+      flagHeader(flag, '', ctx.env, ctx.delivery),
       staleSlot,
       flag.archived ? h('p', { class: 'alert alert-info' }, 'This flag is archived: unarchive it to change its targeting.') : null,
+      deliveryBanners(ctx),
       h('div', { class: 'targeting' },
         statusSection(ctx),
         (tester ??= contextTester(ctx, view)),
@@ -191,4 +197,28 @@ export async function targetingPage(view, params, query) {
     stopLive();
     stopEnv();
   };
+}
+
+/**
+ * What a running plan or a breached guard is doing to this page's config, said at the top of it.
+ * @param {Ctx} ctx
+ */
+function deliveryBanners(ctx) {
+  const { plan, guards } = ctx.delivery;
+  const at = (/** @type {string} */ tab) => `#/flags/${encodeURIComponent(ctx.flag.key)}/${tab}?env=${encodeURIComponent(ctx.env)}`;
+  const stopped = guards.filter((g) => g.state === 'breached' && g.action === 'disable_flag');
+  return [
+    plan && (plan.state === 'running' || plan.state === 'paused')
+      ? h('div', { class: 'alert alert-info plan-banner', role: 'status' },
+        h('strong', null, `A rollout plan is ${plan.state} here: `),
+        `${pct(plan.current_percent)} of contexts get ${plan.variant}. The plan sets the default at each step, so a default saved here is replaced at the next one. `,
+        h('a', { href: at('plan') }, 'See the plan'))
+      : null,
+    stopped.length && !ctx.config?.enabled
+      ? h('div', { class: 'alert alert-danger guard-banner', role: 'alert' },
+        h('strong', null, 'A guard turned this flag off: '),
+        `${stopped.map((g) => g.metric).join(', ')} breached its threshold. It stays off until someone turns it back on. `,
+        h('a', { href: at('guards') }, 'See the evidence'))
+      : null,
+  ];
 }
