@@ -84,7 +84,8 @@ export async function planPage(view, params, query) {
   /** @param {keyof MOVE_TEXT} move */
   const act = async (move) => {
     const envName = environments.byKey(env)?.name ?? env;
-    const now = config ? shareOf(config.default, plan.variant) : null;
+    // Only an enabled flag serves its default: when it is off, nobody loses anything by starting.
+    const now = config?.enabled ? shareOf(config.default, plan.variant) : null;
     const first = plan.steps[0]?.percent ?? 0;
     // Starting sets the default to the first step: say so when that is less than the flag serves now.
     const lowers = move === 'start' && now !== null && now > first
