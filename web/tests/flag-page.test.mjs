@@ -153,4 +153,37 @@ describe('flag page, first use', () => {
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
+
+  test('variants: a structured editor when creating a flag and when editing its definition', async () => {
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/new`);
+    await page.getByLabel('Key', { exact: true }).fill('limits');
+    await page.getByLabel('Kind').selectOption('json');
+    await page.getByLabel('Variant 1 key').fill('small');
+    await page.getByLabel('Variant 1 value').fill('{"limit": 10}');
+    await page.getByLabel('Variant 2 key').fill('big');
+    await page.getByLabel('Variant 2 value').fill('{limit: 100}');
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.locator('[data-path="variants[1].value"] .field-error', { hasText: 'Variant 2: not valid JSON.' }).waitFor();
+    assert.equal((await server.admin.get('/flags?q=limits')).items.length, 0);
+    await page.getByLabel('Variant 2 value').fill('{"limit": 100}');
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.waitForURL(/#\/flags\/limits/);
+    assert.deepEqual((await server.admin.get('/flags/limits')).variants.map((/** @type {any} */ v) => v.value), [{ limit: 10 }, { limit: 100 }]);
+
+    await server.admin.post('/flags', { key: 'colour', kind: 'string', variants: [{ key: 'blue', value: '#00f' }, { key: 'green', value: '#0f0' }] });
+    await page.goto(`${server.url}/#/flags/colour?env=staging`);
+    await page.getByRole('button', { name: 'Edit definition' }).click();
+    await page.getByLabel('Variant 2 value').fill('#00ff00');
+    await page.getByRole('button', { name: 'Add variant' }).click();
+    await page.getByLabel('Variant 3 key').fill('red');
+    await page.getByLabel('Variant 3 name').fill('Red');
+    await page.getByLabel('Variant 3 value').fill('#f00');
+    await page.getByRole('button', { name: 'Save definition' }).click();
+    await page.locator('table.variants', { hasText: 'red' }).waitFor();
+    const { variants } = await server.admin.get('/flags/colour');
+    assert.deepEqual(variants, [{ key: 'blue', value: '#00f' }, { key: 'green', value: '#00ff00' }, { key: 'red', name: 'Red', value: '#f00' }]);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
 });
