@@ -45,6 +45,44 @@ describe('flags list, first use', () => {
     await page.context().close();
   });
 
+  test('search as you type, sortable columns with the last change, Archived includes', async () => {
+    await server.admin.post('/flags', { key: 'theme', kind: 'boolean', description: 'Night theme for the app' });
+    await server.admin.post('/flags', { key: 'refunds', kind: 'boolean', tags: ['Payments'] });
+    await server.admin.post('/flags', { key: 'old-banner', kind: 'boolean' });
+    await server.admin.post('/flags/old-banner/archive');
+    await server.admin.post('/flags/refunds/environments/staging/toggle', { enabled: true });
+    const page = await signedInPage(browser, server.url);
+    const rows = page.locator('tbody tr');
+    await page.locator('tr[data-flag="theme"]').waitFor();
+    assert.equal(await page.locator('tr[data-flag="old-banner"]').count(), 0);
+
+    await page.getByLabel('Search').pressSequentially('night');
+    await page.locator('tr[data-flag="refunds"]').waitFor({ state: 'detached' });
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-flag'))), ['theme']);
+    await page.waitForURL(/q=night/);
+    await page.getByLabel('Search').fill('paym');
+    await page.locator('tr[data-flag="refunds"]').waitFor();
+    await page.locator('tr[data-flag="theme"]').waitFor({ state: 'detached' });
+    await page.getByLabel('Search').fill('');
+    await page.locator('tr[data-flag="theme"]').waitFor();
+
+    // Archived adds the archived flags to the live ones.
+    await page.getByLabel('Include archived').check();
+    await page.locator('tr[data-flag="old-banner"]').waitFor();
+    assert.ok(await page.locator('tr[data-flag="theme"]').count());
+
+    // Newest change first, then back to the keys.
+    await page.getByRole('button', { name: /Last changed/ }).click();
+    await page.locator('th[aria-sort="descending"]', { hasText: 'Last changed' }).waitFor();
+    assert.equal(await rows.first().getAttribute('data-flag'), 'refunds');
+    assert.match(await rows.first().locator('td.changed').innerText(), /just now|min ago/);
+    await page.getByRole('button', { name: /^Flag/ }).click();
+    await page.locator('th[aria-sort="ascending"]', { hasText: 'Flag' }).waitFor();
+    assert.equal(await rows.first().getAttribute('data-flag'), 'dark-mode');
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+
   test('500 flags load in one request for the flags, with a loading state; a double click toggles once', async () => {
     const keys = Array.from({ length: 499 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
     for (let i = 0; i < keys.length; i += 25) {

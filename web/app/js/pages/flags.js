@@ -2,11 +2,10 @@
 // (`GET /flags?environments=true`) brings a page of up to 500 flags with their state everywhere.
 
 import { api, ApiError, seg } from '../api.js';
-import { field, h, replace } from '../dom.js';
+import { field, h, replace, time } from '../dom.js';
 import { environments } from '../environments.js';
 import { confirmDialog, showError } from '../forms.js';
 import { debounce, onAudit, onChange } from '../live.js';
-import { navigate } from '../router.js';
 import { session } from '../session.js';
 import { serveSummary, stateCells } from './flag-state.js';
 
@@ -15,23 +14,45 @@ const PAGE = 500;
 
 /** @type {import('../router.js').Page} */
 export async function flagsPage(view, _params, query) {
-  const q = h('input', { type: 'search', name: 'q', value: query.get('q') ?? '', placeholder: 'Key or name' });
+  const q = h('input', { type: 'search', name: 'q', value: query.get('q') ?? '', placeholder: 'Key, name, tag or description' });
   const tag = h('input', { type: 'text', name: 'tag', value: query.get('tag') ?? '', placeholder: 'Any tag' });
-  const archived = h('input', { type: 'checkbox', name: 'archived', checked: query.get('archived') === 'true' });
+  const archived = h('input', { type: 'checkbox', name: 'archived', checked: query.get('archived') === 'include' || query.get('archived') === 'true' });
   const table = h('div', { class: 'table-wrap', 'aria-busy': 'true' }, h('p', { class: 'loading', role: 'status' }, 'Loading flags…'));
   const more = h('div', { class: 'more' });
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter flags' },
     field('Search', q), field('Tag', tag),
-    h('label', { class: 'check' }, archived, ' Archived'),
+    h('label', { class: 'check' }, archived, ' Include archived'),
     h('button', { type: 'submit', class: 'button' }, 'Filter'));
+  const filter = { q: query.get('q') ?? '', tag: query.get('tag') ?? '', archived: archived.checked ? 'include' : '', environments: true };
+  const [sortBy, sortDir] = (query.get('sort') ?? 'key-asc').split('-');
+  const sort = { by: sortBy === 'changed' ? 'changed' : 'key', dir: sortDir === 'desc' ? 'desc' : 'asc' };
+  /** The filters and sort in the URL, without drawing the page again. */
+  const remember = () => {
+    const params = new URLSearchParams();
+    if (filter.q) params.set('q', filter.q);
+    if (filter.tag) params.set('tag', filter.tag);
+    if (filter.archived) params.set('archived', filter.archived);
+    if (sort.by !== 'key' || sort.dir !== 'asc') params.set('sort', `${sort.by}-${sort.dir}`);
+    const env = query.get('env');
+    if (env) params.set('env', env);
+    history.replaceState(null, '', `#/flags${params.size ? `?${params}` : ''}`);
+  };
+  const apply = () => {
+    filter.q = /** @type {HTMLInputElement} */ (q).value.trim();
+    filter.tag = /** @type {HTMLInputElement} */ (tag).value.trim();
+    filter.archived = /** @type {HTMLInputElement} */ (archived).checked ? 'include' : '';
+    remember();
+    flags = [];
+    void load();
+  };
+  // Search as you type: a pause in typing asks again.
+  const typed = debounce(apply, 250);
+  q.addEventListener('input', typed);
+  tag.addEventListener('input', typed);
+  archived.addEventListener('change', apply);
   filters.addEventListener('submit', (e) => {
     e.preventDefault();
-    const params = new URLSearchParams();
-    const [qv, tv] = [/** @type {HTMLInputElement} */ (q).value.trim(), /** @type {HTMLInputElement} */ (tag).value.trim()];
-    if (qv) params.set('q', qv);
-    if (tv) params.set('tag', tv);
-    if (/** @type {HTMLInputElement} */ (archived).checked) params.set('archived', 'true');
-    navigate(`/flags${params.size ? `?${params}` : ''}`);
+    apply();
   });
   replace(view,
     h('div', { class: 'page-head' },
@@ -43,15 +64,24 @@ export async function flagsPage(view, _params, query) {
   let flags = [];
   /** @type {string | undefined} */
   let cursor;
-  const filter = { q: query.get('q'), tag: query.get('tag'), archived: query.get('archived'), environments: true };
   /** One page after `after`. @param {string | undefined} after */
   const fetchPage = (after) => api.get('/flags', { ...filter, limit: PAGE, cursor: after });
   const draw = () => {
-    drawTable(table, flags, load);
+    drawTable(table, sorted(flags, sort), load, sort, (/** @type {'key' | 'changed'} */ by) => {
+      sort.dir = sort.by === by && sort.dir === 'asc' ? 'desc' : sort.by !== by && by === 'changed' ? 'desc' : 'asc';
+      sort.by = by;
+      remember();
+      draw();
+      /** @type {HTMLElement | null} */ (table.querySelector(`[data-sort="${by}"]`))?.focus();
+    });
     table.setAttribute('aria-busy', 'false');
     replace(more, cursor ? h('button', { type: 'button', class: 'button', onclick: loadMore }, 'Load more flags') : null);
   };
+  /** Counts loads, so that an answer to an older search cannot replace a newer one. */
+  let loads = 0;
   const load = async () => {
+    loads += 1;
+    const mine = loads;
     try {
       // As many flags as were shown before stay in view.
       const shown = Math.max(flags.length, 1);
@@ -64,6 +94,7 @@ export async function flagsPage(view, _params, query) {
         items = [...items, ...next.items];
         cursor = next.next_cursor;
       }
+      if (mine !== loads) return;
       flags = items;
       draw();
     } catch (e) {
@@ -102,11 +133,34 @@ export async function flagsPage(view, _params, query) {
 }
 
 /**
+ * The flags in the order asked for: by key, or by last change (the newest first when descending).
+ * @param {any[]} flags @param {{by: string, dir: string}} sort
+ */
+function sorted(flags, sort) {
+  const key = sort.by === 'changed' ? (/** @type {any} */ f) => f.changed_at ?? f.updated_at : (/** @type {any} */ f) => f.key;
+  const out = [...flags].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return sort.dir === 'desc' ? out.reverse() : out;
+}
+
+/** A time as people say it: `just now`, `5 min ago`, `3 h ago`, `2 days ago`, else the date. @param {string} when */
+export function ago(when) {
+  const seconds = (Date.now() - Date.parse(when)) / 1000;
+  if (!Number.isFinite(seconds)) return when;
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  if (seconds < 86400 * 30) return `${Math.floor(seconds / 86400)} day${seconds < 86400 * 2 ? '' : 's'} ago`;
+  return new Date(when).toLocaleDateString();
+}
+
+/**
  * @param {HTMLElement} table
  * @param {any[]} flags list items: the definition plus `environments` (the state by environment key)
  * @param {() => Promise<void>} reload
+ * @param {{by: string, dir: string}} sort
+ * @param {(by: 'key' | 'changed') => void} sortBy
  */
-function drawTable(table, flags, reload) {
+function drawTable(table, flags, reload, sort, sortBy) {
   if (!flags.length) {
     replace(table, h('p', { class: 'empty' }, 'No flags match.'));
     return;
@@ -115,8 +169,9 @@ function drawTable(table, flags, reload) {
   const current = environments.current;
   replace(table, h('table', { class: 'flags' },
     h('thead', null, h('tr', null,
-      h('th', { scope: 'col' }, 'Flag'),
+      sortable('Flag', 'key', sort, sortBy),
       h('th', { scope: 'col' }, 'Tags'),
+      sortable('Last changed', 'changed', sort, sortBy),
       envs.map((e) => h('th', { scope: 'col', class: e.key === current ? 'current-env' : null }, e.name)))),
     h('tbody', null, flags.map((flag) => h('tr', { dataset: { flag: flag.key } },
       h('th', { scope: 'row' },
@@ -124,7 +179,19 @@ function drawTable(table, flags, reload) {
         flag.name && flag.name !== flag.key ? h('div', { class: 'key' }, flag.key) : null,
         flag.archived ? h('span', { class: 'badge' }, 'archived') : null),
       h('td', null, flag.tags.map((/** @type {string} */ t) => h('a', { class: 'tag', href: `#/flags?tag=${encodeURIComponent(t)}` }, t))),
+      h('td', { class: 'changed' }, flag.changed_at ? h('time', { datetime: flag.changed_at, title: time(flag.changed_at) }, ago(flag.changed_at)) : '—'),
       envs.map((env) => envCell(flag, env, reload)))))));
+}
+
+/**
+ * A column head that sorts the list, saying how it is sorted now.
+ * @param {string} label @param {'key' | 'changed'} by @param {{by: string, dir: string}} sort @param {(by: 'key' | 'changed') => void} sortBy
+ */
+function sortable(label, by, sort, sortBy) {
+  const active = sort.by === by;
+  return h('th', { scope: 'col', 'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none' },
+    h('button', { type: 'button', class: 'sort', dataset: { sort: by }, onclick: () => sortBy(by) },
+      label, h('span', { 'aria-hidden': 'true' }, active ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : ' ↕')));
 }
 
 /** @param {any} flag @param {any} env @param {() => Promise<void>} reload */
