@@ -103,10 +103,13 @@ describe('rollout plan, guards and history', () => {
     await page.getByLabel('Threshold', { exact: true }).fill('0.1');
     await page.getByLabel('Window').fill('forever');
     await page.getByRole('button', { name: 'Create guard' }).click();
+    // Every change in production asks first.
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('[data-path="window"] .field-error').waitFor();
     assert.equal((await server.admin.get(`${config}/guards`)).items.length, 0);
     await page.getByLabel('Window').fill('1h');
     await page.getByRole('button', { name: 'Create guard' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     const card = page.locator('article.guard');
     await card.locator('.badge.insufficient_data').waitFor();
     const [guard] = (await server.admin.get(`${config}/guards`)).items;

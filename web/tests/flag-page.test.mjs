@@ -186,4 +186,48 @@ describe('flag page, first use', () => {
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
+
+  test('where am I: the environment in the URL, titles, environments in order, production asks for every change, promote', async () => {
+    const page = await signedInPage(browser, server.url);
+    assert.deepEqual(await page.locator('#env-select option').allInnerTexts(), ['Staging', 'Production (production)']);
+    await page.goto(`${server.url}/#/flags/checkout/plan?env=production`);
+    await page.locator('.tabs [aria-current="page"]', { hasText: 'Rollout plan' }).waitFor();
+    assert.equal(await page.locator('#env-select').inputValue(), 'production');
+    await page.waitForFunction((t) => document.title === t, 'checkout · Rollout plan · Production — Pennon');
+    await page.locator('.tabs [data-tab=""]').click();
+    await page.waitForURL(/#\/flags\/checkout\?env=production$/);
+    await page.locator('#env-select').selectOption('staging');
+    await page.waitForURL(/#\/flags\/checkout\?env=staging$/);
+    await page.locator('.env-line', { hasText: 'Staging' }).waitFor();
+    await page.waitForFunction((t) => document.title === t, 'checkout · Targeting · Staging — Pennon');
+
+    // Promote staging's config (on, with its rule) to production: asked first, then a new version there.
+    await page.getByLabel('Copy this config to').selectOption('production');
+    await page.getByRole('button', { name: 'Copy config' }).click();
+    await page.getByRole('dialog').getByText('to Production, a production environment?').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('Copied to Production').waitFor();
+    const prod = await server.admin.get('/flags/checkout/environments/production');
+    assert.equal(prod.enabled, true);
+    assert.deepEqual(prod.rules.map((/** @type {any} */ r) => r.id), ['pro-users']);
+
+    // In production every change asks, not only the switch: here an individual target.
+    await page.getByRole('link', { name: 'Open it in Production' }).click();
+    await page.locator('.env-line', { hasText: 'Production' }).waitFor();
+    const add = page.getByLabel('Context key to serve on');
+    await add.fill('alice');
+    await add.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Change checkout in Production, a production environment?').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    assert.deepEqual((await server.admin.get('/flags/checkout/environments/production')).targets, []);
+    await add.press('Enter');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('[data-section="targets"] [data-variant="on"] li', { hasText: 'alice' }).waitFor();
+    await page.goto(`${server.url}/#/flags`);
+    await page.waitForURL(/#\/flags\?env=production$/);
+    await page.waitForFunction((t) => document.title === t, 'Flags · Production — Pennon');
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
 });

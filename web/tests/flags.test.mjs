@@ -54,7 +54,7 @@ describe('flags list', () => {
     await page.getByLabel('Name').fill('New checkout');
     await page.getByLabel('Tags (comma-separated)').fill('checkout, payments');
     await page.getByRole('button', { name: 'Create flag' }).click();
-    await page.waitForURL(/#\/flags\/new-checkout$/);
+    await page.waitForURL(/#\/flags\/new-checkout(\?env=[a-z]+)?$/);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Flags' }).click();
     const row = page.locator('tr[data-flag="new-checkout"]');
     await row.waitFor();

@@ -240,6 +240,8 @@ describe('flag targeting', () => {
     // The off variant is chosen from the flag's variants.
     const { version } = await config('checkout', 'production');
     await page.getByLabel('When off, serve').selectOption('on');
+    // Every change in production asks, not only the switch.
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('[data-section="status"]').getByText(`Version ${version + 1},`).waitFor();
     assert.equal((await config('checkout', 'production')).off_variant, 'on');
     assert.deepEqual(page.jsErrors, []);
@@ -308,7 +310,7 @@ describe('flag targeting', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await section.getByRole('button', { name: 'Delete flag' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
-    await page.waitForURL(/#\/flags$/);
+    await page.waitForURL(/#\/flags(\?env=[a-z]+)?$/);
     await assert.rejects(server.admin.get('/flags/colour'), /404/);
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();

@@ -4,7 +4,7 @@ import { onSignedOut } from './api.js';
 import { h, replace } from './dom.js';
 import { environments } from './environments.js';
 import * as live from './live.js';
-import { render, route, navigate } from './router.js';
+import { render, retitle, route, navigate } from './router.js';
 import { session } from './session.js';
 import { loginPage } from './pages/login.js';
 import { registerPages } from './pages/index.js';
@@ -28,7 +28,10 @@ async function start() {
   });
   const select = /** @type {HTMLSelectElement} */ (document.getElementById('env-select'));
   select.addEventListener('change', () => environments.select(select.value));
-  environments.onChange(drawEnvironments);
+  environments.onChange(() => {
+    drawEnvironments();
+    retitle();
+  });
   window.addEventListener('hashchange', () => void render());
   document.addEventListener('pennon:navigate', (e) => markNav(/** @type {CustomEvent} */ (e).detail.path));
   live.onChange((c) => {

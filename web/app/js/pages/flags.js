@@ -33,8 +33,7 @@ export async function flagsPage(view, _params, query) {
     if (filter.tag) params.set('tag', filter.tag);
     if (filter.archived) params.set('archived', filter.archived);
     if (sort.by !== 'key' || sort.dir !== 'asc') params.set('sort', `${sort.by}-${sort.dir}`);
-    const env = query.get('env');
-    if (env) params.set('env', env);
+    if (environments.current) params.set('env', environments.current);
     history.replaceState(null, '', `#/flags${params.size ? `?${params}` : ''}`);
   };
   const apply = () => {

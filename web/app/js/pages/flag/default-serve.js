@@ -28,8 +28,9 @@ export function defaultSection(ctx) {
       showError(form, err);
       return;
     }
-    if (planRuns && !(await confirmDialog(`A rollout plan is ${plan.state} on ${ctx.flag.key} here: its next step replaces this default. Save it anyway?`))) return;
-    await ctx.write(form, (version) => api.put(`${ctx.base}/default`, body, version));
+    const production = ctx.environment?.production ? ` This is ${ctx.environment.name}, a production environment.` : '';
+    if (planRuns && !(await confirmDialog(`A rollout plan is ${plan.state} on ${ctx.flag.key} here: its next step replaces this default. Save it anyway?${production}`))) return;
+    await ctx.write(form, (version) => api.put(`${ctx.base}/default`, body, version), planRuns);
   });
   ctx.track(form);
   section.append(form);

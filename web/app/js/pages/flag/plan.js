@@ -90,7 +90,7 @@ export async function planPage(view, params, query) {
     // Starting sets the default to the first step: say so when that is less than the flag serves now.
     const lowers = move === 'start' && now !== null && now > first
       ? `Starting the plan lowers the share of contexts that get ${plan.variant} in ${envName} from ${pct(now)} to ${pct(first)} at once.` : '';
-    const question = [lowers, production && move !== 'pause' ? `${MOVE_TEXT[move]} the rollout of ${flag.key} in ${envName}, a production environment?` : lowers ? 'Start it?' : ''].filter(Boolean).join(' ');
+    const question = [lowers, production ? `${MOVE_TEXT[move]} the rollout of ${flag.key} in ${envName}, a production environment?` : lowers ? 'Start it?' : ''].filter(Boolean).join(' ');
     if (question && !(await confirmDialog(question))) return;
     try {
       plan = await api.post(`${base}/${move}`, {}, plan.version);

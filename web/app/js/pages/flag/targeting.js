@@ -7,7 +7,7 @@
 import { api, ApiError } from '../../api.js';
 import { h, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
-import { clearErrors, isConflict, showConflict, showError } from '../../forms.js';
+import { clearErrors, confirmProduction, isConflict, showConflict, showError } from '../../forms.js';
 import { contextTester } from './context-tester.js';
 import { debounce, onChange } from '../../live.js';
 import { session } from '../../session.js';
@@ -16,6 +16,7 @@ import { definitionSection } from './definition.js';
 import { flagHeader, loadDelivery, loadFlag, pageEnvironment } from './header.js';
 import { pct } from './plan-timeline.js';
 import { prerequisitesSection } from './prerequisites.js';
+import { promoteSection } from './promote.js';
 import { rulesSection } from './rules.js';
 import { statusSection } from './status.js';
 import { targetsSection } from './targets.js';
@@ -27,7 +28,7 @@ import { targetsSection } from './targets.js';
  *   delivery: {plan: any | null, guards: any[]},
  *   canEdit: boolean, canEditDefinition: boolean, base: string, focusAfter: string[],
  *   reload: () => Promise<void>,
- *   write: (root: HTMLElement, call: (version: number) => Promise<any>) => Promise<boolean>,
+ *   write: (root: HTMLElement, call: (version: number) => Promise<any>, asked?: boolean) => Promise<boolean>,
  *   track: (form: HTMLElement) => void,
  *   discard: (form: HTMLElement) => void,
  * }} Ctx
@@ -60,8 +61,10 @@ export async function targetingPage(view, params, query) {
     base: '',
     focusAfter: [],
     reload,
-    async write(root, call) {
+    async write(root, call, asked = false) {
       clearErrors(root);
+      // Every change in a production environment asks first (unless the caller asked its own question).
+      if (!asked && !(await confirmProduction(ctx.environment, `Change ${ctx.flag.key}`))) return false;
       writing = true;
       try {
         await call(ctx.config.version);
@@ -146,7 +149,8 @@ export async function targetingPage(view, params, query) {
         prerequisitesSection(ctx),
         targetsSection(ctx),
         rulesSection(ctx),
-        defaultSection(ctx)));
+        defaultSection(ctx),
+        promoteSection(ctx)));
     // After a redraw, focus goes back to where the person was (the first of the candidates still usable).
     for (const selector of ctx.focusAfter) {
       const el = view.querySelector(selector);
