@@ -15,6 +15,7 @@ const NAV = [
   ['/segments', 'Segments', 'viewer'],
   ['/audit', 'Audit log', 'viewer'],
   ['/environments', 'Environments', 'viewer'],
+  ['/connect', 'Connect an SDK', 'viewer'],
   ['/users', 'Users', 'admin'],
   ['/tokens', 'API tokens', 'admin'],
 ];

@@ -7,6 +7,7 @@ import { historyPage } from './flag/history.js';
 import { planPage } from './flag/plan.js';
 import { targetingPage } from './flag/targeting.js';
 import { auditPage } from './audit.js';
+import { connectPage } from './connect.js';
 import { environmentPage } from './environment.js';
 import { environmentsPage } from './environments.js';
 import { segmentPage } from './segment-form.js';
@@ -26,6 +27,7 @@ export function registerPages(route) {
   route('/segments/new', segmentPage);
   route('/segments/:segment', segmentPage);
   route('/audit', auditPage);
+  route('/connect', connectPage);
   route('/environments', environmentsPage);
   route('/environments/:env', environmentPage);
   route('/users', usersPage);

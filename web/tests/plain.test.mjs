@@ -1,0 +1,69 @@
+// Plain language: the audit log and a flag's history say in sentences what happened, a plan's step is one
+// audit row, Undo and "Restore this version"; the Connect an SDK page with copyable snippets.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, signedInPage, startServer } from './harness.mjs';
+
+describe('plain language, sessions and outages', () => {
+  /** @type {Awaited<ReturnType<typeof startServer>>} */
+  let server;
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+
+  before(async () => {
+    server = await startServer({ PENNON_PLAN_TICK: '1' });
+    browser = await launchBrowser();
+    await server.admin.post('/environments', { key: 'staging', name: 'Staging' });
+    await server.admin.post('/environments', { key: 'production', name: 'Production', production: true });
+    await server.admin.post('/flags', { key: 'dark-mode', kind: 'boolean' });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('history and audit in sentences, one row per plan step, Undo, and Connect an SDK', async () => {
+    const config = '/flags/dark-mode/environments/production';
+    await server.admin.post(`${config}/toggle`, { enabled: true });
+    await server.admin.put(`${config}/default`, { rollout: { variant: 'on', percent: 10 } });
+    await server.admin.put(`${config}/default`, { rollout: { variant: 'on', percent: 25 } });
+    const plan = '/flags/dark-mode/environments/staging/rollout-plan';
+    await server.admin.put(plan, { variant: 'on', steps: [{ percent: 50, hold: '1s' }, { percent: 100 }] });
+    await server.admin.post(`${plan}/start`);
+
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/audit?flag=dark-mode`);
+    await page.locator('tr.audit-row', { hasText: 'admin@example.com turned dark-mode on in Production.' }).waitFor();
+    await page.locator('tr.audit-row', { hasText: 'admin@example.com changed dark-mode in Production: default 10% on · 90% off → 25% on · 75% off.' }).waitFor();
+    // The plan's steps: one row each, not a plan row and a config row.
+    await page.locator('tr.audit-row[data-action="plan.complete"]').waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('tr.audit-row[data-action^="config.plan."]').count(), 0);
+    assert.equal(await page.locator('tr.audit-row[data-action="plan.start"]').count(), 1);
+
+    // The newest version can be undone; production asks first.
+    await page.goto(`${server.url}/#/flags/dark-mode/history?env=production`);
+    const newest = page.locator('li.version').first();
+    await newest.getByText('admin@example.com changed dark-mode in Production: default 10% on · 90% off → 25% on · 75% off.').waitFor();
+    await newest.getByRole('button', { name: 'Undo' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('Restored version 3: now version 5.').waitFor();
+    const now = await server.admin.get(config);
+    assert.equal(now.default.split.weights.find((/** @type {any} */ w) => w.variant === 'on').weight, 10_000);
+    assert.equal(await page.locator('li.version[data-version="3"]').getByRole('button', { name: 'Restore version 3' }).innerText(), 'Restore this version');
+
+    // Connect an SDK, from the main navigation: snippets that name this server, copied with a click.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Connect an SDK' }).click();
+    await page.getByRole('heading', { name: 'Connect an SDK' }).waitFor();
+    const rust = page.locator('[data-snippet="rust"]');
+    assert.match(await rust.locator('pre').innerText(), new RegExp(`Client::builder\\("${server.url}"`));
+    assert.match(await page.locator('[data-snippet="ofrep-web"] pre').innerText(), /OFREPWebProvider/);
+    await rust.getByRole('button', { name: /Copy/ }).click();
+    await rust.getByText('Copied.').waitFor();
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /pennon_sdk::\{Client, Context\}/);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
+});
