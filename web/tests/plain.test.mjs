@@ -1,9 +1,11 @@
-// Plain language: the audit log and a flag's history say in sentences what happened, a plan's step is one
-// audit row, Undo and "Restore this version"; the Connect an SDK page with copyable snippets.
+// Plain language, sessions and outages: the audit log and a flag's history say in sentences what happened,
+// a plan's step is one audit row, Undo and "Restore this version"; the Connect an SDK page with copyable
+// snippets; a session that ends is noticed without an action, keeps the half-filled form and stops the
+// stream; a failed load offers Retry.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, signedInPage, startServer } from './harness.mjs';
+import { ADMIN, launchBrowser, signedInPage, startServer } from './harness.mjs';
 
 describe('plain language, sessions and outages', () => {
   /** @type {Awaited<ReturnType<typeof startServer>>} */
@@ -65,5 +67,41 @@ describe('plain language, sessions and outages', () => {
     assert.match(await page.evaluate(() => navigator.clipboard.readText()), /pennon_sdk::\{Client, Context\}/);
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
+  });
+
+  test('a failed load offers Retry, which loads the page again', async () => {
+    const page = await signedInPage(browser, server.url);
+    await page.locator('tr[data-flag="dark-mode"]').waitFor();
+    await page.route(/\/api\/v1\/flags\/dark-mode$/, (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: '{"title":"Service Unavailable","status":503,"detail":"the database is unavailable"}' }));
+    await page.goto(`${server.url}/#/flags/dark-mode/history?env=staging`);
+    const error = page.locator('.load-error');
+    await error.getByText('Could not load the flag').waitFor();
+    await page.unroute(/\/api\/v1\/flags\/dark-mode$/);
+    await error.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('li.version').first().waitFor();
+    await page.context().close();
+  });
+
+  test('an ended session is noticed without an action, stops the stream and keeps the half-filled form', async () => {
+    const short = await startServer({ PENNON_SESSION_TTL: '5' });
+    try {
+      const page = await signedInPage(browser, short.url);
+      await page.waitForFunction(() => document.body.dataset.live === 'connected');
+      await page.getByRole('link', { name: 'New flag' }).click();
+      await page.getByLabel('Key').fill('half-typed');
+      await page.getByLabel('Description').fill('not saved yet');
+      // Nothing is clicked: the page finds out by itself.
+      await page.getByText('Your session expired.').waitFor({ timeout: 15_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.live), 'closed');
+      await page.getByLabel('Email').fill(ADMIN.email);
+      await page.getByLabel('Password').fill(ADMIN.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.locator('.draft-restored').waitFor();
+      assert.equal(await page.getByLabel('Key').inputValue(), 'half-typed');
+      assert.equal(await page.getByLabel('Description').inputValue(), 'not saved yet');
+      await page.context().close();
+    } finally {
+      await short.stop();
+    }
   });
 });

@@ -2,7 +2,7 @@
 // (`GET /flags?environments=true`) brings a page of up to 500 flags with their state everywhere.
 
 import { api, ApiError, seg } from '../api.js';
-import { field, h, replace, time } from '../dom.js';
+import { field, h, loadError, replace, time } from '../dom.js';
 import { environments } from '../environments.js';
 import { confirmDialog, showError } from '../forms.js';
 import { debounce, onAudit, onChange } from '../live.js';
@@ -98,7 +98,7 @@ export async function flagsPage(view, _params, query) {
       draw();
     } catch (e) {
       table.setAttribute('aria-busy', 'false');
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load flags: ${e instanceof Error ? e.message : e}`));
+      replace(table, loadError(`Could not load flags: ${e instanceof Error ? e.message : e}`));
     }
   };
   const loadMore = async (/** @type {Event} */ e) => {

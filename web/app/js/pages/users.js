@@ -1,7 +1,7 @@
 // Users (admins only): the list, creating one (email, password, role), changing a role, disabling and enabling.
 
 import { api } from '../api.js';
-import { field, h, replace, time } from '../dom.js';
+import { field, h, loadError, replace, time } from '../dom.js';
 import { confirmDialog, showError } from '../forms.js';
 import { debounce, onAudit } from '../live.js';
 import { session } from '../session.js';
@@ -23,7 +23,7 @@ export async function usersPage(view) {
     try {
       draw((await api.get('/users')).items);
     } catch (e) {
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load users: ${e instanceof Error ? e.message : e}`));
+      replace(table, loadError(`Could not load users: ${e instanceof Error ? e.message : e}`));
     }
   };
 

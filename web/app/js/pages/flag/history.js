@@ -3,7 +3,7 @@
 // ones and "Undo" on the newest (editors; production asks), which write an old config again as a new version.
 
 import { api, seg } from '../../api.js';
-import { h, replace, time } from '../../dom.js';
+import { h, loadError, replace, time } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { banner, clearErrors, confirmDialog, isConflict, showError } from '../../forms.js';
 import { debounce, onChange } from '../../live.js';
@@ -142,7 +142,7 @@ export async function historyPage(view, params, query) {
       while (versions.length < shown && cursor) await fetchPage(false);
       draw();
     } catch (err) {
-      replace(list, h('li', { class: 'alert alert-danger', role: 'alert' }, `Could not load the history: ${err instanceof Error ? err.message : err}`));
+      replace(list, loadError(`Could not load the history: ${err instanceof Error ? err.message : err}`, 'li'));
     }
   };
 

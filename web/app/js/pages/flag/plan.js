@@ -2,7 +2,7 @@
 // delete) for editors, and the form that defines or replaces the plan. Follows the scheduler live.
 
 import { api, ApiError, seg } from '../../api.js';
-import { h, replace } from '../../dom.js';
+import { h, loadError, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { confirmDialog, isConflict, showError } from '../../forms.js';
 import { debounce, onAudit, onChange } from '../../live.js';
@@ -136,7 +136,7 @@ export async function planPage(view, params, query) {
       plan = await api.get(base);
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) {
-        replace(timeline, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the plan: ${err instanceof Error ? err.message : err}`));
+        replace(timeline, loadError(`Could not load the plan: ${err instanceof Error ? err.message : err}`));
         return;
       }
       plan = null;

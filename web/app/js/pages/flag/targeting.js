@@ -5,7 +5,7 @@
 // the page says so and offers a reload instead of throwing the edit away.
 
 import { api, ApiError } from '../../api.js';
-import { h, replace } from '../../dom.js';
+import { h, loadError, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { clearErrors, confirmProduction, isConflict, showConflict, showError } from '../../forms.js';
 import { contextTester } from './context-tester.js';
@@ -121,7 +121,7 @@ export async function targetingPage(view, params, query) {
       if (gone) return;
       replace(view, h('p', { class: 'crumbs' }, h('a', { href: '#/flags' }, 'Flags')),
         h('h1', null, key),
-        h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the flag: ${e instanceof Error ? e.message : e}`));
+        loadError(`Could not load the flag: ${e instanceof Error ? e.message : e}`));
       return;
     }
     stale = false;
