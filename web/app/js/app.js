@@ -61,11 +61,11 @@ async function enter() {
       h('li', null, h('a', { href: `#${path}`, dataset: { nav: path } }, label)))));
   await environments.reload().catch(() => {});
   live.connect({
-    // Back after an outage: a page showing a load error loads again; the others hear of the environments
-    // (and reload what they show), since changes may have been missed meanwhile.
+    // Back after an outage: a page showing a load error loads again; the others are told that changes may
+    // have been missed meanwhile, and reload what they show.
     reconnected: () => {
       if (document.querySelector('#view .load-error')) void render();
-      else void environments.reload().catch(() => {});
+      else live.missedChanges();
     },
   });
   watchSession();

@@ -59,6 +59,11 @@ export function connect(on = {}) {
   });
 }
 
+/** Tells the pages that changes may have been missed (the stream was away): they reload what they show. */
+export function missedChanges() {
+  changeListeners.forEach((fn) => fn({ environment: '', revision: 0, kind: 'environment', key: '', op: 'reconnect' }));
+}
+
 export function disconnect() {
   source?.close();
   source = null;

@@ -126,7 +126,7 @@ export async function guardsPage(view, params, query) {
     if (a.flag === flag.key && a.environment === env) reload();
   });
   const stopChange = onChange((c) => {
-    if (c.kind === 'flag' && c.key === flag.key && c.environment === env) reload();
+    if ((c.kind === 'flag' && c.key === flag.key && c.environment === env) || c.kind === 'environment') reload();
   });
   const stopEnv = environments.onChange(() => {
     if (environments.current !== env) navigate(current().path);

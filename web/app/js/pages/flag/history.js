@@ -149,7 +149,7 @@ export async function historyPage(view, params, query) {
   await load();
   const reload = debounce(() => void load());
   const stopChange = onChange((c) => {
-    if (c.kind === 'flag' && c.key === flag.key && c.environment === env) reload();
+    if ((c.kind === 'flag' && c.key === flag.key && c.environment === env) || c.kind === 'environment') reload();
   });
   const stopEnv = environments.onChange(() => {
     if (environments.current !== env) navigate(current().path);

@@ -187,7 +187,7 @@ export async function targetingPage(view, params, query) {
   });
   const stopLive = onChange((c) => {
     if (c.kind === 'flag' && c.key === key) check();
-    if (c.kind === 'segment' && !dirty.size) void reload();
+    if ((c.kind === 'segment' || c.kind === 'environment') && !dirty.size) void reload();
   });
   const stopEnv = environments.onChange(() => {
     if (environments.current === ctx.env) return;
