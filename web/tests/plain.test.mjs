@@ -104,4 +104,24 @@ describe('plain language, sessions and outages', () => {
       await short.stop();
     }
   });
+
+  test('every page fits a phone (390 px) without scrolling sideways', async () => {
+    await server.admin.post('/segments', { key: 'beta-users', name: 'Beta users', included: ['alice'] });
+    const page = await signedInPage(browser, server.url, ADMIN, { width: 390, height: 844 });
+    const pages = ['/flags', '/flags/new', '/flags/dark-mode?env=production', '/flags/dark-mode/plan?env=staging',
+      '/flags/dark-mode/guards?env=staging', '/flags/dark-mode/history?env=production', '/segments', '/segments/new',
+      '/segments/beta-users', '/audit', '/environments', '/environments/production', '/users', '/tokens', '/connect'];
+    /** @type {string[]} */
+    const wide = [];
+    for (const path of pages) {
+      await page.goto(`${server.url}/#${path}`);
+      await page.locator('#view h1').first().waitFor();
+      await page.waitForFunction(() => !document.querySelector('#view .loading, #view [aria-busy="true"]'));
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > 390) wide.push(`${path}: ${width}px`);
+    }
+    assert.deepEqual(wide, []);
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
+  });
 });
