@@ -12,10 +12,10 @@ function snippets(origin, env) {
     {
       id: 'rust',
       title: 'Rust SDK (server key)',
-      hint: 'Evaluates locally and stays current over a stream. Add the SDK from the Pennon repository (sdk/).',
+      hint: 'Evaluates locally and stays current over a stream; the SDK lives in the Pennon repository (sdk/).',
       code: `# Cargo.toml
 [dependencies]
-pennon-sdk = { path = "path/to/pennon/sdk" }
+pennon-sdk = { git = "https://example.invalid/pennon" }   # or { path = "../pennon/sdk" }
 tokio = { version = "1", features = ["full"] }
 
 // src/main.rs

@@ -36,6 +36,8 @@ export function serveSummary(flag, config) {
   const extra = [rules ? `${rules} rule${rules === 1 ? '' : 's'}` : '', targeted ? `${targeted} target${targeted === 1 ? '' : 's'}` : ''].filter(Boolean);
   const after = extra.length ? ` (after ${extra.join(', ')})` : '';
   if (config.enabled) return `On — serves ${what}${after}`;
+  // Off, it serves the off variant; say what turning it on would change, unless that is the same.
+  if (!after && config.default?.variant === config.off_variant) return `Off — serves ${config.off_variant}`;
   const off = flag.kind === 'boolean' && config.off_variant === 'off' ? '' : `serves ${config.off_variant}; `;
   return `Off — ${off}would serve ${what}${after}`;
 }

@@ -4,6 +4,7 @@ import { api } from '../../api.js';
 import { h } from '../../dom.js';
 import { confirmDialog } from '../../forms.js';
 import { variantLabel } from './serve.js';
+import { who } from '../sentences.js';
 
 /** @param {import('./targeting.js').Ctx} ctx */
 export function statusSection(ctx) {
@@ -37,6 +38,6 @@ export function statusSection(ctx) {
     h('div', { class: 'env-state' }, toggle, h('strong', { class: 'state-text' }, config.enabled ? 'On' : 'Off'), ` in ${envName}`),
     h('div', { class: 'field inline', dataset: { path: 'off_variant' } },
       h('label', { for: 'off-variant' }, 'When off, serve'), off, h('p', { class: 'field-error', hidden: true }))),
-    h('p', { class: 'hint' }, `Version ${config.version}, last changed by ${config.updated_by ?? 'unknown'}.`));
+    h('p', { class: 'hint' }, `Version ${config.version}, last changed by ${config.updated_by ? who(config.updated_by) : 'someone unknown'}.`));
   return section;
 }

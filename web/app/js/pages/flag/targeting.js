@@ -142,15 +142,18 @@ export async function targetingPage(view, params, query) {
       staleSlot,
       flag.archived ? h('p', { class: 'alert alert-info' }, 'This flag is archived: unarchive it to change its targeting.') : null,
       deliveryBanners(ctx),
-      h('div', { class: 'targeting' },
-        statusSection(ctx),
-        (tester ??= contextTester(ctx, view)),
-        definitionSection(ctx),
-        prerequisitesSection(ctx),
-        targetsSection(ctx),
-        rulesSection(ctx),
-        defaultSection(ctx),
-        promoteSection(ctx)));
+      // The tester sits beside the config on a wide screen (sticky, so the highlight and its answer are in
+      // view together) and after the switch on a narrow one.
+      h('div', { class: 'targeting-layout' },
+        h('div', { class: 'targeting' },
+          statusSection(ctx),
+          prerequisitesSection(ctx),
+          targetsSection(ctx),
+          rulesSection(ctx),
+          defaultSection(ctx),
+          definitionSection(ctx),
+          promoteSection(ctx)),
+        (tester ??= contextTester(ctx, view))));
     // After a redraw, focus goes back to where the person was (the first of the candidates still usable).
     for (const selector of ctx.focusAfter) {
       const el = view.querySelector(selector);
