@@ -230,4 +230,22 @@ describe('flag page, first use', () => {
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
+
+  test('switches and buttons wait while a change is saved: a double click sends one request', async () => {
+    await server.admin.post('/flags', { key: 'twice', kind: 'boolean' });
+    const page = await signedInPage(browser, server.url);
+    await page.goto(`${server.url}/#/flags/twice?env=staging`);
+    await page.locator('[data-section="default"]').waitFor();
+    /** @type {string[]} */
+    const writes = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET' && r.url().includes('/api/v1/flags/twice/')) writes.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    });
+    await page.getByRole('switch', { name: 'twice in Staging' }).dblclick();
+    await page.locator('[data-section="status"] .switch.on').waitFor();
+    await page.locator('[data-section="default"]').getByRole('button', { name: 'Save default' }).dblclick();
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    assert.deepEqual(writes, ['POST /api/v1/flags/twice/environments/staging/toggle', 'PUT /api/v1/flags/twice/environments/staging/default']);
+    await page.context().close();
+  });
 });

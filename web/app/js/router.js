@@ -41,6 +41,12 @@ export async function render() {
   // Each render writes into an element of its own: a page still loading when the next one starts would
   // otherwise draw itself over the newer page when its data arrives.
   const view = document.createElement('div');
+  // Until the page draws itself, it says it is loading.
+  const loading = document.createElement('p');
+  loading.className = 'loading';
+  loading.setAttribute('role', 'status');
+  loading.textContent = 'Loading…';
+  view.append(loading);
   /** @type {HTMLElement} */ (document.getElementById('view')).replaceChildren(view);
   if (typeof cleanup === 'function') cleanup();
   cleanup = undefined;

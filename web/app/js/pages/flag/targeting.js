@@ -66,16 +66,26 @@ export async function targetingPage(view, params, query) {
       // Every change in a production environment asks first (unless the caller asked its own question).
       if (!asked && !(await confirmProduction(ctx.environment, `Change ${ctx.flag.key}`))) return false;
       writing = true;
+      // Its buttons and fields wait for the answer, so that a second click sends nothing.
+      const busy = [...root.querySelectorAll('button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled])')];
+      busy.forEach((el) => el.setAttribute('disabled', ''));
+      root.setAttribute('aria-busy', 'true');
+      const done = () => {
+        busy.forEach((el) => el.removeAttribute('disabled'));
+        root.removeAttribute('aria-busy');
+      };
       try {
         await call(ctx.config.version);
       } catch (e) {
         writing = false;
+        done();
         if (isConflict(e)) await showConflict(root, /** @type {any} */ (e), { flag: key, env: ctx.env, reload });
         else showError(root, e);
         return false;
       }
       writing = false;
       await reload();
+      done();
       return true;
     },
     track(form) {
