@@ -67,19 +67,30 @@ describe('flag page, first use', () => {
     await server.admin.post(`${config}/guards`, { metric: 'payment_error', statistic: 'rate', direction: 'higher_is_worse', threshold: { relative: 0.1 }, window: '1h', variant: 'on' });
     const key = (await server.admin.post('/environments/staging/keys', { kind: 'server', name: 'svc' })).key;
     const metric = (/** @type {string} */ variant, /** @type {number} */ n) => ({ flag: 'payments', variant, metric: 'payment_error', count: n, sum: n, sum_squares: n });
-    const sent = await fetch(`${server.url}/api/v1/sdk/metrics`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        exposures: [{ flag: 'payments', variant: 'on', count: 20_000 }, { flag: 'payments', variant: 'off', count: 20_000 }],
-        metrics: [metric('on', 400), metric('off', 100)],
-      }),
-    });
-    assert.equal(sent.status, 202);
+    /** Reports exposures and errors per arm, as an SDK does. @param {number} on @param {number} off */
+    const report = async (on, off) => {
+      const sent = await fetch(`${server.url}/api/v1/sdk/metrics`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          exposures: [{ flag: 'payments', variant: 'on', count: 20_000 }, { flag: 'payments', variant: 'off', count: 20_000 }],
+          metrics: [metric('on', on), metric('off', off)],
+        }),
+      });
+      assert.equal(sent.status, 202);
+    };
+    // Healthy first, breached a moment later: two state changes close together on the chart.
+    await report(100, 100);
+    for (let i = 0; i < 100; i += 1) {
+      if ((await server.admin.get(`${config}/guards`)).items[0].state === 'healthy') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await report(700, 100);
     const page = await signedInPage(browser, server.url);
     await page.goto(`${server.url}/#/flags/payments/guards?env=staging`);
     await page.locator('article.guard .badge.breached').waitFor({ timeout: 20_000 });
     await page.locator('.transition.breached text').waitFor();
+    await page.locator('.transition.healthy text').waitFor();
     const boxes = await page.locator('.transition text').evaluateAll((els) => els.map((e) => {
       const r = e.getBoundingClientRect();
       return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
