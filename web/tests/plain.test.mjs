@@ -82,6 +82,30 @@ describe('plain language, sessions and outages', () => {
     await page.context().close();
   });
 
+  test('after an outage the page loads again by itself when the live stream is back', async () => {
+    let own = await startServer();
+    const listen = new URL(own.url).host;
+    await own.stop();
+    own = await startServer({ PENNON_LISTEN: listen });
+    try {
+      await own.admin.post('/environments', { key: 'staging', name: 'Staging' });
+      await own.admin.post('/flags', { key: 'calm', kind: 'boolean' });
+      const page = await signedInPage(browser, own.url);
+      await page.waitForFunction(() => document.body.dataset.live === 'connected');
+      // The server goes away: the stream breaks, a page opened meanwhile cannot load.
+      await own.stop({ keep: true });
+      await page.waitForFunction(() => document.body.dataset.live === 'reconnecting');
+      await page.goto(`${own.url}/#/flags/calm/history?env=staging`).catch(() => {});
+      await page.locator('.load-error').waitFor();
+      // Back on the same address and database: no Retry clicked, the stream's return loads the page.
+      own = await startServer({ PENNON_LISTEN: listen }, { dir: own.dir });
+      await page.locator('li.version').first().waitFor({ timeout: 20_000 });
+      await page.context().close();
+    } finally {
+      await own.stop();
+    }
+  });
+
   test('an ended session is noticed without an action, stops the stream and keeps the half-filled form', async () => {
     const short = await startServer({ PENNON_SESSION_TTL: '5' });
     try {
