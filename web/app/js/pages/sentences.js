@@ -52,11 +52,10 @@ export function configChanges(before, after) {
 /** @param {string | undefined} key */
 const envName = (key) => (key ? environments.byKey(key)?.name ?? key : '');
 
-/** Plan events in words, after "the rollout plan of X in Y". */
-const PLAN_VERBS = {
-  create: 'was defined', replace: 'was replaced', delete: 'was deleted', start: 'started', pause: 'was paused',
-  resume: 'was resumed', abort: 'was aborted: everybody is back on the control', complete: 'completed', halt: 'was halted by a guard',
-};
+/** What a person did to a rollout plan. */
+const PLAN_DONE = { create: 'defined', replace: 'replaced', delete: 'deleted', start: 'started', pause: 'paused', resume: 'resumed', abort: 'aborted' };
+/** What a rollout plan did by itself (or a guard did to it). */
+const PLAN_HAPPENED = { complete: 'reached its last step', halt: 'was halted by a guard', abort: 'was aborted' };
 
 /**
  * An audit entry as one sentence.
@@ -79,11 +78,13 @@ export function auditSentence(a) {
   }
   if (noun === 'plan') {
     if (verb === 'advance') {
-      const step = a.detail?.percent ?? a.after?.current_percent;
+      // The plan's record flattens its spec: `steps` and `current_step` sit side by side.
+      const step = a.after?.steps?.[a.after.current_step]?.percent;
       return `The rollout plan of ${flag}${where} moved to the next step${typeof step === 'number' ? `: ${Number(step.toFixed(3))}%` : ''}`;
     }
-    const text = PLAN_VERBS[/** @type {keyof PLAN_VERBS} */ (verb)] ?? verb;
-    return `${actor === 'The rollout plan' ? 'The rollout plan' : `${actor}:`} the rollout plan of ${flag}${where} ${text}`.replace(/^The rollout plan: the/, 'The');
+    const done = PLAN_DONE[/** @type {keyof PLAN_DONE} */ (verb)];
+    if (done && !a.actor?.startsWith('system:')) return `${actor} ${done} the rollout plan of ${flag}${where}`;
+    return `The rollout plan of ${flag}${where} ${PLAN_HAPPENED[/** @type {keyof PLAN_HAPPENED} */ (verb)] ?? verb}`;
   }
   if (a.action === 'guard.breach') {
     const text = breachText(a.detail);
