@@ -245,6 +245,7 @@ describe('admin pages', () => {
     assert.equal(grace.role, 'editor');
     // Change the role, then disable.
     await page.getByLabel('Role of grace@example.com').selectOption('viewer');
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await assert.doesNotReject(async () => {
       for (let i = 0; i < 50; i += 1) {
         grace = (await server.admin.get('/users')).items.find((/** @type {any} */ u) => u.email === 'grace@example.com');

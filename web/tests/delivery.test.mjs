@@ -103,10 +103,13 @@ describe('rollout plan, guards and history', () => {
     await page.getByLabel('Threshold', { exact: true }).fill('0.1');
     await page.getByLabel('Window').fill('forever');
     await page.getByRole('button', { name: 'Create guard' }).click();
+    // Every change in production asks first.
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('[data-path="window"] .field-error').waitFor();
     assert.equal((await server.admin.get(`${config}/guards`)).items.length, 0);
     await page.getByLabel('Window').fill('1h');
     await page.getByRole('button', { name: 'Create guard' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     const card = page.locator('article.guard');
     await card.locator('.badge.insufficient_data').waitFor();
     const [guard] = (await server.admin.get(`${config}/guards`)).items;
@@ -165,7 +168,7 @@ describe('rollout plan, guards and history', () => {
     await page.context().close();
   });
 
-  test('revert from history: production asks, and the old config comes back as a new version', async () => {
+  test('restore from history: production asks, and the old config comes back as a new version', async () => {
     await server.admin.post('/flags', { key: 'banner', kind: 'boolean' });
     const config = '/flags/banner/environments/production';
     await server.admin.post(`${config}/toggle`, { enabled: true }, 1);
@@ -178,14 +181,16 @@ describe('rollout plan, guards and history', () => {
     await versions.first().waitFor();
     assert.deepEqual(await versions.evaluateAll((els) => els.map((el) => /** @type {HTMLElement} */ (el).dataset.version)), ['3', '2', '1']);
     const v3 = page.locator('li.version[data-version="3"]');
-    assert.match(await v3.innerText(), /config\.default/);
+    // Each version in a sentence; the newest can be undone, older ones restored.
+    assert.match(await v3.innerText(), /admin@example\.com changed banner in Production: default on → 25% on · 75% off\./);
     await v3.getByText('Changes in version 3').click();
-    await v3.locator('.diff-summary', { hasText: 'default serve changed' }).waitFor();
+    await v3.locator('.diff-summary', { hasText: 'default on → 25% on · 75% off' }).waitFor();
     assert.ok((await v3.locator('.diff-line.add').count()) > 0);
     assert.ok((await v3.locator('.diff-line.del').count()) > 0);
-    assert.equal(await v3.getByRole('button', { name: /Revert/ }).count(), 0, 'the current version has nothing to revert to');
+    assert.equal(await v3.getByRole('button', { name: /Restore/ }).count(), 0, 'the current version is restored by Undo');
+    await v3.getByRole('button', { name: 'Undo version 3' }).waitFor();
 
-    const revert = page.getByRole('button', { name: 'Revert to version 1' });
+    const revert = page.getByRole('button', { name: 'Restore version 1' });
     await revert.click();
     await page.getByRole('dialog').getByText('production environment').waitFor();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
@@ -193,12 +198,12 @@ describe('rollout plan, guards and history', () => {
     await revert.click();
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('li.version[data-version="4"]').waitFor();
-    await page.getByText('Reverted to version 1: now version 4.').waitFor();
+    await page.getByText('Restored version 1: now version 4.').waitFor();
     const now = await server.admin.get(config);
     assert.equal(now.version, 4);
     assert.equal(now.enabled, false);
     assert.deepEqual(now.default, original.default);
-    assert.match(await page.locator('li.version[data-version="4"]').innerText(), /turned off; default serve changed/);
+    assert.match(await page.locator('li.version[data-version="4"]').innerText(), /restored an earlier version of banner in Production: turned off; default 25% on · 75% off → on/);
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
@@ -320,7 +325,7 @@ describe('rollout plan, guards and history', () => {
     assert.equal(await page.getByRole('button', { name: /New guard|Edit|Delete/ }).count(), 0);
     await page.goto(`${server.url}/#/flags/banner/history?env=production`);
     await page.locator('li.version').first().waitFor();
-    assert.equal(await page.getByRole('button', { name: /Revert/ }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: /Restore|Undo/ }).count(), 0);
     // A flag that does not exist says so.
     await page.goto(`${server.url}/#/flags/no-such-flag/guards`);
     await page.getByText('Could not load the flag').waitFor();

@@ -54,7 +54,7 @@ describe('flags list', () => {
     await page.getByLabel('Name').fill('New checkout');
     await page.getByLabel('Tags (comma-separated)').fill('checkout, payments');
     await page.getByRole('button', { name: 'Create flag' }).click();
-    await page.waitForURL(/#\/flags\/new-checkout$/);
+    await page.waitForURL(/#\/flags\/new-checkout(\?env=[a-z]+)?$/);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Flags' }).click();
     const row = page.locator('tr[data-flag="new-checkout"]');
     await row.waitFor();
@@ -89,7 +89,7 @@ describe('flags list', () => {
     await server.admin.put('/flags/live-flag/environments/staging/default', { rollout: { variant: 'on', percent: 25 } }, config.version);
     await server.admin.post('/flags/live-flag/environments/staging/toggle', { enabled: true }, config.version + 1);
     await row.locator('[data-env="staging"] .switch.on').waitFor();
-    await row.locator('[data-env="staging"]').getByText('on 25%').waitFor();
+    await row.locator('[data-env="staging"]').getByText('On — serves 25% on').waitFor();
     // A flag created elsewhere shows up too.
     await server.admin.post('/flags', { key: 'another-flag', kind: 'boolean' });
     await page.locator('tr[data-flag="another-flag"]').waitFor();

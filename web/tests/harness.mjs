@@ -23,11 +23,13 @@ function binary() {
 
 /**
  * Starts `pennon serve` on a free port with a fresh database in a temporary directory, the first admin
- * created from ADMIN. `env` adds settings (e.g. `PENNON_GUARD_INTERVAL`).
+ * created from ADMIN. `env` adds settings (e.g. `PENNON_GUARD_INTERVAL`). `opts.dir` starts it again on the
+ * database of an earlier server stopped with `stop({keep: true})` (give its address as PENNON_LISTEN).
  * @param {Record<string, string>} [env]
+ * @param {{dir?: string}} [opts]
  */
-export async function startServer(env = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'pennon-web-'));
+export async function startServer(env = {}, opts = {}) {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pennon-web-'));
   const child = spawn(binary(), ['serve'], {
     cwd: dir,
     env: {
@@ -69,14 +71,16 @@ export async function startServer(env = {}) {
     url,
     admin,
     log,
-    async stop() {
+    dir,
+    /** Stops the server; `keep` leaves its database for a restart. @param {{keep?: boolean}} [how] */
+    async stop(how = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!how.keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

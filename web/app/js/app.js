@@ -1,10 +1,11 @@
 // The dashboard's entry point: signs in, draws the top bar, opens the live stream and routes.
 
-import { onSignedOut } from './api.js';
+import { api, onSignedOut } from './api.js';
 import { h, replace } from './dom.js';
+import { keepDraft, restoreDraft } from './draft.js';
 import { environments } from './environments.js';
 import * as live from './live.js';
-import { render, route, navigate } from './router.js';
+import { render, retitle, route, navigate } from './router.js';
 import { session } from './session.js';
 import { loginPage } from './pages/login.js';
 import { registerPages } from './pages/index.js';
@@ -15,20 +16,28 @@ const NAV = [
   ['/segments', 'Segments', 'viewer'],
   ['/audit', 'Audit log', 'viewer'],
   ['/environments', 'Environments', 'viewer'],
+  ['/connect', 'Connect an SDK', 'viewer'],
   ['/users', 'Users', 'admin'],
   ['/tokens', 'API tokens', 'admin'],
 ];
 
 async function start() {
   registerPages(route);
-  onSignedOut(() => showLogin());
+  // A 401 while signed in: the session ended (expired, or the user was disabled).
+  onSignedOut(() => {
+    if (session.user) expired();
+  });
+  document.addEventListener('pennon:retry', () => void render());
   document.getElementById('sign-out')?.addEventListener('click', async () => {
     await session.signOut().catch(() => {});
     showLogin();
   });
   const select = /** @type {HTMLSelectElement} */ (document.getElementById('env-select'));
   select.addEventListener('change', () => environments.select(select.value));
-  environments.onChange(drawEnvironments);
+  environments.onChange(() => {
+    drawEnvironments();
+    retitle();
+  });
   window.addEventListener('hashchange', () => void render());
   document.addEventListener('pennon:navigate', (e) => markNav(/** @type {CustomEvent} */ (e).detail.path));
   live.onChange((c) => {
@@ -51,18 +60,61 @@ async function enter() {
     h('ul', null, NAV.filter(([, , role]) => session.can(/** @type {any} */ (role))).map(([path, label]) =>
       h('li', null, h('a', { href: `#${path}`, dataset: { nav: path } }, label)))));
   await environments.reload().catch(() => {});
-  live.connect();
+  live.connect({
+    // Back after an outage: a page showing a load error loads again; the others are told that changes may
+    // have been missed meanwhile, and reload what they show.
+    reconnected: () => {
+      if (document.querySelector('#view .load-error')) void render();
+      else live.missedChanges();
+    },
+  });
+  watchSession();
   if (!location.hash || location.hash === '#/login') navigate('/flags');
   else await render();
+  const view = document.querySelector('#view > div');
+  if (view instanceof HTMLElement && restoreDraft(view)) {
+    view.prepend(h('p', { class: 'alert alert-info draft-restored', role: 'status' }, 'What you had typed before signing in again is back. It is not saved yet.'));
+  }
 }
 
-function showLogin() {
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let sessionTimer;
+
+/**
+ * Notices the end of the session without waiting for the next action: at the time the sign-in said (and
+ * every few minutes, for sessions signed in elsewhere) it asks the server who we are; a 401 ends it.
+ */
+function watchSession() {
+  clearTimeout(sessionTimer);
+  const at = session.expiresAt;
+  const wait = at ? Math.max(1000, Math.min(at - Date.now() + 500, 300_000)) : 300_000;
+  sessionTimer = setTimeout(async () => {
+    try {
+      await api.get('/auth/me');
+    } catch {
+      // A 401 has ended the session by now; anything else (the server away) is tried again later.
+    }
+    if (session.user) watchSession();
+  }, wait);
+}
+
+/** The session ended while signed in: keep the page's input, stop the stream, and say so at sign-in. */
+function expired() {
+  const view = document.querySelector('#view > div');
+  if (view instanceof HTMLElement) keepDraft(view);
+  showLogin('Your session expired. Sign in again to carry on; what you had typed is kept.');
+}
+
+/** @param {string} [notice] why sign-in is asked for */
+function showLogin(notice) {
+  clearTimeout(sessionTimer);
+  document.title = 'Sign in — Pennon';
   live.disconnect();
   session.clear();
   delete document.body.dataset.role;
   /** @type {HTMLElement} */ (document.getElementById('topbar')).hidden = true;
   replace(/** @type {HTMLElement} */ (document.getElementById('alerts')));
-  loginPage(/** @type {HTMLElement} */ (document.getElementById('view')), enter);
+  loginPage(/** @type {HTMLElement} */ (document.getElementById('view')), enter, notice);
 }
 
 function drawEnvironments() {

@@ -76,3 +76,14 @@ export function time(when) {
   const d = new Date(when);
   return Number.isNaN(d.getTime()) ? when : d.toLocaleString();
 }
+
+/**
+ * A page part that could not be loaded: the reason and a Retry button, which draws the page again
+ * (`pennon:retry`, handled by the app).
+ * @param {string} text
+ * @param {string} [tag] `p`, or `li` inside a list
+ */
+export function loadError(text, tag = 'p') {
+  return h(tag, { class: 'alert alert-danger load-error', role: 'alert' }, text, ' ',
+    h('button', { type: 'button', class: 'button small', onclick: () => document.dispatchEvent(new CustomEvent('pennon:retry')) }, 'Retry'));
+}

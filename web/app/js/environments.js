@@ -27,14 +27,20 @@ export const environments = {
   byKey(key) {
     return list.find((e) => e.key === key);
   },
-  /** @param {string} key */
+  /** Selects an environment; the URL of a page that shows one says which (`?env=`). @param {string} key */
   select(key) {
     localStorage.setItem(STORAGE_KEY, key);
+    markUrl(key);
     listeners.forEach((fn) => fn());
+  },
+  /** Puts the selected environment in the URL of a page that shows one, without drawing it again. */
+  markUrl() {
+    markUrl(this.current);
   },
   async reload() {
     const answer = await api.get('/environments');
     list = answer.items ?? answer;
+    markUrl(this.current);
     listeners.forEach((fn) => fn());
     return list;
   },
@@ -44,3 +50,16 @@ export const environments = {
     return () => listeners.delete(fn);
   },
 };
+
+/** Pages that show one environment: the flags list and a flag's tabs. */
+const SHOWS_ENVIRONMENT = /^\/flags(\/(?!new$)[^/?]+(\/(plan|guards|history))?)?$/;
+
+/** Sets `?env=` in the fragment of a page that shows an environment (history entry replaced). @param {string} key */
+function markUrl(key) {
+  const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
+  if (!key || !SHOWS_ENVIRONMENT.test(path)) return;
+  const params = new URLSearchParams(query);
+  if (params.get('env') === key) return;
+  params.set('env', key);
+  history.replaceState(history.state, '', `#${path}?${params}`);
+}

@@ -122,3 +122,14 @@ export function confirmDialog(message) {
     dialog.showModal();
   });
 }
+
+/**
+ * The confirmation every change in a production environment asks for: true when the environment is not
+ * production, or when the person confirms.
+ * @param {{name: string, production: boolean} | undefined} environment
+ * @param {string} change what will happen, e.g. `Save the default of checkout`
+ */
+export async function confirmProduction(environment, change) {
+  if (!environment?.production) return true;
+  return /** @type {Promise<boolean>} */ (confirmDialog(`${change} in ${environment.name}, a production environment?`));
+}

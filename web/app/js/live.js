@@ -26,18 +26,27 @@ export function onAudit(fn) {
   return () => auditListeners.delete(fn);
 }
 
-/** Opens the stream (EventSource reconnects by itself). */
-export function connect() {
+/**
+ * Opens the stream (EventSource reconnects by itself). `on.reconnected` runs when it is back after an
+ * interruption (the page may have missed changes); `on.interrupted` when it breaks.
+ * @param {{reconnected?: () => void, interrupted?: () => void}} [on]
+ */
+export function connect(on = {}) {
   if (source) return;
   const status = document.getElementById('live-status');
   source = new EventSource('/api/v1/admin/stream');
+  let broken = false;
   source.addEventListener('open', () => {
     if (status) status.textContent = '';
     document.body.dataset.live = 'connected';
+    if (broken) on.reconnected?.();
+    broken = false;
   });
   source.addEventListener('error', () => {
     document.body.dataset.live = 'reconnecting';
     if (status) status.textContent = 'Live updates interrupted; reconnecting…';
+    if (!broken) on.interrupted?.();
+    broken = true;
   });
   source.addEventListener('change', (e) => {
     const change = JSON.parse(/** @type {MessageEvent} */ (e).data);
@@ -50,9 +59,17 @@ export function connect() {
   });
 }
 
+/** Tells the pages that changes may have been missed (the stream was away): they reload what they show. */
+export function missedChanges() {
+  changeListeners.forEach((fn) => fn({ environment: '', revision: 0, kind: 'environment', key: '', op: 'reconnect' }));
+}
+
 export function disconnect() {
   source?.close();
   source = null;
+  document.body.dataset.live = 'closed';
+  const status = document.getElementById('live-status');
+  if (status) status.textContent = '';
 }
 
 /**

@@ -1,5 +1,8 @@
 // Routing by the URL fragment: `#/flags/new-checkout` → the page registered for `/flags/:flag`.
-// A page is `async (view, params) => cleanup?`; the cleanup runs when the next page replaces it.
+// A page is `async (view, params) => cleanup?`; the cleanup runs when the next page replaces it. `?env=` in
+// the fragment selects the environment; each page gets a title from its heading (and tab, and environment).
+
+import { environments } from './environments.js';
 
 /** @typedef {(view: HTMLElement, params: Record<string, string>, query: URLSearchParams) => Promise<(() => void) | void>} Page */
 
@@ -38,6 +41,12 @@ export async function render() {
   // Each render writes into an element of its own: a page still loading when the next one starts would
   // otherwise draw itself over the newer page when its data arrives.
   const view = document.createElement('div');
+  // Until the page draws itself, it says it is loading.
+  const loading = document.createElement('p');
+  loading.className = 'loading';
+  loading.setAttribute('role', 'status');
+  loading.textContent = 'Loading…';
+  view.append(loading);
   /** @type {HTMLElement} */ (document.getElementById('view')).replaceChildren(view);
   if (typeof cleanup === 'function') cleanup();
   cleanup = undefined;
@@ -56,7 +65,12 @@ export async function render() {
     });
     if (!ok) continue;
     document.dispatchEvent(new CustomEvent('pennon:navigate', { detail: { path } }));
+    const named = query.get('env');
+    if (named && environments.byKey(named) && named !== environments.current) environments.select(named);
+    else environments.markUrl();
+    document.title = 'Pennon';
     const done = await r.page(view, params, query);
+    if (mine === generation) document.title = title(view, path);
     // Another page started meanwhile: this one's subscriptions end now instead of outliving it.
     if (mine !== generation) {
       if (typeof done === 'function') done();
@@ -66,9 +80,30 @@ export async function render() {
     return;
   }
   view.textContent = '';
+  document.title = 'Not found — Pennon';
   const h1 = document.createElement('h1');
   h1.textContent = 'Not found';
   const p = document.createElement('p');
   p.textContent = `Nothing lives at ${path}.`;
   view.append(h1, p);
+}
+
+/**
+ * A page's title: its heading, the flag tab open, and the environment where the page shows one — e.g.
+ * `checkout · Rollout plan · Staging — Pennon`.
+ * @param {HTMLElement} view @param {string} path
+ */
+function title(view, path) {
+  const text = (/** @type {Element | null} */ el) => (el?.firstChild?.textContent ?? el?.textContent ?? '').trim();
+  const parts = [text(view.querySelector('h1'))];
+  const tab = view.querySelector('.tabs [aria-current="page"]');
+  if (tab) parts.push(text(tab));
+  if (path.startsWith('/flags') && path !== '/flags/new') parts.push(environments.currentEnv?.name ?? '');
+  return `${parts.filter(Boolean).join(' · ') || 'Pennon'} — Pennon`;
+}
+
+/** Titles the page again (after the environment shown changed). */
+export function retitle() {
+  const view = document.querySelector('#view > div');
+  if (view instanceof HTMLElement) document.title = title(view, current().path);
 }

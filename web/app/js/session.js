@@ -4,6 +4,7 @@
 import { api } from './api.js';
 
 const RANK = { viewer: 0, editor: 1, admin: 2 };
+const EXPIRES_KEY = 'pennon.session-expires';
 
 /** @type {{kind: string, id: number, name: string, role: 'viewer'|'editor'|'admin'} | null} */
 let me = null;
@@ -25,7 +26,13 @@ export const session = {
   async signIn(email, password) {
     const answer = await api.post('/auth/login', { email, password });
     me = answer.user;
+    if (answer.expires_at) localStorage.setItem(EXPIRES_KEY, answer.expires_at);
     return me;
+  },
+  /** When the session ends (RFC 3339), as the sign-in said; null when this browser did not sign it in. */
+  get expiresAt() {
+    const at = Date.parse(localStorage.getItem(EXPIRES_KEY) ?? '');
+    return Number.isNaN(at) ? null : at;
   },
   async signOut() {
     try {
@@ -36,6 +43,7 @@ export const session = {
   },
   clear() {
     me = null;
+    localStorage.removeItem(EXPIRES_KEY);
   },
   /** Whether the caller has at least `role`. @param {'viewer'|'editor'|'admin'} role */
   can(role) {

@@ -80,11 +80,13 @@ async fn fetch(conn: &mut sqlx::AnyConnection, key: &str) -> StoreResult<Environ
 }
 
 impl Store {
-    /// Every environment, by key.
+    /// Every environment, in the order they were made (teams add development, staging, production in that
+    /// order far more often than alphabetically), then by key.
     pub async fn list_environments(&self) -> StoreResult<Vec<Environment>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM environments ORDER BY key")))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM environments ORDER BY created_at, key")))
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(from_row).collect()
     }
 

@@ -26,10 +26,10 @@ pub struct FlagRecord {
 pub struct FlagFilter {
     /// Only flags with this tag.
     pub tag: Option<String>,
-    /// Only flags whose key or name contains this (case-insensitive).
+    /// Only flags whose key, name, description or a tag contains this (case-insensitive).
     pub query: Option<String>,
-    /// Archived flags instead of live ones.
-    pub archived: bool,
+    /// Archived flags (`Some(true)`), live ones (`Some(false)`), or both (`None`).
+    pub archived: Option<bool>,
     /// Keys after this one (the cursor).
     pub after: Option<String>,
     /// Page size.
@@ -75,22 +75,24 @@ fn record_from_row(row: &AnyRow) -> StoreResult<FlagRecord> {
     })
 }
 
-/// The config a flag starts with in every environment: off, serving its off variant.
+/// The config a flag starts with in every environment: off, serving its off variant. A boolean flag's default
+/// is `on`, so that turning it on serves `on` to everyone; other kinds serve their first variant either way.
 pub(crate) fn initial_config(flag: &Flag, environment: &str) -> FlagConfig {
-    let off = if flag.kind == FlagKind::Boolean {
-        "off".to_owned()
+    let (off, default) = if flag.kind == FlagKind::Boolean {
+        ("off".to_owned(), "on".to_owned())
     } else {
-        flag.variants.first().map(|v| v.key.clone()).unwrap_or_default()
+        let first = flag.variants.first().map(|v| v.key.clone()).unwrap_or_default();
+        (first.clone(), first)
     };
     FlagConfig {
         flag: flag.key.clone(),
         environment: environment.to_owned(),
         version: 1,
         enabled: false,
-        off_variant: off.clone(),
+        off_variant: off,
         targets: Vec::new(),
         rules: Vec::new(),
-        default: Serve::Variant(off),
+        default: Serve::Variant(default),
         prerequisites: Vec::new(),
     }
 }
@@ -145,13 +147,14 @@ impl Store {
     pub async fn list_flags(&self, filter: &FlagFilter) -> StoreResult<Vec<FlagRecord>> {
         let pattern = filter.query.as_ref().map(|q| format!("%{}%", q.to_lowercase().replace(['%', '_'], "")));
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {FLAG_COLUMNS} FROM flags f WHERE archived = $1 \
+            "SELECT {FLAG_COLUMNS} FROM flags f WHERE (CAST($1 AS BIGINT) < 0 OR archived = $1) \
              AND (CAST($2 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM flag_tags t WHERE t.flag = f.key AND t.tag = $2)) \
-             AND (CAST($3 AS TEXT) IS NULL OR lower(key) LIKE $3 OR lower(name) LIKE $3) \
+             AND (CAST($3 AS TEXT) IS NULL OR lower(key) LIKE $3 OR lower(name) LIKE $3 OR lower(description) LIKE $3 \
+                  OR EXISTS (SELECT 1 FROM flag_tags t WHERE t.flag = f.key AND lower(t.tag) LIKE $3)) \
              AND (CAST($4 AS TEXT) IS NULL OR key > $4) \
              ORDER BY key LIMIT $5"
         )))
-        .bind(i64::from(filter.archived))
+        .bind(filter.archived.map_or(-1, i64::from))
         .bind(filter.tag.as_deref())
         .bind(pattern)
         .bind(filter.after.as_deref())

@@ -35,7 +35,7 @@ use tokio::sync::Mutex;
 pub use audit::{AuditEntry, AuditFilter};
 pub use configs::{ConfigRecord, ConfigVersion};
 pub use environments::{Environment, EnvironmentPatch, NewEnvironment};
-pub use flag_states::FlagState;
+pub use flag_states::{FlagEnvironmentState, FlagState};
 pub use flags::{FlagFilter, FlagPatch, FlagRecord};
 pub use guard_checks::{
     Breach, BucketTotals, GuardToCheck, GuardTransition, TRANSITIONS_KEPT, apply_action, guard_actor,

@@ -128,6 +128,13 @@ pub(super) async fn plans_in(conn: &mut AnyConnection, environment: &str) -> Sto
     rows.iter().map(plan_from_row).collect()
 }
 
+/// Every plan of the flags whose keys lie between `first` and `last` (inclusive), in every environment.
+pub(super) async fn plans_between(conn: &mut AnyConnection, first: &str, last: &str) -> StoreResult<Vec<PlanRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM plans WHERE flag >= $1 AND flag <= $2 ORDER BY flag, environment");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(first).bind(last).fetch_all(&mut *conn).await?;
+    rows.iter().map(plan_from_row).collect()
+}
+
 /// The plan, after checking that the config exists (so that a missing flag or environment is named).
 pub(super) async fn require_plan(conn: &mut AnyConnection, flag: &str, environment: &str) -> StoreResult<PlanRecord> {
     fetch_config(conn, flag, environment).await?;

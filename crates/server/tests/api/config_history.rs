@@ -70,7 +70,7 @@ async fn revert(db: Db) {
         "serve": { "variant": "on" } });
     app.post(&format!("{CONFIG}/toggle"), json!({ "enabled": true })).await.expect(200); // v2
     app.post(&format!("{CONFIG}/rules"), pro).await.expect(200); // v3
-    app.put(&format!("{CONFIG}/default"), json!({ "variant": "on" })).await.expect(200); // v4
+    app.put(&format!("{CONFIG}/default"), json!({ "variant": "off" })).await.expect(200); // v4
     app.post(&format!("{CONFIG}/toggle"), json!({ "enabled": false })).await.expect(200); // v5
     let ctx = Context::new("u").with("plan", "pro");
     assert_eq!(evaluated(&app, "production", "checkout", &ctx)["reason"]["kind"], "OFF");
@@ -88,7 +88,7 @@ async fn revert(db: Db) {
     assert_eq!(content, old, "version 6 has version 3's content");
     let eval = evaluated(&app, "production", "checkout", &ctx);
     assert_eq!((eval["reason"]["rule_id"].clone(), eval["version"].clone()), (json!("pro"), json!(6)));
-    assert_eq!(evaluated(&app, "production", "checkout", &Context::new("x"))["variant"], "off");
+    assert_eq!(evaluated(&app, "production", "checkout", &Context::new("x"))["variant"], "on", "version 3's default");
 
     let history = app.get(&format!("{CONFIG}/history?limit=1")).await.expect(200);
     assert_eq!(history.body["items"][0]["action"], "config.revert");

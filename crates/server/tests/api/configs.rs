@@ -280,7 +280,7 @@ async fn targets_and_prerequisites(db: Db) {
     assert_eq!(set.await.expect(200).body["targets"][0]["keys"], json!(["alice", "bob"]));
     assert_eq!(evaluated(&app, "production", "checkout", &Context::new("bob"))["reason"]["kind"], "TARGET_MATCH");
     assert_eq!(evaluated(&app, "production", "checkout", &Context::new("bob"))["variant"], "on");
-    assert_eq!(evaluated(&app, "production", "checkout", &Context::new("carol"))["variant"], "off");
+    assert_eq!(evaluated(&app, "production", "checkout", &Context::new("carol"))["reason"]["kind"], "FALLTHROUGH");
 
     let twice =
         json!({ "targets": [{ "variant": "on", "keys": ["alice"] }, { "variant": "off", "keys": ["", "alice"] }] });

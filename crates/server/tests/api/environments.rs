@@ -20,7 +20,7 @@ async fn create_list_get_rename_delete(db: Db) {
 
     let list = app.get("/api/v1/environments").await.expect(200);
     let keys: Vec<_> = list.body["items"].as_array().unwrap().iter().map(|e| e["key"].clone()).collect();
-    assert_eq!(keys, vec![json!("production"), json!("staging")]);
+    assert_eq!(keys, vec![json!("staging"), json!("production")], "in the order they were made");
 
     let renamed = app.patch("/api/v1/environments/staging", json!({ "name": "Pre-production", "version": 1 })).await;
     assert_eq!(renamed.expect(200).body["name"], "Pre-production");

@@ -74,12 +74,18 @@ async fn create_and_get(db: Db) {
     assert_eq!(production["version"], 1);
     assert_eq!(production["enabled"], false);
     assert_eq!(production["off_variant"], "off");
-    assert_eq!(production["default"], json!({ "variant": "off" }));
+    assert_eq!(production["default"], json!({ "variant": "on" }), "a boolean flag turned on serves on");
 
     // Evaluation sees the new flag as soon as the answer is out: off.
     let eval = evaluated(&app, "production", "new-checkout", &Context::new("user-1"));
     assert_eq!(eval["variant"], "off");
     assert_eq!(eval["reason"]["kind"], "OFF");
+
+    // Turned on, with nothing else changed, it serves on to everyone.
+    app.post("/api/v1/flags/new-checkout/environments/production/toggle", json!({ "enabled": true })).await.expect(200);
+    let eval = evaluated(&app, "production", "new-checkout", &Context::new("user-1"));
+    assert_eq!((&eval["variant"], &eval["value"]), (&json!("on"), &json!(true)));
+    assert_eq!(eval["reason"]["kind"], "FALLTHROUGH");
 
     // A string flag starts off serving its first variant; a later environment gets the flag too.
     colour_flag(&app, "button-colour").await;

@@ -56,7 +56,7 @@ async fn keys_bind_their_environment(db: Db) {
         .await
         .expect(200);
     assert_eq!(ofrep.body["key"], "beta");
-    assert_eq!(ofrep.body["value"], false, "on, serving its default");
+    assert_eq!(ofrep.body["value"], true, "on, serving its default");
     // SDK keys are no admin credentials.
     app.call(Method::GET, "/api/v1/flags", None, &[("authorization", &format!("Bearer {client}"))]).await.expect(403);
 }

@@ -16,6 +16,7 @@ mod cors;
 mod environments;
 mod evaluate;
 mod failed_writes;
+mod flag_list;
 mod flag_setup;
 mod flag_states;
 mod flags;

@@ -2,6 +2,7 @@
 // which fields changed, the object before and after, and any detail (e.g. a guard breach's evidence).
 
 import { h, time } from '../dom.js';
+import { auditSentence } from './sentences.js';
 
 /** @param {string} s */
 const enc = encodeURIComponent;
@@ -63,7 +64,9 @@ export function auditRows(a, fresh = false) {
   const row = h('tr', { class: fresh ? 'audit-row fresh' : 'audit-row', dataset: { id: String(a.id), action: a.action } },
     h('td', { class: 'when' }, h('time', { datetime: a.at }, time(a.at))),
     h('td', { class: 'who' }, a.actor),
-    h('td', { class: 'action' }, h('code', null, a.action), a.action === 'guard.breach' ? h('span', { class: 'badge danger' }, 'breach') : null),
+    h('td', { class: 'action' }, h('span', { class: 'sentence' }, `${auditSentence(a)}.`),
+      a.action === 'guard.breach' ? h('span', { class: 'badge danger' }, 'breach') : null,
+      h('div', null, h('code', { class: 'hint' }, a.action))),
     h('td', { class: 'target' }, target(a), a.environment && !a.flag && a.resource !== 'environment' ? h('div', { class: 'hint' }, a.environment) : null),
     h('td', { class: 'version' }, a.version ?? '—'),
     h('td', null, toggle));

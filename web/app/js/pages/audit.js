@@ -51,7 +51,7 @@ export async function auditPage(view, _params, query) {
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, 'When'),
       h('th', { scope: 'col' }, 'Who'),
-      h('th', { scope: 'col' }, 'Action'),
+      h('th', { scope: 'col' }, 'What happened'),
       h('th', { scope: 'col' }, 'Target'),
       h('th', { scope: 'col' }, 'Version'),
       h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Details')))),
@@ -71,7 +71,9 @@ export async function auditPage(view, _params, query) {
   const shown = new Set();
   /** @param {any[]} items @param {'append'|'prepend'} where @param {boolean} [fresh] */
   const add = (items, where, fresh = false) => {
-    const rows = items.filter((a) => !shown.has(a.id)).flatMap((a) => {
+    // A plan's step is one row: the plan's own entry (plan.advance ...) says it; the config change the step
+    // made (config.plan.advance ...) is the same event and shows in the flag's History.
+    const rows = items.filter((a) => !shown.has(a.id) && !String(a.action).startsWith('config.plan.')).flatMap((a) => {
       shown.add(a.id);
       return auditRows(a, fresh);
     });

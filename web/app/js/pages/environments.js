@@ -1,7 +1,7 @@
 // The environments list (production mark, revision) and, for admins, the form creating one.
 
 import { api } from '../api.js';
-import { field, h, replace, time } from '../dom.js';
+import { field, h, loadError, replace, time } from '../dom.js';
 import { environments } from '../environments.js';
 import { showError } from '../forms.js';
 import { debounce, onChange } from '../live.js';
@@ -23,7 +23,7 @@ export async function environmentsPage(view) {
       const list = await environments.reload();
       draw(table, list);
     } catch (e) {
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load environments: ${e instanceof Error ? e.message : e}`));
+      replace(table, loadError(`Could not load environments: ${e instanceof Error ? e.message : e}`));
     }
   };
   await load();

@@ -7,19 +7,39 @@ import { h } from '../dom.js';
 export const percent = (weight) => `${Number((weight / 1000).toFixed(3))}%`;
 
 /**
- * @param {any} flag the definition (for the kind)
- * @param {any} config the config in one environment
+ * What a Serve gives, in words: `on`, `25% on`, `red 50% · green 50%`.
+ * @param {any} flag the definition (for the kind) @param {any} serve
  */
-export function serveSummary(flag, config) {
-  if (!config.enabled) return `off → ${config.off_variant}`;
-  const serve = config.default;
+export function serveWords(flag, serve) {
   if (serve?.variant !== undefined) return serve.variant;
   const weights = serve?.split?.weights ?? [];
   if (flag.kind === 'boolean') {
     const on = weights.find((/** @type {any} */ w) => w.variant === 'on');
-    return `on ${percent(on?.weight ?? 0)}`;
+    return `${percent(on?.weight ?? 0)} on`;
   }
   return weights.filter((/** @type {any} */ w) => w.weight > 0).map((/** @type {any} */ w) => `${w.variant} ${percent(w.weight)}`).join(' · ');
+}
+
+/**
+ * What a flag serves in one environment, in a sentence: `On — serves on`, `Off — would serve 25% on`, or for
+ * a flag whose off variant is not plainly "off", `Off — serves blue; would serve red`. Rules and targets are
+ * mentioned because they serve before the default.
+ * @param {any} flag the definition (for the kind)
+ * @param {any} config the config in one environment
+ */
+export function serveSummary(flag, config) {
+  const what = serveWords(flag, config.default);
+  // A whole config lists its rules and targets; the flags list's cells count them.
+  const rules = Array.isArray(config.rules) ? config.rules.length : (config.rules ?? 0);
+  const targeted = Array.isArray(config.targets)
+    ? config.targets.reduce((n, /** @type {any} */ t) => n + t.keys.length, 0) : (config.targets ?? 0);
+  const extra = [rules ? `${rules} rule${rules === 1 ? '' : 's'}` : '', targeted ? `${targeted} target${targeted === 1 ? '' : 's'}` : ''].filter(Boolean);
+  const after = extra.length ? ` (after ${extra.join(', ')})` : '';
+  if (config.enabled) return `On — serves ${what}${after}`;
+  // Off, it serves the off variant; say what turning it on would change, unless that is the same.
+  if (!after && config.default?.variant === config.off_variant) return `Off — serves ${config.off_variant}`;
+  const off = flag.kind === 'boolean' && config.off_variant === 'off' ? '' : `serves ${config.off_variant}; `;
+  return `Off — ${off}would serve ${what}${after}`;
 }
 
 /** @typedef {{flag: string, enabled: boolean, version: number, plan?: {state: string, current_step: number, step_count: number, current_percent: number, variant: string, next_step_at?: string | null} | null, guards: {healthy: number, insufficient_data: number, breached: number}}} FlagState */

@@ -1,33 +1,57 @@
-// The flags list (search, tag filter, each flag's state in every environment, a quick toggle) and the new-flag form.
+// The flags list: search, tag filter, each flag's state in every environment with a quick toggle. One request
+// (`GET /flags?environments=true`) brings a page of up to 500 flags with their state everywhere.
 
 import { api, ApiError, seg } from '../api.js';
-import { field, h, replace } from '../dom.js';
+import { field, h, loadError, replace, time } from '../dom.js';
 import { environments } from '../environments.js';
 import { confirmDialog, showError } from '../forms.js';
 import { debounce, onAudit, onChange } from '../live.js';
-import { navigate } from '../router.js';
 import { session } from '../session.js';
 import { serveSummary, stateCells } from './flag-state.js';
 
+/** Flags per request: the API's largest page. */
+const PAGE = 500;
+
 /** @type {import('../router.js').Page} */
 export async function flagsPage(view, _params, query) {
-  const q = h('input', { type: 'search', name: 'q', value: query.get('q') ?? '', placeholder: 'Key or name' });
+  const q = h('input', { type: 'search', name: 'q', value: query.get('q') ?? '', placeholder: 'Key, name, tag or description' });
   const tag = h('input', { type: 'text', name: 'tag', value: query.get('tag') ?? '', placeholder: 'Any tag' });
-  const archived = h('input', { type: 'checkbox', name: 'archived', checked: query.get('archived') === 'true' });
-  const table = h('div', { class: 'table-wrap' });
+  const archived = h('input', { type: 'checkbox', name: 'archived', checked: query.get('archived') === 'include' || query.get('archived') === 'true' });
+  const table = h('div', { class: 'table-wrap', 'aria-busy': 'true' }, h('p', { class: 'loading', role: 'status' }, 'Loading flags…'));
   const more = h('div', { class: 'more' });
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter flags' },
     field('Search', q), field('Tag', tag),
-    h('label', { class: 'check' }, archived, ' Archived'),
+    h('label', { class: 'check' }, archived, ' Include archived'),
     h('button', { type: 'submit', class: 'button' }, 'Filter'));
+  const filter = { q: query.get('q') ?? '', tag: query.get('tag') ?? '', archived: archived.checked ? 'include' : '', environments: true };
+  const [sortBy, sortDir] = (query.get('sort') ?? 'key-asc').split('-');
+  const sort = { by: sortBy === 'changed' ? 'changed' : 'key', dir: sortDir === 'desc' ? 'desc' : 'asc' };
+  /** The filters and sort in the URL, without drawing the page again. */
+  const remember = () => {
+    const params = new URLSearchParams();
+    if (filter.q) params.set('q', filter.q);
+    if (filter.tag) params.set('tag', filter.tag);
+    if (filter.archived) params.set('archived', filter.archived);
+    if (sort.by !== 'key' || sort.dir !== 'asc') params.set('sort', `${sort.by}-${sort.dir}`);
+    if (environments.current) params.set('env', environments.current);
+    history.replaceState(null, '', `#/flags${params.size ? `?${params}` : ''}`);
+  };
+  const apply = () => {
+    filter.q = /** @type {HTMLInputElement} */ (q).value.trim();
+    filter.tag = /** @type {HTMLInputElement} */ (tag).value.trim();
+    filter.archived = /** @type {HTMLInputElement} */ (archived).checked ? 'include' : '';
+    remember();
+    flags = [];
+    void load();
+  };
+  // Search as you type: a pause in typing asks again.
+  const typed = debounce(apply, 250);
+  q.addEventListener('input', typed);
+  tag.addEventListener('input', typed);
+  archived.addEventListener('change', apply);
   filters.addEventListener('submit', (e) => {
     e.preventDefault();
-    const params = new URLSearchParams();
-    const [qv, tv] = [/** @type {HTMLInputElement} */ (q).value.trim(), /** @type {HTMLInputElement} */ (tag).value.trim()];
-    if (qv) params.set('q', qv);
-    if (tv) params.set('tag', tv);
-    if (/** @type {HTMLInputElement} */ (archived).checked) params.set('archived', 'true');
-    navigate(`/flags${params.size ? `?${params}` : ''}`);
+    apply();
   });
   replace(view,
     h('div', { class: 'page-head' },
@@ -37,18 +61,57 @@ export async function flagsPage(view, _params, query) {
 
   /** @type {any[]} */
   let flags = [];
+  /** @type {string | undefined} */
+  let cursor;
+  /** One page after `after`. @param {string | undefined} after */
+  const fetchPage = (after) => api.get('/flags', { ...filter, limit: PAGE, cursor: after });
+  const draw = () => {
+    drawTable(table, sorted(flags, sort), load, sort, (/** @type {'key' | 'changed'} */ by) => {
+      sort.dir = sort.by === by && sort.dir === 'asc' ? 'desc' : sort.by !== by && by === 'changed' ? 'desc' : 'asc';
+      sort.by = by;
+      remember();
+      draw();
+      /** @type {HTMLElement | null} */ (table.querySelector(`[data-sort="${by}"]`))?.focus();
+    });
+    table.setAttribute('aria-busy', 'false');
+    replace(more, cursor ? h('button', { type: 'button', class: 'button', onclick: loadMore }, 'Load more flags') : null);
+  };
+  /** Counts loads, so that an answer to an older search cannot replace a newer one. */
+  let loads = 0;
   const load = async () => {
+    loads += 1;
+    const mine = loads;
     try {
-      const page = await api.get('/flags', { q: query.get('q'), tag: query.get('tag'), archived: query.get('archived'), limit: 100 });
-      flags = page.items;
-      const [details, states] = await Promise.all([
-        Promise.all(flags.map((f) => api.get(`/flags/${seg(f.key)}`))),
-        flagStates(),
-      ]);
-      drawTable(table, details, states, load);
-      replace(more, page.next_cursor ? h('p', { class: 'hint' }, 'Showing the first 100 flags; narrow the search to see others.') : null);
+      // As many flags as were shown before stay in view.
+      const shown = Math.max(flags.length, 1);
+      const page = await fetchPage(undefined);
+      /** @type {any[]} */
+      let items = page.items;
+      cursor = page.next_cursor;
+      while (items.length < shown && cursor) {
+        const next = await fetchPage(cursor);
+        items = [...items, ...next.items];
+        cursor = next.next_cursor;
+      }
+      if (mine !== loads) return;
+      flags = items;
+      draw();
     } catch (e) {
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load flags: ${e instanceof Error ? e.message : e}`));
+      table.setAttribute('aria-busy', 'false');
+      replace(table, loadError(`Could not load flags: ${e instanceof Error ? e.message : e}`));
+    }
+  };
+  const loadMore = async (/** @type {Event} */ e) => {
+    const button = /** @type {HTMLButtonElement} */ (e.currentTarget);
+    button.disabled = true;
+    button.textContent = 'Loading…';
+    try {
+      const page = await fetchPage(cursor);
+      flags = [...flags, ...page.items];
+      cursor = page.next_cursor;
+      draw();
+    } catch (err) {
+      showError(more, err);
     }
   };
   await load();
@@ -69,22 +132,34 @@ export async function flagsPage(view, _params, query) {
 }
 
 /**
- * Every flag's plan step and guard states, one request per environment: environment key → flag key → state.
- * @returns {Promise<Map<string, Map<string, import('./flag-state.js').FlagState>>>}
+ * The flags in the order asked for: by key, or by last change (the newest first when descending).
+ * @param {any[]} flags @param {{by: string, dir: string}} sort
  */
-async function flagStates() {
-  const answers = await Promise.all(environments.list.map((e) =>
-    api.get(`/environments/${seg(e.key)}/flag-states`).catch(() => ({ items: [] }))));
-  return new Map(environments.list.map((e, i) => [e.key, new Map(answers[i].items.map((/** @type {any} */ s) => [s.flag, s]))]));
+function sorted(flags, sort) {
+  const key = sort.by === 'changed' ? (/** @type {any} */ f) => f.changed_at ?? f.updated_at : (/** @type {any} */ f) => f.key;
+  const out = [...flags].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return sort.dir === 'desc' ? out.reverse() : out;
+}
+
+/** A time as people say it: `just now`, `5 min ago`, `3 h ago`, `2 days ago`, else the date. @param {string} when */
+export function ago(when) {
+  const seconds = (Date.now() - Date.parse(when)) / 1000;
+  if (!Number.isFinite(seconds)) return when;
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  if (seconds < 86400 * 30) return `${Math.floor(seconds / 86400)} day${seconds < 86400 * 2 ? '' : 's'} ago`;
+  return new Date(when).toLocaleDateString();
 }
 
 /**
  * @param {HTMLElement} table
- * @param {any[]} flags FlagDetail: the definition plus `environments` (config by environment key)
- * @param {Map<string, Map<string, any>>} states from `flagStates`
+ * @param {any[]} flags list items: the definition plus `environments` (the state by environment key)
  * @param {() => Promise<void>} reload
+ * @param {{by: string, dir: string}} sort
+ * @param {(by: 'key' | 'changed') => void} sortBy
  */
-function drawTable(table, flags, states, reload) {
+function drawTable(table, flags, reload, sort, sortBy) {
   if (!flags.length) {
     replace(table, h('p', { class: 'empty' }, 'No flags match.'));
     return;
@@ -93,93 +168,67 @@ function drawTable(table, flags, states, reload) {
   const current = environments.current;
   replace(table, h('table', { class: 'flags' },
     h('thead', null, h('tr', null,
-      h('th', { scope: 'col' }, 'Flag'),
+      sortable('Flag', 'key', sort, sortBy),
       h('th', { scope: 'col' }, 'Tags'),
+      sortable('Last changed', 'changed', sort, sortBy),
       envs.map((e) => h('th', { scope: 'col', class: e.key === current ? 'current-env' : null }, e.name)))),
     h('tbody', null, flags.map((flag) => h('tr', { dataset: { flag: flag.key } },
       h('th', { scope: 'row' },
         h('a', { href: `#/flags/${seg(flag.key)}` }, flag.name || flag.key),
         flag.name && flag.name !== flag.key ? h('div', { class: 'key' }, flag.key) : null,
         flag.archived ? h('span', { class: 'badge' }, 'archived') : null),
-      h('td', null, flag.tags.map((t) => h('a', { class: 'tag', href: `#/flags?tag=${encodeURIComponent(t)}` }, t))),
-      envs.map((env) => envCell(flag, env, states.get(env.key)?.get(flag.key), reload)))))));
+      h('td', null, flag.tags.map((/** @type {string} */ t) => h('a', { class: 'tag', href: `#/flags?tag=${encodeURIComponent(t)}` }, t))),
+      h('td', { class: 'changed' }, flag.changed_at ? h('time', { datetime: flag.changed_at, title: time(flag.changed_at) }, ago(flag.changed_at)) : '—'),
+      envs.map((env) => envCell(flag, env, reload)))))));
 }
 
-/** @param {any} flag @param {any} env @param {any} state its plan and guards there @param {() => Promise<void>} reload */
-function envCell(flag, env, state, reload) {
-  const config = flag.environments?.[env.key];
+/**
+ * A column head that sorts the list, saying how it is sorted now.
+ * @param {string} label @param {'key' | 'changed'} by @param {{by: string, dir: string}} sort @param {(by: 'key' | 'changed') => void} sortBy
+ */
+function sortable(label, by, sort, sortBy) {
+  const active = sort.by === by;
+  return h('th', { scope: 'col', 'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none' },
+    h('button', { type: 'button', class: 'sort', dataset: { sort: by }, onclick: () => sortBy(by) },
+      label, h('span', { 'aria-hidden': 'true' }, active ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : ' ↕')));
+}
+
+/** @param {any} flag @param {any} env @param {() => Promise<void>} reload */
+function envCell(flag, env, reload) {
+  const state = flag.environments?.[env.key];
   const cell = h('td', { class: env.key === environments.current ? 'current-env' : null, dataset: { env: env.key } });
-  if (!config) {
+  if (!state) {
     replace(cell, '—');
     return cell;
   }
-  const toggle = h('button', {
+  const canToggle = session.can('editor') && !flag.archived;
+  const toggle = /** @type {HTMLButtonElement} */ (h('button', {
     type: 'button',
-    class: `switch ${config.enabled ? 'on' : 'off'}`,
+    class: `switch ${state.enabled ? 'on' : 'off'}`,
     role: 'switch',
-    'aria-checked': String(config.enabled),
+    'aria-checked': String(state.enabled),
     'aria-label': `${flag.key} in ${env.name}`,
-    disabled: !session.can('editor') || flag.archived,
+    disabled: !canToggle,
     onclick: async () => {
-      const enable = !config.enabled;
-      if (env.production && !(await confirmDialog(`Turn ${flag.key} ${enable ? 'on' : 'off'} in ${env.name}, a production environment?`))) return;
+      // Disabled at once, so that a second quick click sends nothing.
+      if (toggle.getAttribute('aria-busy') === 'true') return;
+      toggle.disabled = true;
+      toggle.setAttribute('aria-busy', 'true');
+      const enable = !state.enabled;
+      if (env.production && !(await confirmDialog(`Turn ${flag.key} ${enable ? 'on' : 'off'} in ${env.name}, a production environment?`))) {
+        toggle.disabled = false;
+        toggle.removeAttribute('aria-busy');
+        return;
+      }
       try {
-        await api.post(`/flags/${seg(flag.key)}/environments/${seg(env.key)}/toggle`, { enabled: enable }, config.version);
+        await api.post(`/flags/${seg(flag.key)}/environments/${seg(env.key)}/toggle`, { enabled: enable }, state.version);
         await reload();
       } catch (e) {
         showError(cell, e instanceof ApiError && e.status === 409 ? new Error('Changed meanwhile; reloaded.') : e);
         await reload();
       }
     },
-  }, h('span', { class: 'visually-hidden' }, config.enabled ? 'On' : 'Off'));
-  replace(cell, h('div', { class: 'env-state' }, toggle, h('span', { class: 'serve' }, serveSummary(flag, config)), stateCells(flag.key, env.key, state)));
+  }, h('span', { class: 'visually-hidden' }, state.enabled ? 'On' : 'Off')));
+  replace(cell, h('div', { class: 'env-state' }, toggle, h('span', { class: 'serve' }, serveSummary(flag, state)), stateCells(flag.key, env.key, state)));
   return cell;
-}
-
-/** @type {import('../router.js').Page} */
-export async function newFlagPage(view) {
-  const key = h('input', { name: 'key', required: true, autocomplete: 'off' });
-  const name = h('input', { name: 'name' });
-  const kind = h('select', { name: 'kind' }, ['boolean', 'string', 'number', 'json'].map((k) => h('option', { value: k }, k)));
-  const variants = h('textarea', { name: 'variants', rows: 4, placeholder: '{"key": "blue", "value": "blue"}, one per line' });
-  const variantsField = field('Variants (one JSON object per line)', variants, { path: 'variants', hint: 'A boolean flag gets on/off by itself.' });
-  variantsField.hidden = true;
-  kind.addEventListener('change', () => {
-    variantsField.hidden = /** @type {HTMLSelectElement} */ (kind).value === 'boolean';
-  });
-  const tags = h('input', { name: 'tags', placeholder: 'checkout, team-payments' });
-  const description = h('textarea', { name: 'description', rows: 2 });
-  const form = h('form', { class: 'card form' },
-    field('Key', key, { path: 'key', hint: 'Lower case letters, digits, dot, dash, underscore. Cannot change later.' }),
-    field('Name', name, { path: 'name' }),
-    field('Kind', kind, { path: 'kind' }),
-    variantsField,
-    field('Tags (comma-separated)', tags, { path: 'tags' }),
-    field('Description', description, { path: 'description' }),
-    h('div', { class: 'actions' }, h('a', { class: 'button subtle', href: '#/flags' }, 'Cancel'), h('button', { type: 'submit', class: 'button primary' }, 'Create flag')));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const v = (/** @type {any} */ el) => el.value.trim();
-    /** @type {any} */
-    const body = { key: v(key), kind: v(kind), tags: v(tags) ? v(tags).split(',').map((/** @type {string} */ t) => t.trim()).filter(Boolean) : [] };
-    if (v(name)) body.name = v(name);
-    if (v(description)) body.description = v(description);
-    try {
-      if (body.kind !== 'boolean') {
-        body.variants = v(variants).split('\n').filter(Boolean).map((/** @type {string} */ line, /** @type {number} */ i) => {
-          try {
-            return JSON.parse(line);
-          } catch {
-            throw new ApiError(422, { errors: [{ path: `variants[${i}]`, message: 'not a JSON object' }] });
-          }
-        });
-      }
-      await api.post('/flags', body);
-      navigate(`/flags/${encodeURIComponent(body.key)}`);
-    } catch (err) {
-      showError(form, err);
-    }
-  });
-  replace(view, h('h1', null, 'New flag'), form);
-  key.focus();
 }

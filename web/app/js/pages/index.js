@@ -1,11 +1,13 @@
 // Every page and the path it answers. Flag pages share the header of pages/flag/header.js.
 
-import { flagsPage, newFlagPage } from './flags.js';
+import { flagsPage } from './flags.js';
+import { newFlagPage } from './new-flag.js';
 import { guardsPage } from './flag/guards.js';
 import { historyPage } from './flag/history.js';
 import { planPage } from './flag/plan.js';
 import { targetingPage } from './flag/targeting.js';
 import { auditPage } from './audit.js';
+import { connectPage } from './connect.js';
 import { environmentPage } from './environment.js';
 import { environmentsPage } from './environments.js';
 import { segmentPage } from './segment-form.js';
@@ -25,6 +27,7 @@ export function registerPages(route) {
   route('/segments/new', segmentPage);
   route('/segments/:segment', segmentPage);
   route('/audit', auditPage);
+  route('/connect', connectPage);
   route('/environments', environmentsPage);
   route('/environments/:env', environmentPage);
   route('/users', usersPage);

@@ -2,7 +2,7 @@
 // A new secret is shown once, in this page's memory only.
 
 import { api, seg } from '../api.js';
-import { field, h, replace, time } from '../dom.js';
+import { field, h, loadError, replace, time } from '../dom.js';
 import { confirmDialog, showError } from '../forms.js';
 import { secretOnce } from './secret-once.js';
 
@@ -18,7 +18,7 @@ export function keysSection(env) {
       const answer = await api.get(base);
       draw(answer.items);
     } catch (e) {
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load keys: ${e instanceof Error ? e.message : e}`));
+      replace(table, loadError(`Could not load keys: ${e instanceof Error ? e.message : e}`));
     }
   };
   /** @param {any} created the key with its secret */

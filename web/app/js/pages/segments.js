@@ -2,7 +2,7 @@
 // uses the segment: the refusal names the flags).
 
 import { api, seg } from '../api.js';
-import { h, replace, time } from '../dom.js';
+import { h, loadError, replace, time } from '../dom.js';
 import { banner, confirmDialog } from '../forms.js';
 import { debounce, onChange } from '../live.js';
 import { session } from '../session.js';
@@ -41,7 +41,7 @@ export async function segmentsPage(view) {
     try {
       draw(table, await loadSegments(), status, load);
     } catch (e) {
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load segments: ${e instanceof Error ? e.message : e}`));
+      replace(table, loadError(`Could not load segments: ${e instanceof Error ? e.message : e}`));
     }
   };
   await load();

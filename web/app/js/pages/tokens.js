@@ -1,7 +1,7 @@
 // API tokens for automation (admins only): the list, creating one (its secret shown once), revoking one.
 
 import { api } from '../api.js';
-import { field, h, replace, time } from '../dom.js';
+import { field, h, loadError, replace, time } from '../dom.js';
 import { confirmDialog, showError } from '../forms.js';
 import { debounce, onAudit } from '../live.js';
 import { session } from '../session.js';
@@ -20,7 +20,7 @@ export async function tokensPage(view) {
     try {
       draw((await api.get('/tokens')).items);
     } catch (e) {
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load tokens: ${e instanceof Error ? e.message : e}`));
+      replace(table, loadError(`Could not load tokens: ${e instanceof Error ? e.message : e}`));
     }
   };
 

@@ -1,7 +1,7 @@
 // Users (admins only): the list, creating one (email, password, role), changing a role, disabling and enabling.
 
 import { api } from '../api.js';
-import { field, h, replace, time } from '../dom.js';
+import { field, h, loadError, replace, time } from '../dom.js';
 import { confirmDialog, showError } from '../forms.js';
 import { debounce, onAudit } from '../live.js';
 import { session } from '../session.js';
@@ -23,7 +23,7 @@ export async function usersPage(view) {
     try {
       draw((await api.get('/users')).items);
     } catch (e) {
-      replace(table, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load users: ${e instanceof Error ? e.message : e}`));
+      replace(table, loadError(`Could not load users: ${e instanceof Error ? e.message : e}`));
     }
   };
 
@@ -38,7 +38,12 @@ export async function usersPage(view) {
         h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
       h('tbody', null, users.map((u) => {
         const role = roleSelect(u.role, { 'aria-label': `Role of ${u.email}`, disabled: u.disabled });
-        role.addEventListener('change', () => void update(u, { role: /** @type {HTMLSelectElement} */ (role).value }));
+        // A select changes on a single arrow key: ask before the role really changes, and put it back if not.
+        role.addEventListener('change', async () => {
+          const next = /** @type {HTMLSelectElement} */ (role).value;
+          if (await confirmDialog(`Change the role of ${u.email} from ${u.role} to ${next}?`)) await update(u, { role: next });
+          else /** @type {HTMLSelectElement} */ (role).value = u.role;
+        });
         return h('tr', { dataset: { user: u.email } },
           h('th', { scope: 'row' }, u.email, session.user?.name === u.email ? h('span', { class: 'badge' }, 'you') : null),
           h('td', null, role),

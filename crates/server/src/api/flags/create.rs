@@ -1,4 +1,4 @@
-//! `POST /flags`: define a flag; it starts off in every environment.
+//! `POST /flags`: define a flag; it starts off in every environment (a boolean flag's default is `on`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -53,7 +53,8 @@ fn new_salt() -> String {
 }
 
 /// Create a flag. It gets a random salt and starts disabled, serving its off variant (`off`, or the first
-/// variant), in every environment.
+/// variant), in every environment. Its default, served once it is turned on, is `on` for a boolean flag (the
+/// first variant for other kinds), so turning a new boolean flag on serves `on` to everyone.
 #[utoipa::path(post, path = "/api/v1/flags", tag = "flags", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = CreateFlag,
     responses((status = 201, body = FlagBody, description = "Created; `ETag` is the definition's version"),
         (status = 400, body = ProblemBody), (status = 409, body = ProblemBody, description = "The key is taken"),

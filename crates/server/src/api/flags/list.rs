@@ -1,15 +1,33 @@
-//! `GET /flags`: a page of flag definitions, filtered.
+//! `GET /flags`: a page of flag definitions, filtered; with `environments=true`, each flag's state in every
+//! environment too, so that the flags list is one request.
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use pennon_engine::Serve;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::super::common::{Page, decode_cursor, page_limit};
+use super::super::common::{Page, decode_cursor, page_limit, rfc3339};
+use super::super::flag_states::{GuardCounts, PlanStepBody};
 use super::FlagBody;
 use crate::app::state::AppState;
 use crate::auth::Viewer;
 use crate::http::error::{ApiError, Json, ProblemBody, Query};
-use crate::store::FlagFilter;
+use crate::store::{FlagEnvironmentState, FlagFilter};
+
+/// Which flags the list holds by their archived mark.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum ArchivedFilter {
+    /// Live flags only (the default).
+    #[default]
+    False,
+    /// Archived flags only.
+    True,
+    /// Both.
+    Include,
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -17,34 +35,126 @@ use crate::store::FlagFilter;
 pub(super) struct ListParams {
     /// Only flags with this tag.
     tag: Option<String>,
-    /// Only flags whose key or name contains this text (case-insensitive).
+    /// Only flags whose key, name, description or one of whose tags contains this text (case-insensitive).
     q: Option<String>,
-    /// `true` lists archived flags instead of live ones.
-    archived: Option<bool>,
+    /// `false` (default) lists live flags, `true` archived ones instead, `include` both.
+    #[param(value_type = Option<ArchivedFilter>)]
+    archived: Option<ArchivedFilter>,
+    /// `true` adds each flag's state in every environment (`environments`) and when it last changed
+    /// (`changed_at`).
+    environments: Option<bool>,
     /// From a previous page's `next_cursor`.
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
     limit: Option<u32>,
 }
 
-/// List flags by key, a page at a time.
+/// A flag in the list: its definition and, when asked for, its state in every environment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagListItem {
+    /// The definition.
+    #[serde(flatten)]
+    pub flag: FlagBody,
+    /// With `environments=true`: the flag's state in each environment, by environment key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environments: Option<BTreeMap<String, FlagCell>>,
+    /// With `environments=true`: the last change to the definition or to any environment's config (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+}
+
+/// A flag's state in one environment, as the flags list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagCell {
+    /// Whether the config is on.
+    pub enabled: bool,
+    /// The config's version (for `If-Match` on a toggle).
+    pub version: u64,
+    /// What it serves when off.
+    pub off_variant: String,
+    /// What it serves when on and no target or rule matched.
+    pub default: Serve,
+    /// How many rules it has.
+    pub rules: usize,
+    /// How many context keys are targeted individually.
+    pub targets: usize,
+    /// How many prerequisites it has.
+    pub prerequisites: usize,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Who changed the config last.
+    pub updated_by: String,
+    /// Its rollout plan's step, when it has a plan.
+    pub plan: Option<PlanStepBody>,
+    /// How many of its guards are in each state.
+    pub guards: GuardCounts,
+}
+
+impl From<FlagEnvironmentState> for FlagCell {
+    fn from(s: FlagEnvironmentState) -> Self {
+        let count = |state: &str| s.guards.get(state).copied().unwrap_or(0);
+        let guards = GuardCounts {
+            healthy: count("healthy"),
+            insufficient_data: count("insufficient_data"),
+            breached: count("breached"),
+        };
+        let config = s.config;
+        FlagCell {
+            enabled: config.enabled,
+            version: config.version,
+            off_variant: config.off_variant,
+            default: config.default,
+            rules: config.rules.len(),
+            targets: config.targets.iter().map(|t| t.keys.len()).sum(),
+            prerequisites: config.prerequisites.len(),
+            updated_at: rfc3339(s.updated_at),
+            updated_by: s.updated_by,
+            plan: s.plan.map(Into::into),
+            guards,
+        }
+    }
+}
+
+/// List flags by key, a page at a time; with `environments=true` each with its state in every environment.
 #[utoipa::path(get, path = "/api/v1/flags", tag = "flags", security(("bearer" = ["viewer"]), ("session_cookie" = ["viewer"])), params(ListParams),
-    responses((status = 200, body = Page<FlagBody>), (status = 400, body = ProblemBody)))]
+    responses((status = 200, body = Page<FlagListItem>), (status = 400, body = ProblemBody)))]
 pub(super) async fn list_flags(
     _: Viewer,
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
-) -> Result<Json<Page<FlagBody>>, ApiError> {
+) -> Result<Json<Page<FlagListItem>>, ApiError> {
     let limit = page_limit(params.limit)?;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = FlagFilter {
         tag: params.tag.filter(|t| !t.is_empty()),
         query: params.q.filter(|q| !q.is_empty()),
-        archived: params.archived.unwrap_or(false),
+        archived: match params.archived.unwrap_or_default() {
+            ArchivedFilter::False => Some(false),
+            ArchivedFilter::True => Some(true),
+            ArchivedFilter::Include => None,
+        },
         after,
         limit: limit + 1,
     };
-    let records = state.store.list_flags(&filter).await?;
-    let items = records.into_iter().map(FlagBody::from).collect();
-    Ok(Json(Page::from_overfetch(items, limit, |f: &FlagBody| f.key.clone())))
+    let mut records = state.store.list_flags(&filter).await?;
+    records.truncate(limit as usize + 1);
+    let mut states = match (params.environments.unwrap_or(false), records.first(), records.last()) {
+        (true, Some(first), Some(last)) => {
+            Some(state.store.flag_states_between(&first.flag.key, &last.flag.key).await?)
+        }
+        _ => None,
+    };
+    let items = records
+        .into_iter()
+        .map(|record| {
+            let cells = states.as_mut().map(|s| s.remove(&record.flag.key).unwrap_or_default());
+            let changed_at = cells.as_ref().map(|cells| {
+                let latest = cells.values().map(|c| c.updated_at).fold(record.updated_at, i64::max);
+                rfc3339(latest)
+            });
+            let environments = cells.map(|cells| cells.into_iter().map(|(env, c)| (env, FlagCell::from(c))).collect());
+            FlagListItem { flag: FlagBody::from(record), environments, changed_at }
+        })
+        .collect();
+    Ok(Json(Page::from_overfetch(items, limit, |f: &FlagListItem| f.flag.key.clone())))
 }

@@ -5,6 +5,7 @@ import { api, seg } from '../../api.js';
 import { field, h, replace } from '../../dom.js';
 import { banner, clearErrors, confirmDialog, isConflict, showError } from '../../forms.js';
 import { navigate } from '../../router.js';
+import { variantsEditor } from '../variants-editor.js';
 
 /** @param {import('./targeting.js').Ctx} ctx */
 export function definitionSection(ctx) {
@@ -27,22 +28,29 @@ export function definitionSection(ctx) {
     const name = h('input', { type: 'text', value: flag.name });
     const description = h('textarea', { rows: 2 }, flag.description);
     const tags = h('input', { type: 'text', value: flag.tags.join(', ') });
+    // A boolean flag's variants are on and off for good; other kinds edit theirs here.
+    const variants = flag.kind === 'boolean' ? null : variantsEditor(flag.kind, flag.variants);
     const form = h('form', { class: 'definition-form' },
       field('Name', name, { path: 'name' }),
       field('Description', description, { path: 'description' }),
       field('Tags (comma-separated)', tags, { path: 'tags' }),
+      variants?.el,
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'button subtle', onclick: () => ctx.discard(form) }, 'Cancel'),
         h('button', { type: 'submit', class: 'button primary' }, 'Save definition')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const value = (/** @type {any} */ el) => el.value.trim();
+      /** @type {any} */
       const body = {
         name: value(name),
         description: value(description),
         tags: value(tags).split(',').map((/** @type {string} */ t) => t.trim()).filter(Boolean),
       };
-      await send(form, () => api.patch(`/flags/${seg(flag.key)}`, body, flag.version));
+      await send(form, () => {
+        if (variants) body.variants = variants.value();
+        return api.patch(`/flags/${seg(flag.key)}`, body, flag.version);
+      });
     });
     ctx.track(form);
     replace(slot, form);

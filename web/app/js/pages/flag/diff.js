@@ -3,6 +3,7 @@
 // folded to a few lines of context.
 
 import { h } from '../../dom.js';
+import { configChanges } from '../sentences.js';
 
 /** Fields that change with every version and say nothing. */
 const NOISE = new Set(['version', 'flag', 'environment']);
@@ -16,22 +17,9 @@ function content(config) {
 /** What changed, in words. @param {any} before @param {any} after */
 export function summary(before, after) {
   if (!before) return 'First version.';
-  /** @type {string[]} */
-  const parts = [];
-  if (before.enabled !== after.enabled) parts.push(after.enabled ? 'turned on' : 'turned off');
-  const same = (/** @type {string} */ k) => JSON.stringify(before[k]) === JSON.stringify(after[k]);
-  if (!same('default')) parts.push('default serve changed');
-  if (!same('off_variant')) parts.push(`off variant ${before.off_variant} → ${after.off_variant}`);
-  const ruleIds = (/** @type {any} */ c) => (c.rules ?? []).map((/** @type {any} */ r) => r.id);
-  const [was, now] = [ruleIds(before), ruleIds(after)];
-  const added = now.filter((/** @type {string} */ id) => !was.includes(id));
-  const removed = was.filter((/** @type {string} */ id) => !now.includes(id));
-  if (added.length) parts.push(`rule ${added.join(', ')} added`);
-  if (removed.length) parts.push(`rule ${removed.join(', ')} removed`);
-  if (!added.length && !removed.length && !same('rules')) parts.push(was.join() === now.join() ? 'rules edited' : 'rules reordered');
-  if (!same('targets')) parts.push('individual targets changed');
-  if (!same('prerequisites')) parts.push('prerequisites changed');
+  const parts = configChanges(before, after);
   const known = new Set(['enabled', 'default', 'off_variant', 'rules', 'targets', 'prerequisites']);
+  const same = (/** @type {string} */ k) => JSON.stringify(before[k]) === JSON.stringify(after[k]);
   const other = Object.keys({ ...content(before), ...content(after) }).filter((k) => !known.has(k) && !same(k));
   if (other.length) parts.push(`${other.join(', ')} changed`);
   return parts.length ? `${parts.join('; ')}.` : 'No change to what is served.';

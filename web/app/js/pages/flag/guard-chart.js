@@ -97,13 +97,28 @@ export function guardChart(guard, series) {
       s('text', { x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmt(guard, v)))),
     s('text', { x: M.left, y: H - 6 }, clock(points[0].start)),
     s('text', { x: W - M.right, y: H - 6, 'text-anchor': 'end' }, clock(new Date(t1).toISOString())));
+  // Labels of state changes close in time go on rows below one another instead of over each other.
+  /** @type {number[]} where each row's last label ends */
+  const rowEnds = [];
   const marks = (series.transitions ?? [])
     .filter((/** @type {any} */ tr) => Date.parse(tr.at) >= t0 && Date.parse(tr.at) <= t1)
-    .map((/** @type {any} */ tr) => s('g', { class: `transition ${tr.state}` },
-      s('line', { x1: x(Date.parse(tr.at)), x2: x(Date.parse(tr.at)), y1: M.top, y2: H - M.bottom }),
+    .sort((/** @type {any} */ a, /** @type {any} */ b) => Date.parse(a.at) - Date.parse(b.at))
+    .map((/** @type {any} */ tr) => {
+      const at = x(Date.parse(tr.at));
+      const label = tr.state.replace('_', ' ');
+      const width = label.length * 6.5 + 6;
       // Near the right edge the label goes on the line's left.
-      s('text', x(Date.parse(tr.at)) > W - 90 ? { x: x(Date.parse(tr.at)) - 3, y: M.top + 10, 'text-anchor': 'end' } : { x: x(Date.parse(tr.at)) + 3, y: M.top + 10 }, tr.state.replace('_', ' ')),
-      s('title', {}, `${clock(tr.at)}: ${tr.state.replace('_', ' ')}${tr.p_value !== undefined && tr.p_value !== null ? ` (p = ${Number(tr.p_value).toPrecision(2)})` : ''}`)));
+      const left = at > W - 90;
+      const [from, to] = left ? [at - width, at] : [at, at + width];
+      let row = rowEnds.findIndex((end) => end < from);
+      if (row < 0) row = rowEnds.length;
+      rowEnds[row] = to;
+      const ty = M.top + 10 + row * 13;
+      return s('g', { class: `transition ${tr.state}` },
+        s('line', { x1: at, x2: at, y1: M.top, y2: H - M.bottom }),
+        s('text', left ? { x: at - 3, y: ty, 'text-anchor': 'end' } : { x: at + 3, y: ty }, label),
+        s('title', {}, `${clock(tr.at)}: ${label}${tr.p_value !== undefined && tr.p_value !== null ? ` (p = ${Number(tr.p_value).toPrecision(2)})` : ''}`));
+    });
 
   const last = withData[withData.length - 1];
   const summary = last

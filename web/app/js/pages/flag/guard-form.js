@@ -3,7 +3,8 @@
 
 import { api, seg } from '../../api.js';
 import { field, h } from '../../dom.js';
-import { banner, clearErrors, isConflict, showError } from '../../forms.js';
+import { environments } from '../../environments.js';
+import { banner, clearErrors, confirmProduction, isConflict, showError } from '../../forms.js';
 
 /** @param {string} name @param {[string, string][]} options @param {string} selected */
 function select(name, options, selected) {
@@ -73,6 +74,7 @@ export function guardForm(flag, env, guard, on) {
     };
     if (v(c.control)) body.control = v(c.control);
     const base = `/flags/${seg(flag.key)}/environments/${seg(env)}/guards`;
+    if (!(await confirmProduction(environments.byKey(env), `${guard ? 'Change the' : 'Add a'} guard on ${body.metric || 'a metric'} of ${flag.key}`))) return;
     try {
       if (guard) await api.put(`${base}/${guard.id}`, body, guard.version);
       else await api.post(base, body);

@@ -3,7 +3,7 @@
 // routine checks change its state without an audit row).
 
 import { api, ApiError, seg } from '../../api.js';
-import { h, replace, time } from '../../dom.js';
+import { h, loadError, replace, time } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { confirmDialog, showError } from '../../forms.js';
 import { debounce, onAudit, onChange } from '../../live.js';
@@ -106,7 +106,7 @@ export async function guardsPage(view, params, query) {
       open.forEach((id) => list.querySelector(`[data-guard="${id}"] details`)?.setAttribute('open', ''));
       list.setAttribute('aria-busy', 'false');
     } catch (err) {
-      replace(list, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the guards: ${err instanceof ApiError || err instanceof Error ? err.message : err}`));
+      replace(list, loadError(`Could not load the guards: ${err instanceof ApiError || err instanceof Error ? err.message : err}`));
     }
     if (first) {
       first = false;
@@ -126,7 +126,7 @@ export async function guardsPage(view, params, query) {
     if (a.flag === flag.key && a.environment === env) reload();
   });
   const stopChange = onChange((c) => {
-    if (c.kind === 'flag' && c.key === flag.key && c.environment === env) reload();
+    if ((c.kind === 'flag' && c.key === flag.key && c.environment === env) || c.kind === 'environment') reload();
   });
   const stopEnv = environments.onChange(() => {
     if (environments.current !== env) navigate(current().path);

@@ -1,7 +1,7 @@
 // The head of every flag page: name, key, kind, tags, the environment shown, and the tabs.
 
 import { api, seg } from '../../api.js';
-import { h } from '../../dom.js';
+import { h, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
 
 const TABS = [
@@ -26,14 +26,57 @@ export function pageEnvironment(query) {
 export const loadFlag = (key) => api.get(`/flags/${seg(key)}`);
 
 /**
+ * Where the flag's rollout plan and guards stand in an environment: `{plan, guards}` (plan null when it has
+ * none). Two small requests; a failure leaves them out rather than failing the page.
+ * @param {string} flag @param {string} env
+ * @returns {Promise<{plan: any | null, guards: any[]}>}
+ */
+export async function loadDelivery(flag, env) {
+  const base = `/flags/${seg(flag)}/environments/${seg(env)}`;
+  const [plan, guards] = await Promise.all([
+    api.get(`${base}/rollout-plan`).catch(() => null),
+    api.get(`${base}/guards`).then((p) => p.items ?? []).catch(() => []),
+  ]);
+  return { plan, guards };
+}
+
+/**
+ * The Rollout plan tab's badge: the plan's state while it is under way (or halted), else nothing.
+ * @param {Element} badge the tab's `.tab-badge` @param {any | null} plan
+ */
+export function markPlanTab(badge, plan) {
+  replace(badge, plan && ['running', 'paused', 'halted'].includes(plan.state) ? h('span', { class: `badge ${plan.state}` }, plan.state) : null);
+}
+
+/** Badges of the Rollout plan and Guards tabs. @param {HTMLElement} tabs @param {{plan: any | null, guards: any[]}} delivery */
+function markTabs(tabs, delivery) {
+  const { plan, guards } = delivery;
+  const planTab = tabs.querySelector('[data-tab="/plan"] .tab-badge');
+  const guardsTab = tabs.querySelector('[data-tab="/guards"] .tab-badge');
+  if (planTab) markPlanTab(planTab, plan);
+  const breached = guards.filter((g) => g.state === 'breached').length;
+  if (guardsTab && breached) replace(guardsTab, h('span', { class: 'badge breached' }, `${breached} breached`));
+}
+
+/**
  * @param {any} flag the FlagDetail
  * @param {string} active the tab's path suffix: '', '/plan', '/guards' or '/history'
  * @param {string} env the environment shown
+ * @param {{plan: any | null, guards: any[]}} [delivery] the plan and guards when the page has them (else fetched)
  */
-export function flagHeader(flag, active, env) {
+export function flagHeader(flag, active, env, delivery) {
   const environment = environments.byKey(env);
+  const at = env ? `?env=${encodeURIComponent(env)}` : '';
+  const tabs = h('nav', { class: 'tabs', 'aria-label': 'Flag' },
+    TABS.map(([suffix, label]) => h('a', {
+      href: `#/flags/${seg(flag.key)}${suffix}${at}`,
+      'aria-current': suffix === active ? 'page' : null,
+      dataset: { tab: suffix },
+    }, label, h('span', { class: 'tab-badge' }))));
+  if (delivery) markTabs(tabs, delivery);
+  else if (env) void loadDelivery(flag.key, env).then((d) => markTabs(tabs, d));
   return h('header', { class: 'flag-head' },
-    h('p', { class: 'crumbs' }, h('a', { href: '#/flags' }, 'Flags'), ' / '),
+    h('p', { class: 'crumbs' }, h('a', { href: `#/flags${at}` }, 'Flags'), ' / '),
     h('h1', null, flag.name || flag.key,
       h('span', { class: 'badge' }, flag.kind),
       flag.archived ? h('span', { class: 'badge warn' }, 'archived') : null),
@@ -41,9 +84,5 @@ export function flagHeader(flag, active, env) {
     flag.description ? h('p', null, flag.description) : null,
     h('p', { class: 'env-line' }, 'Environment: ', h('strong', null, environment?.name ?? env),
       environment?.production ? h('span', { class: 'badge danger' }, 'production') : null),
-    h('nav', { class: 'tabs', 'aria-label': 'Flag' },
-      TABS.map(([suffix, label]) => h('a', {
-        href: `#/flags/${seg(flag.key)}${suffix}`,
-        'aria-current': suffix === active ? 'page' : null,
-      }, label))));
+    tabs);
 }

@@ -1,15 +1,16 @@
-// The History tab: the versions of the flag's config in the environment, newest first and paged; who made
-// each, when and with what edit; the diff against the version before; and Revert (editors; production asks),
-// which writes the old config again as a new version.
+// The History tab: the versions of the flag's config in the environment, newest first and paged; each said
+// in a sentence (who did what, when); the diff against the version before; "Restore this version" on older
+// ones and "Undo" on the newest (editors; production asks), which write an old config again as a new version.
 
 import { api, seg } from '../../api.js';
-import { h, replace, time } from '../../dom.js';
+import { h, loadError, replace, time } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { banner, clearErrors, confirmDialog, isConflict, showError } from '../../forms.js';
 import { debounce, onChange } from '../../live.js';
 import { current, navigate } from '../../router.js';
 import { session } from '../../session.js';
-import { configDiff, summary } from './diff.js';
+import { configDiff } from './diff.js';
+import { auditSentence } from '../sentences.js';
 import { flagHeader, pageEnvironment } from './header.js';
 import { openFlag } from './open.js';
 
@@ -48,16 +49,18 @@ export async function historyPage(view, params, query) {
     }
   };
 
-  /** @param {any} entry */
-  const revert = async (entry, /** @type {HTMLElement} */ where) => {
+  /**
+   * Writes `entry`'s config again as a new version.
+   * @param {any} entry the version to restore @param {HTMLElement} where @param {string} question
+   */
+  const restore = async (entry, where, question) => {
     clearErrors(where);
     const latest = versions[0];
-    const question = `Revert ${flag.key} in ${environment?.name ?? env} to version ${entry.version}? This writes it again as a new version.`;
-    if (environment?.production && !(await confirmDialog(`${question} This is a production environment.`))) return;
+    if (environment?.production && !(await confirmDialog(`${question} This is ${environment.name}, a production environment.`))) return;
     try {
       await api.post(`${base}/revert`, { version: entry.version, base_version: latest.version }, latest.version);
       await load();
-      replace(status, h('p', { class: 'alert alert-ok', role: 'status' }, `Reverted to version ${entry.version}: now version ${versions[0]?.version}.`));
+      replace(status, h('p', { class: 'alert alert-ok', role: 'status' }, `Restored version ${entry.version}: now version ${versions[0]?.version}.`));
     } catch (err) {
       if (isConflict(err)) {
         const now = await api.get(`${base}/history`, { limit: 1 }).catch(() => null);
@@ -86,16 +89,30 @@ export async function historyPage(view, params, query) {
       }
     });
     const prev = versions[i + 1];
-    const row = h('li', { class: 'card version', dataset: { version: String(entry.version) } },
+    const where = environment?.name ?? env;
+    const sentence = entry.version === 1 && !prev
+      ? `${flag.key} was created here, off.`
+      : `${auditSentence({ actor: entry.actor, action: entry.action, flag: flag.key, environment: env, before: prev?.config, after: entry.config })}.`;
+    /** @type {HTMLElement | null} */
+    let action = null;
+    if (session.can('editor') && !latest) {
+      action = h('button', {
+        type: 'button', class: 'button small', 'aria-label': `Restore version ${entry.version}`,
+        onclick: () => restore(entry, row, `Restore version ${entry.version} of ${flag.key} in ${where}? It is written again as a new version.`),
+      }, 'Restore this version');
+    } else if (session.can('editor') && prev) {
+      action = h('button', {
+        type: 'button', class: 'button small', 'aria-label': `Undo version ${entry.version}`,
+        onclick: () => restore(prev, row, `Undo version ${entry.version} of ${flag.key} in ${where}? Version ${prev.version} is written again as a new version.`),
+      }, 'Undo');
+    }
+    const row = h('li', { class: 'card version', dataset: { version: String(entry.version), action: entry.action } },
       h('div', { class: 'version-head' },
         h('h2', null, `Version ${entry.version}`, latest ? h('span', { class: 'badge ok' }, 'current') : null,
           h('span', { class: `badge ${entry.config.enabled ? 'ok' : ''}` }, entry.config.enabled ? 'on' : 'off')),
-        !latest && session.can('editor')
-          ? h('button', { type: 'button', class: 'button small', 'aria-label': `Revert to version ${entry.version}`, onclick: () => revert(entry, row) }, 'Revert')
-          : null),
-      h('p', { class: 'version-who' }, h('code', null, entry.action), ' by ', h('span', { class: 'mono' }, entry.actor), ' · ',
-        h('time', { datetime: entry.time }, time(entry.time))),
-      prev || entry.version === 1 ? h('p', { class: 'hint' }, summary(prev?.config ?? null, entry.config)) : null,
+        action),
+      h('p', { class: 'version-who' }, h('span', { class: 'sentence' }, sentence), ' ',
+        h('time', { class: 'hint', datetime: entry.time, title: entry.action }, time(entry.time))),
       details);
     return row;
   };
@@ -125,14 +142,14 @@ export async function historyPage(view, params, query) {
       while (versions.length < shown && cursor) await fetchPage(false);
       draw();
     } catch (err) {
-      replace(list, h('li', { class: 'alert alert-danger', role: 'alert' }, `Could not load the history: ${err instanceof Error ? err.message : err}`));
+      replace(list, loadError(`Could not load the history: ${err instanceof Error ? err.message : err}`, 'li'));
     }
   };
 
   await load();
   const reload = debounce(() => void load());
   const stopChange = onChange((c) => {
-    if (c.kind === 'flag' && c.key === flag.key && c.environment === env) reload();
+    if ((c.kind === 'flag' && c.key === flag.key && c.environment === env) || c.kind === 'environment') reload();
   });
   const stopEnv = environments.onChange(() => {
     if (environments.current !== env) navigate(current().path);

@@ -1,7 +1,7 @@
 // Opening a delivery tab: loads the flag, says so when it cannot, and gives up quietly when the person has
 // moved to another page meanwhile (a late answer must not draw over the page opened next).
 
-import { h, replace } from '../../dom.js';
+import { h, loadError, replace } from '../../dom.js';
 import { loadFlag } from './header.js';
 
 /**
@@ -16,7 +16,7 @@ export async function openFlag(view, key) {
   } catch (e) {
     if (location.hash !== opened) return null;
     replace(view, h('p', { class: 'crumbs' }, h('a', { href: '#/flags' }, 'Flags'), ' / '), h('h1', null, key),
-      h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the flag: ${e instanceof Error ? e.message : e}`));
+      loadError(`Could not load the flag: ${e instanceof Error ? e.message : e}`));
     return null;
   }
 }

@@ -3,7 +3,8 @@
 
 import { api, seg } from '../../api.js';
 import { field, h, replace } from '../../dom.js';
-import { banner, clearErrors, isConflict, showError } from '../../forms.js';
+import { environments } from '../../environments.js';
+import { banner, clearErrors, confirmProduction, isConflict, showError } from '../../forms.js';
 
 /** The ramp a new plan starts from. */
 const DEFAULT_STEPS = [{ percent: 1, hold: '10m' }, { percent: 5, hold: '30m' }, { percent: 25, hold: '1h' }, { percent: 50, hold: '1h' }, { percent: 100 }];
@@ -79,6 +80,7 @@ export function planForm(flag, env, plan, on) {
       }),
     };
     if (!boolean) body.control = /** @type {HTMLSelectElement} */ (control).value;
+    if (!(await confirmProduction(environments.byKey(env), `${plan ? 'Replace the' : 'Create a'} rollout plan of ${flag.key}`))) return;
     try {
       await api.put(`/flags/${seg(flag.key)}/environments/${seg(env)}/rollout-plan`, body, plan?.version);
       on.saved();

@@ -3,6 +3,7 @@
 // stopped, and the plan's history.
 
 import { h, time } from '../../dom.js';
+import { who } from '../sentences.js';
 
 /** @typedef {{percent: number, hold?: string | null}} Step */
 /** @typedef {{at: string, event: string, step?: number | null, percent?: number | null, actor: string, detail?: any}} PlanEvent */
@@ -126,7 +127,7 @@ export function planTimeline(plan) {
     h('progress', { class: 'ramp-bar', max: '100', value: String(plan.current_percent), 'aria-label': `Share of contexts on ${plan.variant}` },
       pct(plan.current_percent)),
     h('ol', { class: 'steps', 'aria-label': `Steps (${done} of ${plan.steps.length} reached)` }, stepItems(plan)),
-    h('p', { class: 'hint' }, `${plan.variant} against ${plan.control}, bucketed by ${plan.bucket_by}. Plan version ${plan.version}, last changed by ${plan.updated_by} at ${time(plan.updated_at)}.`),
+    h('p', { class: 'hint' }, `${plan.variant} against ${plan.control}, bucketed by ${plan.bucket_by}. Plan version ${plan.version}, last changed by ${who(plan.updated_by)} at ${time(plan.updated_at)}.`),
     h('details', { class: 'plan-history' },
       h('summary', null, `History (${plan.history.length})`),
       h('ol', { class: 'events', reversed: true }, [...plan.history].reverse().map((/** @type {PlanEvent} */ e) =>

@@ -2,16 +2,16 @@
 // delete) for editors, and the form that defines or replaces the plan. Follows the scheduler live.
 
 import { api, ApiError, seg } from '../../api.js';
-import { h, replace } from '../../dom.js';
+import { h, loadError, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { confirmDialog, isConflict, showError } from '../../forms.js';
 import { debounce, onAudit, onChange } from '../../live.js';
 import { current, navigate } from '../../router.js';
 import { session } from '../../session.js';
-import { flagHeader, pageEnvironment } from './header.js';
+import { flagHeader, markPlanTab, pageEnvironment } from './header.js';
 import { openFlag } from './open.js';
 import { planConflict, planForm } from './plan-form.js';
-import { planTimeline, tickCountdowns } from './plan-timeline.js';
+import { pct, planTimeline, tickCountdowns } from './plan-timeline.js';
 
 /** The moves a person can make in each state. */
 const MOVES = {
@@ -33,13 +33,17 @@ export async function planPage(view, params, query) {
   if (!flag) return;
   const base = `/flags/${seg(flag.key)}/environments/${seg(env)}/rollout-plan`;
   const production = Boolean(environments.byKey(env)?.production);
+  const configPath = `/flags/${seg(flag.key)}/environments/${seg(env)}`;
+  const offSlot = h('div', { class: 'off-slot' });
   const timeline = h('div', { class: 'timeline-slot' });
   const moves = h('div', { class: 'plan-moves actions', role: 'group', 'aria-label': 'Plan actions' });
   const formSlot = h('div', { class: 'form-slot' });
-  replace(view, flagHeader(flag, '/plan', env), moves, timeline, formSlot);
+  replace(view, flagHeader(flag, '/plan', env), offSlot, moves, timeline, formSlot);
 
   /** @type {any | null} */
   let plan = null;
+  /** @type {any | null} the config in this environment (is the flag on? what does its default serve?) */
+  let config = null;
   /** The plan version and editability the form was drawn for; it is redrawn only when they change. */
   let formFor = '';
   let formDirty = false;
@@ -79,7 +83,15 @@ export async function planPage(view, params, query) {
 
   /** @param {keyof MOVE_TEXT} move */
   const act = async (move) => {
-    if (production && move !== 'pause' && !(await confirmDialog(`${MOVE_TEXT[move]} the rollout of ${flag.key} in ${environments.byKey(env)?.name ?? env}, a production environment?`))) return;
+    const envName = environments.byKey(env)?.name ?? env;
+    // Only an enabled flag serves its default: when it is off, nobody loses anything by starting.
+    const now = config?.enabled ? shareOf(config.default, plan.variant) : null;
+    const first = plan.steps[0]?.percent ?? 0;
+    // Starting sets the default to the first step: say so when that is less than the flag serves now.
+    const lowers = move === 'start' && now !== null && now > first
+      ? `Starting the plan lowers the share of contexts that get ${plan.variant} in ${envName} from ${pct(now)} to ${pct(first)} at once.` : '';
+    const question = [lowers, production ? `${MOVE_TEXT[move]} the rollout of ${flag.key} in ${envName}, a production environment?` : lowers ? 'Start it?' : ''].filter(Boolean).join(' ');
+    if (question && !(await confirmDialog(question))) return;
     try {
       plan = await api.post(`${base}/${move}`, {}, plan.version);
       draw();
@@ -103,6 +115,14 @@ export async function planPage(view, params, query) {
   };
 
   const draw = () => {
+    const badge = view.querySelector('[data-tab="/plan"] .tab-badge');
+    if (badge) markPlanTab(badge, plan);
+    replace(offSlot, config && !config.enabled
+      ? h('p', { class: 'alert alert-info flag-off', role: 'status' },
+        h('strong', null, 'The flag is off here: '),
+        `everybody gets ${config.off_variant}, whatever step the plan is at. `,
+        h('a', { href: `#/flags/${seg(flag.key)}?env=${seg(env)}` }, 'Turn it on on the Targeting tab'))
+      : null);
     replace(timeline, plan ? planTimeline(plan) : h('section', { class: 'card' },
       h('h2', null, 'No rollout plan'),
       h('p', null, `A plan ramps one variant of ${flag.key} up step by step in this environment, holding each step for a while; a breached guard halts it.`)));
@@ -111,11 +131,12 @@ export async function planPage(view, params, query) {
   };
 
   const load = async () => {
+    config = await api.get(configPath).catch(() => null);
     try {
       plan = await api.get(base);
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) {
-        replace(timeline, h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the plan: ${err instanceof Error ? err.message : err}`));
+        replace(timeline, loadError(`Could not load the plan: ${err instanceof Error ? err.message : err}`));
         return;
       }
       plan = null;
@@ -145,4 +166,15 @@ export async function planPage(view, params, query) {
     stopEnv();
     clearInterval(timer);
   };
+}
+
+/**
+ * The share (percent) of contexts a Serve gives `variant`, by default: 100 or 0 for one variant, its weight
+ * for a split.
+ * @param {any} serve @param {string} variant
+ */
+function shareOf(serve, variant) {
+  if (serve?.variant !== undefined) return serve.variant === variant ? 100 : 0;
+  const w = (serve?.split?.weights ?? []).find((/** @type {any} */ x) => x.variant === variant);
+  return (w?.weight ?? 0) / 1000;
 }

@@ -56,7 +56,7 @@ function ruleItem(ctx, rule, i) {
   };
   const remove = async () => {
     if (!(await confirmDialog(`Remove the rule ${rule.id}${ctx.environment?.production ? ` in ${ctx.environment.name}, a production environment` : ''}?`))) return;
-    await ctx.write(item, (version) => api.del(`${ctx.base}/rules/${seg(rule.id)}`, version));
+    await ctx.write(item, (version) => api.del(`${ctx.base}/rules/${seg(rule.id)}`, version), true);
   };
   replace(item,
     h('div', { class: 'rule-head' },

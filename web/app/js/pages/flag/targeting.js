@@ -5,15 +5,18 @@
 // the page says so and offers a reload instead of throwing the edit away.
 
 import { api, ApiError } from '../../api.js';
-import { h, replace } from '../../dom.js';
+import { h, loadError, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
-import { clearErrors, isConflict, showConflict, showError } from '../../forms.js';
+import { clearErrors, confirmProduction, isConflict, showConflict, showError } from '../../forms.js';
+import { contextTester } from './context-tester.js';
 import { debounce, onChange } from '../../live.js';
 import { session } from '../../session.js';
 import { defaultSection } from './default-serve.js';
 import { definitionSection } from './definition.js';
-import { flagHeader, loadFlag, pageEnvironment } from './header.js';
+import { flagHeader, loadDelivery, loadFlag, pageEnvironment } from './header.js';
+import { pct } from './plan-timeline.js';
 import { prerequisitesSection } from './prerequisites.js';
+import { promoteSection } from './promote.js';
 import { rulesSection } from './rules.js';
 import { statusSection } from './status.js';
 import { targetsSection } from './targets.js';
@@ -22,9 +25,10 @@ import { targetsSection } from './targets.js';
  * What every section of the page is drawn from and writes through.
  * @typedef {{
  *   flag: any, config: any, env: string, environment: any, segments: any[], flags: any[],
+ *   delivery: {plan: any | null, guards: any[]},
  *   canEdit: boolean, canEditDefinition: boolean, base: string, focusAfter: string[],
  *   reload: () => Promise<void>,
- *   write: (root: HTMLElement, call: (version: number) => Promise<any>) => Promise<boolean>,
+ *   write: (root: HTMLElement, call: (version: number) => Promise<any>, asked?: boolean) => Promise<boolean>,
  *   track: (form: HTMLElement) => void,
  *   discard: (form: HTMLElement) => void,
  * }} Ctx
@@ -40,6 +44,8 @@ export async function targetingPage(view, params, query) {
   // Set when the person has left the page: a late answer or change must not draw over the next page.
   let gone = false;
   const staleSlot = h('div', { class: 'stale-slot', role: 'status' });
+  /** @type {HTMLElement | null} made once, so that what was typed survives redraws */
+  let tester = null;
 
   /** @type {Ctx} */
   const ctx = {
@@ -49,24 +55,37 @@ export async function targetingPage(view, params, query) {
     environment: undefined,
     segments: [],
     flags: [],
+    delivery: { plan: null, guards: [] },
     canEdit: false,
     canEditDefinition: false,
     base: '',
     focusAfter: [],
     reload,
-    async write(root, call) {
+    async write(root, call, asked = false) {
       clearErrors(root);
+      // Every change in a production environment asks first (unless the caller asked its own question).
+      if (!asked && !(await confirmProduction(ctx.environment, `Change ${ctx.flag.key}`))) return false;
       writing = true;
+      // Its buttons and fields wait for the answer, so that a second click sends nothing.
+      const busy = [...root.querySelectorAll('button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled])')];
+      busy.forEach((el) => el.setAttribute('disabled', ''));
+      root.setAttribute('aria-busy', 'true');
+      const done = () => {
+        busy.forEach((el) => el.removeAttribute('disabled'));
+        root.removeAttribute('aria-busy');
+      };
       try {
         await call(ctx.config.version);
       } catch (e) {
         writing = false;
+        done();
         if (isConflict(e)) await showConflict(root, /** @type {any} */ (e), { flag: key, env: ctx.env, reload });
         else showError(root, e);
         return false;
       }
       writing = false;
       await reload();
+      done();
       return true;
     },
     track(form) {
@@ -83,15 +102,17 @@ export async function targetingPage(view, params, query) {
 
   async function load() {
     const base = `/flags/${encodeURIComponent(key)}/environments/${encodeURIComponent(ctx.env)}`;
-    const [flag, config, segments, flags] = await Promise.all([
+    const [flag, config, segments, flags, delivery] = await Promise.all([
       loadFlag(key),
       // The config on its own also says who changed it last.
       ctx.env ? api.get(base).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))) : null,
       api.get('/segments', { limit: 100 }).then((p) => p.items).catch(() => []),
       api.get('/flags', { limit: 100 }).then((p) => p.items).catch(() => []),
+      ctx.env ? loadDelivery(key, ctx.env) : { plan: null, guards: [] },
     ]);
     Object.assign(ctx, {
       flag,
+      delivery,
       segments,
       flags,
       config: config ?? flag.environments?.[ctx.env] ?? null,
@@ -110,7 +131,7 @@ export async function targetingPage(view, params, query) {
       if (gone) return;
       replace(view, h('p', { class: 'crumbs' }, h('a', { href: '#/flags' }, 'Flags')),
         h('h1', null, key),
-        h('p', { class: 'alert alert-danger', role: 'alert' }, `Could not load the flag: ${e instanceof Error ? e.message : e}`));
+        loadError(`Could not load the flag: ${e instanceof Error ? e.message : e}`));
       return;
     }
     stale = false;
@@ -127,16 +148,22 @@ export async function targetingPage(view, params, query) {
       return;
     }
     replace(view,
-      flagHeader(flag, '', ctx.env),
+      flagHeader(flag, '', ctx.env, ctx.delivery),
       staleSlot,
       flag.archived ? h('p', { class: 'alert alert-info' }, 'This flag is archived: unarchive it to change its targeting.') : null,
-      h('div', { class: 'targeting' },
-        statusSection(ctx),
-        definitionSection(ctx),
-        prerequisitesSection(ctx),
-        targetsSection(ctx),
-        rulesSection(ctx),
-        defaultSection(ctx)));
+      deliveryBanners(ctx),
+      // The tester sits beside the config on a wide screen (sticky, so the highlight and its answer are in
+      // view together) and after the switch on a narrow one.
+      h('div', { class: 'targeting-layout' },
+        h('div', { class: 'targeting' },
+          statusSection(ctx),
+          prerequisitesSection(ctx),
+          targetsSection(ctx),
+          rulesSection(ctx),
+          defaultSection(ctx),
+          definitionSection(ctx),
+          promoteSection(ctx)),
+        (tester ??= contextTester(ctx, view))));
     // After a redraw, focus goes back to where the person was (the first of the candidates still usable).
     for (const selector of ctx.focusAfter) {
       const el = view.querySelector(selector);
@@ -173,7 +200,7 @@ export async function targetingPage(view, params, query) {
   });
   const stopLive = onChange((c) => {
     if (c.kind === 'flag' && c.key === key) check();
-    if (c.kind === 'segment' && !dirty.size) void reload();
+    if ((c.kind === 'segment' || c.kind === 'environment') && !dirty.size) void reload();
   });
   const stopEnv = environments.onChange(() => {
     if (environments.current === ctx.env) return;
@@ -187,4 +214,28 @@ export async function targetingPage(view, params, query) {
     stopLive();
     stopEnv();
   };
+}
+
+/**
+ * What a running plan or a breached guard is doing to this page's config, said at the top of it.
+ * @param {Ctx} ctx
+ */
+function deliveryBanners(ctx) {
+  const { plan, guards } = ctx.delivery;
+  const at = (/** @type {string} */ tab) => `#/flags/${encodeURIComponent(ctx.flag.key)}/${tab}?env=${encodeURIComponent(ctx.env)}`;
+  const stopped = guards.filter((g) => g.state === 'breached' && g.action === 'disable_flag');
+  return [
+    plan && (plan.state === 'running' || plan.state === 'paused')
+      ? h('div', { class: 'alert alert-info plan-banner', role: 'status' },
+        h('strong', null, `A rollout plan is ${plan.state} here: `),
+        `${pct(plan.current_percent)} of contexts get ${plan.variant}. The plan sets the default at each step, so a default saved here is replaced at the next one. `,
+        h('a', { href: at('plan') }, 'See the plan'))
+      : null,
+    stopped.length && !ctx.config?.enabled
+      ? h('div', { class: 'alert alert-danger guard-banner', role: 'alert' },
+        h('strong', null, 'A guard turned this flag off: '),
+        `${stopped.map((g) => g.metric).join(', ')} breached its threshold. It stays off until someone turns it back on. `,
+        h('a', { href: at('guards') }, 'See the evidence'))
+      : null,
+  ];
 }

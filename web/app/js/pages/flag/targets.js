@@ -2,7 +2,7 @@
 // targets with PUT .../targets, so the server's paths (`targets[1].keys[3]`) name the variant's list.
 
 import { api } from '../../api.js';
-import { h } from '../../dom.js';
+import { append, h } from '../../dom.js';
 import { variantLabel } from './serve.js';
 
 /** @param {import('./targeting.js').Ctx} ctx */
@@ -47,7 +47,7 @@ export function targetsSection(ctx) {
       await ctx.write(box, (version) => api.put(`${ctx.base}/targets`, body, version));
     });
     ctx.track(add);
-    box.append(
+    append(box, [
       h('h3', null, 'Serve ', h('span', { class: 'mono' }, variantLabel(v)), h('span', { class: 'count' }, ` (${keys.length})`)),
       keys.length
         ? h('ul', { class: 'keys' }, keys.map((k) => h('li', null, h('span', { class: 'mono' }, k),
@@ -60,7 +60,7 @@ export function targetsSection(ctx) {
             },
           }, '×') : null)))
         : h('p', { class: 'empty' }, 'No one.'),
-      ctx.canEdit ? add : null);
+      ctx.canEdit ? add : null]);
     grid.append(box);
   }
   return section;
