@@ -8,6 +8,7 @@ mod admin_stream;
 mod audit;
 mod auth;
 mod authz_matrix;
+mod cli;
 mod concurrency;
 mod config_history;
 mod config_rules;
