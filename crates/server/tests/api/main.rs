@@ -24,6 +24,7 @@ mod guard_loop;
 mod guards;
 mod keys;
 mod leader;
+mod migrations;
 mod ofrep;
 mod openapi;
 mod ops;
