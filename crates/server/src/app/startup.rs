@@ -178,7 +178,7 @@ async fn refresh_loop(state: AppState) {
             tracing::debug!(error = %e, "SDK key refresh failed; keeping the last known keys");
         }
         rounds += 1;
-        if rounds % 720 == 0
+        if rounds.is_multiple_of(720)
             && let Err(e) = state.store.prune_change_log(10_000).await
         {
             tracing::debug!(error = %e, "change log pruning failed");

@@ -56,7 +56,7 @@ impl AuthService {
         Ok(AuthService {
             sessions,
             keys,
-            limiter: LoginLimiter::new(Duration::from_secs(15 * 60), 5, 50),
+            limiter: LoginLimiter::new(Duration::from_mins(15), 5, 50),
             decoy_hash: passwords::hash(super::secrets::generate("")).await?,
             secure_cookie: config.secure_cookie,
         })
