@@ -81,7 +81,7 @@
 //!
 //! ## Cargo features
 //!
-//! - `openfeature`: [`openfeature::PennonProvider`], an OpenFeature `FeatureProvider`.
+//! - `openfeature`: `openfeature::PennonProvider`, an OpenFeature `FeatureProvider`.
 //! - `rustls`: `https://` server URLs.
 
 #![warn(missing_docs)]

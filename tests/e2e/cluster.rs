@@ -42,7 +42,7 @@ impl Replica {
     pub async fn start_with(database_url: &str, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         let mut config = ServeConfig::for_database(database_url);
         config.database.db_max_connections = 4;
-        config.refresh_interval = Duration::from_secs(3600);
+        config.refresh_interval = Duration::from_hours(1);
         config.admin_email = Some(ADMIN_EMAIL.to_owned());
         config.admin_password = Some(ADMIN_PASSWORD.into());
         adjust(&mut config);

@@ -23,8 +23,8 @@ pub struct Context {
     pub attributes: Attributes,
 }
 
-/// A context evaluation can read: [`Context`], which owns its data, or [`ContextRef`], which borrows it
-/// (from a request body, say). The evaluation functions take either; the trait is sealed.
+/// A context evaluation can read: [`Context`], which owns its data, or [`ContextRef`](crate::ContextRef), which
+/// borrows it (from a request body, say). The evaluation functions take either; the trait is sealed.
 pub trait ContextSource: Source {}
 
 impl ContextSource for Context {}

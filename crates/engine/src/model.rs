@@ -1,7 +1,7 @@
 //! The flag model as it travels over the wire: plain serde types, no behaviour.
 //!
 //! These are the shapes the REST API returns, the SDK receives and the test vectors use. Nothing here is
-//! trusted: [`crate::validate`] checks a config before it is stored, and [`crate::CompiledSnapshot`] turns a
+//! trusted: [`crate::validate_config`] checks a config before it is stored, and [`crate::CompiledSnapshot`] turns a
 //! snapshot into its fast, immutable form (tolerating whatever validation would have refused).
 
 use serde::{Deserialize, Serialize};

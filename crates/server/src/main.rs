@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use pennon_server::app::config::{Cli, Command};
+use secrecy::ExposeSecret as _;
 
 /// mimalloc: the server allocates and frees many small objects per request (headers, the parsed context,
 /// futures), which it serves faster than the system allocator.
@@ -16,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => pennon_server::app::startup::run(config).await,
         Command::Migrate(db) => {
-            let store = pennon_server::store::Store::connect_lazy(&db.database_url, 2)?;
+            let store = pennon_server::store::Store::connect_lazy(db.database_url.expose_secret(), 2)?;
             store.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())

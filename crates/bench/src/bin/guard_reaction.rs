@@ -56,7 +56,7 @@ async fn call(
 async fn run(args: &Args, database_url: &str, offset: Duration) -> anyhow::Result<Duration> {
     let mut config = ServeConfig::for_database(database_url);
     config.guard_interval = Duration::from_millis(args.interval_ms);
-    config.metrics_flush_interval = Duration::from_secs(3600);
+    config.metrics_flush_interval = Duration::from_hours(1);
     config.admin_email = Some("bench@pennon.test".to_owned());
     config.admin_password = Some(PASSWORD.into());
     let server = pennon_server::app::startup::spawn(config).await?;

@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         // No periodic refresh: under valgrind a run is slow enough for several, which would not cancel out.
-        let server = pennon::start_with(|c| c.refresh_interval = std::time::Duration::from_secs(3600)).await?;
+        let server = pennon::start_with(|c| c.refresh_interval = std::time::Duration::from_hours(1)).await?;
         let body = pennon::bodies(1, (which != "all").then_some("flag-00")).remove(0);
         let authorization = server.authorization.clone();
         match which.as_str() {

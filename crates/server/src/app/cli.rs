@@ -3,6 +3,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context as _, bail};
+use secrecy::ExposeSecret as _;
 
 use crate::app::config::UserCommand;
 use crate::auth::passwords;
@@ -17,7 +18,7 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
             if password.chars().count() < passwords::MIN_PASSWORD_LEN {
                 bail!("the password must be at least {} characters", passwords::MIN_PASSWORD_LEN);
             }
-            let store = Store::connect_lazy(&database.database_url, 2)?;
+            let store = Store::connect_lazy(database.database_url.expose_secret(), 2)?;
             store.migrate().await?;
             let hash = passwords::hash(password).await?;
             let user = store.create_user(&email, &hash, role, &Actor::system("cli")).await?;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 /// Pennon: feature flags and progressive delivery.
 #[derive(Debug, Parser)]
@@ -55,9 +56,10 @@ pub enum UserCommand {
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// `postgres://user@host/db` for PostgreSQL, or `sqlite://path` for the embedded store.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://pennon.db?mode=rwc")]
-    pub database_url: String,
+    /// `postgres://user@host/db` for PostgreSQL, or `sqlite://path` for the embedded store. A secret: it may
+    /// hold a password.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, default_value = "sqlite://pennon.db?mode=rwc")]
+    pub database_url: SecretString,
     /// Largest number of database connections.
     #[arg(long, env = "PENNON_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
@@ -85,7 +87,7 @@ pub struct ServeConfig {
     /// Secret that signs session tokens (at least 32 characters). When unset, one is generated once and kept
     /// in the database, so that every replica agrees.
     #[arg(long, env = "PENNON_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<Secret>,
+    pub jwt_secret: Option<SecretString>,
     /// How long a dashboard session lasts, in seconds.
     #[arg(long, env = "PENNON_SESSION_TTL", default_value = "3600", value_parser = parse_seconds)]
     pub session_ttl: Duration,
@@ -94,7 +96,7 @@ pub struct ServeConfig {
     pub admin_email: Option<String>,
     /// Password of the first admin (at least 10 characters).
     #[arg(long, env = "PENNON_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<Secret>,
+    pub admin_password: Option<SecretString>,
     /// Mark the session cookie `Secure` (serve the dashboard over HTTPS).
     #[arg(long, env = "PENNON_SECURE_COOKIE")]
     pub secure_cookie: bool,
@@ -123,55 +125,24 @@ pub struct ServeConfig {
     pub max_context_attributes: usize,
 }
 
-/// A secret setting: never printed, not even by `Debug`.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_owned()))
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_owned())
-    }
-}
-
 impl ServeConfig {
     /// Settings for tests and embedding: the given database, an ephemeral port on 127.0.0.1.
     pub fn for_database(url: &str) -> Self {
         ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database: DatabaseArgs { database_url: url.to_owned(), db_max_connections: 16 },
+            database: DatabaseArgs { database_url: url.into(), db_max_connections: 16 },
             max_body_bytes: 1024 * 1024,
             refresh_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(5),
             jwt_secret: None,
-            session_ttl: Duration::from_secs(3600),
+            session_ttl: Duration::from_hours(1),
             admin_email: None,
             admin_password: None,
             secure_cookie: false,
             sse_heartbeat: Duration::from_secs(15),
             write_stall_timeout: Duration::from_secs(10),
             metrics_flush_interval: Duration::from_secs(5),
-            metrics_retention: Duration::from_secs(7 * 24 * 3600),
+            metrics_retention: Duration::from_hours(7 * 24),
             plan_tick: Duration::from_secs(1),
             guard_interval: Duration::from_secs(5),
             max_context_attributes: 256,
@@ -185,4 +156,29 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
         return Err("must be a positive number of seconds".into());
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret as _;
+
+    #[test]
+    fn secrets_are_kept_but_not_shown_by_debug() {
+        let cli = Cli::try_parse_from([
+            "pennon",
+            "serve",
+            "--database-url=postgres://u:hunter2@h/db",
+            "--jwt-secret=jwt-secret-value",
+            "--admin-password=admin-password-value",
+        ])
+        .expect("valid arguments");
+        let debug = format!("{cli:?}");
+        for secret in ["hunter2", "jwt-secret-value", "admin-password-value"] {
+            assert!(!debug.contains(secret), "{secret} shown in {debug}");
+        }
+        let Command::Serve(config) = cli.command else { panic!("serve") };
+        assert_eq!(config.database.database_url.expose_secret(), "postgres://u:hunter2@h/db");
+        assert_eq!(config.jwt_secret.expect("given").expose_secret(), "jwt-secret-value");
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -25,7 +26,7 @@ const AUDIT_POLL: Duration = Duration::from_secs(1);
 
 /// Connects to the database, migrates it and loads every snapshot.
 pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
-    let store = Store::connect_lazy(&config.database.database_url, config.database.db_max_connections)?;
+    let store = Store::connect_lazy(config.database.database_url.expose_secret(), config.database.db_max_connections)?;
     store.migrate().await.context("applying database migrations")?;
     let snapshots = Snapshots::load(store.clone()).await.context("loading snapshots")?;
     let auth = crate::auth::AuthService::start(&config, &store).await.context("setting up authentication")?;
@@ -177,7 +178,7 @@ async fn refresh_loop(state: AppState) {
             tracing::debug!(error = %e, "SDK key refresh failed; keeping the last known keys");
         }
         rounds += 1;
-        if rounds % 720 == 0
+        if rounds.is_multiple_of(720)
             && let Err(e) = state.store.prune_change_log(10_000).await
         {
             tracing::debug!(error = %e, "change log pruning failed");

@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn limits_per_account_and_per_address() {
-        let limiter = LoginLimiter::new(Duration::from_secs(60), 3, 5);
+        let limiter = LoginLimiter::new(Duration::from_mins(1), 3, 5);
         for _ in 0..3 {
             assert!(limiter.check("a@x", "1.1.1.1").is_ok());
             limiter.failed("a@x", "1.1.1.1");

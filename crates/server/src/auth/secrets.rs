@@ -16,7 +16,7 @@ pub fn generate(prefix: &str) -> String {
     rand::rng().fill_bytes(&mut bytes);
     let mut secret = String::with_capacity(prefix.len() + 64);
     secret.push_str(prefix);
-    push_hex(&mut secret, &bytes);
+    secret.push_str(&hex::encode(bytes));
     secret
 }
 
@@ -27,9 +27,7 @@ pub fn is_sdk_key(credential: &str) -> bool {
 
 /// The stored form of a secret: SHA-256 in lower-case hex.
 pub fn hash(secret: &str) -> String {
-    let mut hex = String::with_capacity(64);
-    push_hex(&mut hex, &digest(secret));
-    hex
+    hex::encode(digest(secret))
 }
 
 /// The SHA-256 digest of a secret: [`hash`] before it is written in hex.
@@ -39,25 +37,9 @@ pub fn digest(secret: &str) -> [u8; 32] {
 
 /// The digest a [`hash`] stands for, if it is one.
 pub fn digest_of_hash(hash: &str) -> Option<[u8; 32]> {
-    let hex = hash.as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
     let mut digest = [0u8; 32];
-    for (byte, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
+    hex::decode_to_slice(hash, &mut digest).ok()?;
     Some(digest)
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Appends bytes in lower-case hex.
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
 }
 
 /// The part of a secret that may be shown again (its type prefix and 4 characters).

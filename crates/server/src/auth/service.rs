@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use secrecy::ExposeSecret as _;
+
 use super::jwt::Sessions;
 use super::limiter::LoginLimiter;
 use super::passwords;
@@ -32,7 +34,7 @@ impl AuthService {
     /// configuration when there are no users yet.
     pub async fn start(config: &ServeConfig, store: &Store) -> anyhow::Result<Self> {
         let secret = match &config.jwt_secret {
-            Some(secret) => secret.expose().to_owned(),
+            Some(secret) => secret.expose_secret().to_owned(),
             None => store.setting_or_init(JWT_SECRET_SETTING, || super::secrets::generate("")).await?,
         };
         if secret.len() < 32 {
@@ -44,17 +46,17 @@ impl AuthService {
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
             && store.count_users().await? == 0
         {
-            if password.expose().len() < passwords::MIN_PASSWORD_LEN {
+            if password.expose_secret().len() < passwords::MIN_PASSWORD_LEN {
                 anyhow::bail!("PENNON_ADMIN_PASSWORD must be at least {} characters", passwords::MIN_PASSWORD_LEN);
             }
-            let hash = passwords::hash(password.expose().to_owned()).await?;
+            let hash = passwords::hash(password.expose_secret().to_owned()).await?;
             store.create_user(email, &hash, Role::Admin, &Actor::system("bootstrap")).await?;
             tracing::info!(email = %email, "created the first admin from the configuration");
         }
         Ok(AuthService {
             sessions,
             keys,
-            limiter: LoginLimiter::new(Duration::from_secs(15 * 60), 5, 50),
+            limiter: LoginLimiter::new(Duration::from_mins(15), 5, 50),
             decoy_hash: passwords::hash(super::secrets::generate("")).await?,
             secure_cookie: config.secure_cookie,
         })

@@ -2,6 +2,8 @@
 //! [`EvaluationList`], at a fraction of the cost: serde_json escapes every string a byte at a time through a
 //! table, field names included, which for every flag's evaluation cost more than evaluating them. Here the
 //! field names are literals and a string is copied as it is unless it holds a character JSON escapes.
+//!
+//! [`EvaluationList`]: crate::api::evaluate::EvaluationList
 
 use pennon_engine::{Evaluation, Reason, Snapshot};
 use serde_json::Value;

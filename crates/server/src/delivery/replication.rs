@@ -11,16 +11,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::postgres::PgListener;
 
 use crate::delivery::snapshots::Snapshots;
 use crate::store::{CHANNEL, ENVIRONMENTS_CHANNEL};
 
 /// Listens until the task is dropped, reconnecting with backoff.
-pub async fn listen(database_url: String, snapshots: Arc<Snapshots>) {
+pub async fn listen(database_url: SecretString, snapshots: Arc<Snapshots>) {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match PgListener::connect(&database_url).await {
+        match PgListener::connect(database_url.expose_secret()).await {
             Ok(mut listener) => {
                 if let Err(e) = listener.listen_all([CHANNEL, ENVIRONMENTS_CHANNEL]).await {
                     tracing::warn!(error = %e, "could not LISTEN for changes");

@@ -203,7 +203,7 @@ impl PlanDraft {
                     None
                 }
                 (Some(text), false) => match humantime::parse_duration(text) {
-                    Ok(d) if d >= Duration::from_millis(1) && d <= Duration::from_secs(366 * 24 * 3600) => {
+                    Ok(d) if d >= Duration::from_millis(1) && d <= Duration::from_hours(366 * 24) => {
                         Some(d.as_millis() as u64)
                     }
                     Ok(_) => {

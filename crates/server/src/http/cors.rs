@@ -19,4 +19,4 @@ use std::time::Duration;
 pub use crate::http::cors_step::{ClientCors, CorsStep};
 
 /// How long browsers may cache a preflight answer.
-pub(crate) const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(300);
+pub(crate) const PREFLIGHT_MAX_AGE: Duration = Duration::from_mins(5);

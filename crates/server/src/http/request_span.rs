@@ -170,8 +170,6 @@ struct RequestIds {
     next: Arc<AtomicU64>,
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 impl RequestIds {
     fn new(prefix: u32, first: u64) -> Self {
         RequestIds { prefix, next: Arc::new(AtomicU64::new(first)) }
@@ -180,9 +178,7 @@ impl RequestIds {
     fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut id = [0u8; 8 + 1 + 20];
-        for (i, shift) in (0..8).rev().enumerate() {
-            id[i] = HEX[((self.prefix >> (shift * 4)) & 0xf) as usize];
-        }
+        hex::encode_to_slice(self.prefix.to_be_bytes(), &mut id[..8]).expect("four bytes are eight digits");
         id[8] = b'-';
         let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
         let mut rest = n;

@@ -220,7 +220,7 @@ pub async fn run_flusher(
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let prune_every = (Duration::from_secs(3600).as_millis() / interval.as_millis().max(1)).max(1) as u64;
+    let prune_every = (Duration::from_hours(1).as_millis() / interval.as_millis().max(1)).max(1) as u64;
     let mut rounds = 0u64;
     loop {
         tokio::select! {
@@ -231,7 +231,7 @@ pub async fn run_flusher(
             tracing::warn!(error = %e, pending = intake.pending(), "could not write SDK metrics; keeping them for the next flush");
         }
         rounds += 1;
-        if rounds % prune_every == 0 {
+        if rounds.is_multiple_of(prune_every) {
             let before = now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
             if let Err(e) = store.prune_metric_buckets(before).await {
                 tracing::debug!(error = %e, "could not prune old SDK metrics");

@@ -13,6 +13,8 @@
 //!    ([`Store::breach_guard`]), and catches the snapshots up, which pushes the change to every SDK stream.
 //!    When a person changed the config or the guard in between, the write fails on its version check and the
 //!    next round tries again with what is current.
+//!
+//! [`Store::breach_guard`]: crate::store::Store::breach_guard
 
 use std::time::Duration;
 

@@ -259,7 +259,7 @@ async fn other_replicas_follow_at_once_on_postgres() {
     let mut config = app.config.clone();
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     // No periodic refresh to fall back on: only the notification can bring the change.
-    config.refresh_interval = Duration::from_secs(3600);
+    config.refresh_interval = Duration::from_hours(1);
     let other = spawn(config).await.expect("a second replica starts");
     app.patch("/api/v1/environments/production", json!({ "allowed_origins": [NEW] })).await.expect(200);
     let ask = || async {

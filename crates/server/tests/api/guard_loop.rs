@@ -30,7 +30,7 @@ async fn app_with_guard(db: Db, guard: Value) -> (TestApp, String, i64) {
     let database = TestDatabase::new(db).await;
     let mut config = ServeConfig::for_database(&database.url);
     config.guard_interval = Duration::from_millis(200);
-    config.metrics_flush_interval = Duration::from_secs(3600);
+    config.metrics_flush_interval = Duration::from_hours(1);
     let app = TestApp::spawn_with(database, config).await;
     app.environment("production").await;
     boolean_flag(&app, "checkout").await;

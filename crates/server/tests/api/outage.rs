@@ -146,7 +146,7 @@ async fn database_silent_then_back() {
 /// other way back, is set out of reach here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_off_replica_catches_up() {
-    let (app, proxy) = app_behind_proxy(Duration::from_secs(3600)).await;
+    let (app, proxy) = app_behind_proxy(Duration::from_hours(1)).await;
     let key = checkout_flag_on(&app).await;
     let other = pennon_server::app::startup::spawn(ServeConfig::for_database(&app.database.url)).await.unwrap();
     let client = reqwest::Client::new();

@@ -92,7 +92,7 @@ async fn batches_are_aggregated_and_flushed(db: Db) {
 }
 
 async fn bad_batches_are_refused_whole(db: Db) {
-    let (app, key) = app_with_key(db, Duration::from_secs(3600)).await;
+    let (app, key) = app_with_key(db, Duration::from_hours(1)).await;
     let metric = |field: &str, value: Value| {
         let mut m =
             json!({ "flag": "checkout", "variant": "on", "metric": "m", "count": 1, "sum": 1.0, "sum_squares": 1.0 });
@@ -153,7 +153,7 @@ async fn replicas_add_up(db: Db) {
 }
 
 async fn pending_metrics_are_written_at_shutdown(db: Db) {
-    let (mut app, key) = app_with_key(db, Duration::from_secs(3600)).await;
+    let (mut app, key) = app_with_key(db, Duration::from_hours(1)).await;
     send(&app, &key, batch(7, 1)).await.expect(202);
     assert!(totals(&app.state().store, "checkout_error").await.is_empty(), "not flushed yet");
     app.restart().await;

@@ -133,8 +133,8 @@ impl EvalScope {
 }
 
 /// The evaluation request's body, said to be JSON: the handler reads it with
-/// [`body::parse`] in place when it has the plain shape SDKs send, and with serde otherwise
-/// ([`json_body::parse`]: the same result, or the problem named).
+/// `body::parse` in place when it has the plain shape SDKs send, and with serde otherwise
+/// (`json_body::parse`: the same result, or the problem named).
 #[derive(Debug)]
 pub struct EvaluateBody(pub Bytes);
 

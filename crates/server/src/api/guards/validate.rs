@@ -16,7 +16,7 @@ use crate::store::{GuardAction, GuardDraft};
 /// The window when none is given.
 pub const DEFAULT_WINDOW: &str = "1h";
 /// The longest window: metric buckets are not kept (by default) much longer.
-const MAX_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+const MAX_WINDOW: Duration = Duration::from_hours(30 * 24);
 
 /// What a person sets on a guard.
 #[derive(Debug, Deserialize, ToSchema)]
