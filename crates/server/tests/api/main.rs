@@ -23,6 +23,7 @@ mod guard_loop;
 mod guards;
 mod keys;
 mod leader;
+mod metrics_intake;
 mod ofrep;
 mod openapi;
 mod ops;

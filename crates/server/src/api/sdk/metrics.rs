@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use pennon_engine::protocol::MetricsBatch;
 use pennon_engine::{Problem, SLUG_RULE, Snapshot, is_slug};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::state::AppState;
@@ -30,6 +31,28 @@ pub struct MetricsAccepted {
     pub accepted: usize,
     /// Entries for flags or variants the environment does not have (deleted, archived): dropped.
     pub ignored: usize,
+}
+
+/// Reads a batch from a JSON document: an object whose `exposures` and `metrics` are arrays of objects
+/// (serde would also take arrays for objects, in field order). The document's depth is bounded by the JSON
+/// reader (128 levels), including fields the batch does not have.
+fn batch_of(document: Value) -> Result<MetricsBatch, ApiError> {
+    let Value::Object(fields) = &document else {
+        return Err(ApiError::BadRequest { detail: "a metrics batch is a JSON object".into(), field: None });
+    };
+    for list in ["exposures", "metrics"] {
+        let Some(entries) = fields.get(list) else { continue };
+        let Value::Array(entries) = entries else {
+            return Err(ApiError::bad_field(list, format!("{list} must be an array of objects")));
+        };
+        if let Some(i) = entries.iter().position(|e| !e.is_object()) {
+            return Err(ApiError::bad_field(format!("{list}[{i}]"), format!("{list}[{i}] must be an object")));
+        }
+    }
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::bad_field(field.clone(), format!("{field}: {}", e.inner()))
+    })
 }
 
 fn check_batch(batch: &MetricsBatch) -> Result<(), ApiError> {
@@ -92,11 +115,12 @@ fn known(snapshot: &Snapshot, flag: &str, variant: &str) -> bool {
 /// Report exposures and tracked metrics.
 ///
 /// A batch as in `docs/sdk-protocol.md`: `exposures` count evaluations per (flag, variant); `metrics`
-/// aggregate `track()` calls per (flag, variant served, metric) as count, sum and sum of squares. The batch is
-/// checked whole — keys, names, bounds, finite sums — and refused whole (422 naming each field at fault,
-/// 400 when it is not such a document). Accepted entries are counted in the current 10-second bucket, in
-/// memory, and written to the database by the next flush; entries for flags or variants the environment
-/// does not have are dropped and counted as `ignored`.
+/// aggregate `track()` calls per (flag, variant served, metric) as count, sum and sum of squares. The body
+/// must be a JSON object whose `exposures` and `metrics` are arrays of objects (400 otherwise). The batch is
+/// checked whole — keys, names, bounds, finite sums — and refused whole (422 naming each field at fault).
+/// Accepted entries are counted in the current 10-second bucket, in memory, and written to the database by
+/// the next flush; entries for flags or variants the environment does not have are dropped and counted as
+/// `ignored`.
 #[utoipa::path(post, path = "/api/v1/sdk/metrics", tag = "sdk",
     security(("sdk_key" = ["server"])),
     request_body = MetricsBatch,
@@ -108,8 +132,9 @@ fn known(snapshot: &Snapshot, flag: &str, variant: &str) -> bool {
 pub(super) async fn post_metrics(
     ServerKey(grant): ServerKey,
     State(state): State<AppState>,
-    Json(batch): Json<MetricsBatch>,
+    Json(document): Json<Value>,
 ) -> Result<(StatusCode, Json<MetricsAccepted>), ApiError> {
+    let batch = batch_of(document)?;
     check_batch(&batch)?;
     let environment = grant.environment;
     let snapshot = state
