@@ -100,6 +100,28 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether trying the same again later can succeed: the database is away, or refused for a reason that
+    /// passes — on PostgreSQL a serialization failure or deadlock (class 40), too few resources (53, e.g. a
+    /// full disk), an operator's intervention (57) or a lock not available (55P03); on SQLite busy, locked,
+    /// an I/O error or a full disk. Not when the database refuses the statement itself (a constraint, a value
+    /// out of range).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Internal(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                // SQLSTATEs have five characters; SQLite's (extended) result codes are numbers below 10,000.
+                if code.len() == 5 {
+                    matches!(&code[..2], "40" | "53" | "57") || code == "55P03"
+                } else {
+                    code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
+                }
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// PostgreSQL error codes that mean the database cannot serve right now, so that trying again later can
 /// succeed: connection exceptions (class 08), the server shutting down or starting up (57P01 to 57P03), and
 /// too many connections (53300).

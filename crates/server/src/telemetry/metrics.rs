@@ -85,6 +85,8 @@ pub struct Metrics {
     pub sse_subscribers: Family<StreamLabels, Gauge>,
     /// Streams ended because their subscriber fell too far behind.
     pub sse_lagged: Family<StreamLabels, Counter>,
+    /// Aggregated SDK metric rows the database refused, set aside by the flush.
+    pub sdk_metrics_set_aside: Counter,
     /// The series of `requests` and `request_seconds` by route, then method and status, found by the route's
     /// text without building a label set (routes are a fixed set, so this stays small). The keys are the
     /// server's own route templates, methods and statuses, never a caller's text, so a fast hash is safe.
@@ -126,6 +128,12 @@ impl Default for Metrics {
             "Streams disconnected because their subscriber fell too far behind",
             sse_lagged.clone(),
         );
+        let sdk_metrics_set_aside = Counter::default();
+        registry.register(
+            "sdk_metrics_set_aside",
+            "Aggregated SDK metric rows the database refused, set aside so that the rest is written",
+            sdk_metrics_set_aside.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -135,6 +143,7 @@ impl Default for Metrics {
             revision_environments: Mutex::default(),
             sse_subscribers,
             sse_lagged,
+            sdk_metrics_set_aside,
             request_series: RwLock::default(),
         }
     }

@@ -4,17 +4,30 @@
 use std::time::Duration;
 
 use pennon_server::app::config::ServeConfig;
+use pennon_server::store::VariantTotals;
 use reqwest::Method;
 use serde_json::{Value, json};
+use sqlx::{AnyConnection, Connection};
 
 use crate::both;
 use crate::flag_setup::{boolean_flag, configure, half_split};
 use crate::helpers::{Db, Reply, TestApp, TestDatabase};
+use crate::ops::{metrics_text, sample};
 use crate::sse::{bearer, sdk_key};
 
-both!(bodies_that_are_not_batches_are_refused);
+both!(
+    sums_that_could_overflow_are_refused,
+    totals_saturate_so_flushes_and_guards_keep_working,
+    a_failing_chunk_is_set_aside,
+    bodies_that_are_not_batches_are_refused
+);
 
 const METRICS: &str = "/api/v1/sdk/metrics";
+/// The largest count, sum and sum of squares an entry may carry (`docs/sdk-protocol.md`).
+const MAX_COUNT: u64 = 1_000_000_000_000;
+const MAX_SUM: f64 = 1e18;
+const MAX_SUM_SQUARES: f64 = 1e36;
+
 /// `checkout` (50/50) and `poison` in `production`, each with an error-rate guard; no flush of its own.
 async fn app_with_guards(db: Db) -> (TestApp, String) {
     let database = TestDatabase::new(db).await;
@@ -41,6 +54,133 @@ fn guards_of(flag: &str) -> String {
 
 async fn send(app: &TestApp, key: &str, batch: Value) -> Reply {
     app.call(Method::POST, METRICS, Some(batch), &[("authorization", &bearer(key))]).await
+}
+
+fn entry(flag: &str, variant: &str, metric: &str, count: u64, sum: f64, sum_squares: f64) -> Value {
+    json!({ "flag": flag, "variant": variant, "metric": metric, "count": count, "sum": sum, "sum_squares": sum_squares })
+}
+
+/// Exposures of both arms and `errors` of both, `n` of each.
+fn errors_batch(flag: &str, n: u64) -> Value {
+    json!({
+        "exposures": [{ "flag": flag, "variant": "on", "count": n }, { "flag": flag, "variant": "off", "count": n }],
+        "metrics": [entry(flag, "on", "errors", n, n as f64, n as f64), entry(flag, "off", "errors", n, n as f64, n as f64)]
+    })
+}
+
+async fn totals(app: &TestApp, flag: &str, metric: &str) -> Vec<VariantTotals> {
+    app.state().store.metric_totals("production", flag, metric, 0, i64::MAX).await.expect("totals")
+}
+
+fn arm<'a>(totals: &'a [VariantTotals], variant: &str) -> Option<&'a VariantTotals> {
+    totals.iter().find(|t| t.variant == variant)
+}
+
+async fn sums_that_could_overflow_are_refused(db: Db) {
+    let (app, key) = app_with_guards(db).await;
+    for (field, value) in [
+        ("sum", 1e308),
+        ("sum", -1e308),
+        ("sum", MAX_SUM * 1.5),
+        ("sum_squares", 1e308),
+        ("sum_squares", MAX_SUM_SQUARES * 1.5),
+    ] {
+        let mut m = entry("checkout", "on", "errors", 1, 1.0, 1.0);
+        m[field] = json!(value);
+        let refused = send(&app, &key, json!({ "metrics": [m] })).await.expect(422);
+        assert_eq!(refused.body["field"], format!("metrics[0].{field}"), "{field} = {value}");
+        assert_eq!(refused.header("content-type"), Some("application/problem+json"));
+    }
+    let too_many = json!({ "exposures": [{ "flag": "checkout", "variant": "on", "count": MAX_COUNT + 1 }] });
+    assert_eq!(send(&app, &key, too_many).await.expect(422).body["field"], "exposures[0].count");
+    let largest = entry("checkout", "on", "errors", MAX_COUNT, -MAX_SUM, MAX_SUM_SQUARES);
+    send(&app, &key, json!({ "metrics": [largest] })).await.expect(202);
+    assert_eq!(app.state().intake.pending(), 1, "only the batch within bounds waits");
+}
+
+async fn totals_saturate_so_flushes_and_guards_keep_working(db: Db) {
+    let (app, key) = app_with_guards(db).await;
+    // The most exposures, and the largest sums (of a few errors) an entry may carry.
+    let largest = |variant: &str| entry("checkout", variant, "errors", 1000, MAX_SUM, MAX_SUM_SQUARES);
+    let batch = json!({
+        "exposures": [{ "flag": "checkout", "variant": "on", "count": MAX_COUNT },
+                      { "flag": "checkout", "variant": "off", "count": MAX_COUNT }],
+        "metrics": [largest("on"), largest("off")]
+    });
+    // Batch after batch at the bounds, over several flushes: every flush is written.
+    for _ in 0..3 {
+        for _ in 0..20 {
+            send(&app, &key, batch.clone()).await.expect(202);
+        }
+        app.state().intake.flush(&app.state().store).await.expect("the flush is written");
+        assert_eq!(app.state().intake.pending(), 0);
+    }
+    // Each 10-second bucket saturates at the bounds, in memory and in the database, flush after flush.
+    let store = &app.state().store;
+    let buckets = store.metric_buckets_of("production", "checkout", "errors", &["on", "off"], 0, i64::MAX).await;
+    let buckets = buckets.expect("the buckets");
+    assert!(!buckets.is_empty());
+    for b in &buckets {
+        assert!(b.exposures == MAX_COUNT && b.sum > 0.0 && b.sum <= MAX_SUM, "{b:?}");
+    }
+    let on = totals(&app, "checkout", "errors").await.into_iter().find(|t| t.variant == "on").expect("the on arm");
+    assert_eq!(on.count, 60_000, "{on:?}");
+    assert!(on.sum_squares <= buckets.len() as f64 * MAX_SUM_SQUARES, "{on:?}");
+    // The guard still reads its data and judges it.
+    let round = pennon_server::jobs::guard_loop::round(app.state()).await.expect("a guard round");
+    assert!(round.checked >= 1, "{round:?}");
+    let guard = &app.get(&guards_of("checkout")).await.expect(200).body["items"][0];
+    assert_eq!(guard["state"], "healthy", "{guard}");
+    assert!(guard["evidence"]["treatment"]["n"].as_u64() >= Some(MAX_COUNT), "{guard}");
+}
+
+/// Makes every write of a metric bucket of `flag` fail, in the database itself.
+async fn fail_metric_writes(app: &TestApp, db: Db, flag: &str) {
+    let statements = match db {
+        Db::Sqlite => vec![format!(
+            "CREATE TRIGGER fail_metrics BEFORE INSERT ON metric_buckets WHEN NEW.flag = '{flag}' \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )],
+        Db::Postgres => vec![
+            "CREATE FUNCTION fail_metrics() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER fail_metrics BEFORE INSERT ON metric_buckets FOR EACH ROW \
+                 WHEN (NEW.flag = '{flag}') EXECUTE FUNCTION fail_metrics()"
+            ),
+        ],
+    };
+    sqlx::any::install_default_drivers();
+    let mut conn = AnyConnection::connect(&app.database.url).await.expect("a direct connection");
+    for statement in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut conn).await.expect("trigger created");
+    }
+}
+
+async fn a_failing_chunk_is_set_aside(db: Db) {
+    let (app, key) = app_with_guards(db).await;
+    fail_metric_writes(&app, db, "poison").await;
+    send(&app, &key, errors_batch("checkout", 100)).await.expect(202);
+    send(&app, &key, errors_batch("poison", 100)).await.expect(202);
+    let intake = &app.state().intake;
+    intake.flush(&app.state().store).await.expect("the flush goes on past the failing chunk");
+    assert_eq!(intake.pending(), 0, "the failing chunk is not retried forever");
+
+    let checkout = totals(&app, "checkout", "errors").await;
+    let on = arm(&checkout, "on").expect("checkout's data are written");
+    assert_eq!((on.exposures, on.count), (100, 100));
+    let poison = totals(&app, "poison", "errors").await;
+    assert!(poison.iter().all(|t| t.count == 0), "the failing rows are not written: {poison:?}");
+    assert_eq!(arm(&poison, "on").map(|t| t.exposures), Some(100), "the poison flag's exposures are");
+    let text = metrics_text(&app).await;
+    let set_aside = sample(&text, "pennon_sdk_metrics_set_aside_total", &[]).expect("the set-aside counter");
+    assert!(set_aside >= 1.0, "{set_aside}");
+
+    // The next flush is not held up by it either.
+    send(&app, &key, errors_batch("checkout", 50)).await.expect(202);
+    intake.flush(&app.state().store).await.expect("the next flush");
+    assert_eq!(arm(&totals(&app, "checkout", "errors").await, "on").map(|t| t.count), Some(150));
 }
 
 /// `{"x": {"x": ... {} ...}}`, `depth` objects deep.

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use pennon_engine::protocol::MetricsBatch;
+use pennon_engine::protocol::{MAX_COUNT, MAX_SUM, MAX_SUM_SQUARES, MetricsBatch};
 use pennon_engine::{Problem, SLUG_RULE, Snapshot, is_slug};
 use serde::Serialize;
 use serde_json::Value;
@@ -19,8 +19,6 @@ use crate::store::now_millis;
 pub const MAX_ENTRIES: usize = 10_000;
 /// Longest metric name, in bytes.
 pub const MAX_METRIC_NAME: usize = 128;
-/// Largest count in one entry.
-pub const MAX_COUNT: u64 = 1_000_000_000_000;
 /// Problems reported for one refused batch.
 const MAX_PROBLEMS: usize = 20;
 
@@ -90,11 +88,15 @@ fn check_batch(batch: &MetricsBatch) -> Result<(), ApiError> {
         if m.count > MAX_COUNT {
             problem(format!("metrics[{i}].count"), &count_rule);
         }
-        if !m.sum.is_finite() {
-            problem(format!("metrics[{i}].sum"), "sum must be a finite number");
+        if !(m.sum.is_finite() && m.sum.abs() <= MAX_SUM) {
+            problem(
+                format!("metrics[{i}].sum"),
+                &format!("sum must be a finite number from -{MAX_SUM:e} to {MAX_SUM:e}"),
+            );
         }
-        if !(m.sum_squares.is_finite() && m.sum_squares >= 0.0) {
-            problem(format!("metrics[{i}].sum_squares"), "sum_squares must be a finite number, not negative");
+        if !(m.sum_squares.is_finite() && (0.0..=MAX_SUM_SQUARES).contains(&m.sum_squares)) {
+            let rule = format!("sum_squares must be a finite number from 0 to {MAX_SUM_SQUARES:e}");
+            problem(format!("metrics[{i}].sum_squares"), &rule);
         }
     }
     if problems.is_empty() {
@@ -117,7 +119,8 @@ fn known(snapshot: &Snapshot, flag: &str, variant: &str) -> bool {
 /// A batch as in `docs/sdk-protocol.md`: `exposures` count evaluations per (flag, variant); `metrics`
 /// aggregate `track()` calls per (flag, variant served, metric) as count, sum and sum of squares. The body
 /// must be a JSON object whose `exposures` and `metrics` are arrays of objects (400 otherwise). The batch is
-/// checked whole — keys, names, bounds, finite sums — and refused whole (422 naming each field at fault).
+/// checked whole — keys, names, bounds (counts up to 10^12, sums within ±10^18, sums of squares up to
+/// 10^36, so that no total can overflow) — and refused whole (422 naming each field at fault).
 /// Accepted entries are counted in the current 10-second bucket, in memory, and written to the database by
 /// the next flush; entries for flags or variants the environment does not have are dropped and counted as
 /// `ignored`.
