@@ -50,7 +50,7 @@ pub use snapshot::{ChangeRow, ObjectKind, parse_flag_payload, parse_segment_payl
 pub use tokens::{ApiToken, KeyKind, SdkKey};
 pub use users::{Role, User};
 pub use write::{Actor, Audit, WriteTx};
-pub use write::{CHANNEL, ENVIRONMENTS_CHANNEL};
+pub use write::{CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use pennon_server::app::config::ServeConfig;
+use pennon_server::app::startup::spawn;
 use pennon_server::store::VariantTotals;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -19,6 +20,7 @@ both!(
     sums_that_could_overflow_are_refused,
     totals_saturate_so_flushes_and_guards_keep_working,
     a_failing_chunk_is_set_aside,
+    unwatched_metrics_are_dropped_and_counted,
     bodies_that_are_not_batches_are_refused
 );
 
@@ -181,6 +183,70 @@ async fn a_failing_chunk_is_set_aside(db: Db) {
     send(&app, &key, errors_batch("checkout", 50)).await.expect(202);
     intake.flush(&app.state().store).await.expect("the next flush");
     assert_eq!(arm(&totals(&app, "checkout", "errors").await, "on").map(|t| t.count), Some(150));
+}
+
+async fn unwatched_metrics_are_dropped_and_counted(db: Db) {
+    let (app, key) = app_with_guards(db).await;
+    boolean_flag(&app, "unguarded").await;
+    let batch = json!({
+        "exposures": [{ "flag": "unguarded", "variant": "on", "count": 5 }, { "flag": "checkout", "variant": "on", "count": 7 }],
+        "metrics": [entry("checkout", "on", "errors", 3, 3.0, 3.0),
+                    entry("checkout", "on", "made_up_name", 1, 1.0, 1.0),
+                    entry("unguarded", "on", "errors", 1, 1.0, 1.0),
+                    entry("gone", "on", "errors", 1, 1.0, 1.0)]
+    });
+    let answer = send(&app, &key, batch.clone()).await.expect(202);
+    assert_eq!(answer.body, json!({ "accepted": 3, "ignored": 3 }));
+    app.state().intake.flush(&app.state().store).await.expect("flushed");
+    assert_eq!(arm(&totals(&app, "checkout", "errors").await, "on").map(|t| (t.exposures, t.count)), Some((7, 3)));
+    assert!(totals(&app, "checkout", "made_up_name").await.iter().all(|t| t.count == 0), "not stored");
+    let unguarded = totals(&app, "unguarded", "errors").await;
+    assert_eq!(unguarded.iter().map(|t| (t.exposures, t.count)).collect::<Vec<_>>(), [(5, 0)], "exposures only");
+    let text = metrics_text(&app).await;
+    let dropped = |reason| sample(&text, "pennon_sdk_metrics_dropped_total", &[("reason", reason)]);
+    assert_eq!(dropped("unwatched"), Some(2.0), "{text}");
+    assert_eq!(dropped("unknown"), Some(1.0), "{text}");
+
+    // A guard on the metric makes it watched at once; without the guard it is dropped again.
+    let guard = json!({ "metric": "made_up_name", "statistic": "mean", "direction": "higher_is_worse",
+        "threshold": { "absolute": 10.0 }, "variant": "on" });
+    let id = app.post(&guards_of("checkout"), guard).await.expect(201).body["id"].as_i64().unwrap();
+    assert_eq!(send(&app, &key, batch.clone()).await.expect(202).body, json!({ "accepted": 4, "ignored": 2 }));
+    app.delete(&format!("{}/{id}", guards_of("checkout"))).await.expect(204);
+    assert_eq!(send(&app, &key, batch).await.expect(202).body, json!({ "accepted": 3, "ignored": 3 }));
+}
+
+/// A guard made on one replica is watched on the others at once: PostgreSQL tells them (the periodic refresh
+/// is an hour away here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_made_on_one_replica_is_watched_on_the_others() {
+    let database = TestDatabase::new(Db::Postgres).await;
+    let mut config = ServeConfig::for_database(&database.url);
+    config.refresh_interval = Duration::from_secs(3600);
+    config.metrics_flush_interval = Duration::from_secs(3600);
+    let app = TestApp::spawn_with(database, config).await;
+    app.environment("production").await;
+    boolean_flag(&app, "checkout").await;
+    let key = sdk_key(&app, "production", "server").await;
+    let mut config = app.config.clone();
+    config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let other = spawn(config).await.expect("a second replica starts");
+    other.state.auth.keys.reload(&other.state.store).await.expect("keys");
+    let batch = json!({ "metrics": [entry("checkout", "on", "errors", 1, 1.0, 1.0)] });
+    let post = || async {
+        let sent = app.client.post(format!("{}{METRICS}", other.url())).bearer_auth(&key).json(&batch).send().await;
+        sent.expect("sent").json::<Value>().await.expect("an answer")
+    };
+    assert_eq!(post().await, json!({ "accepted": 0, "ignored": 1 }), "nothing watches it yet");
+    let guard = json!({ "metric": "errors", "statistic": "rate", "direction": "higher_is_worse",
+        "threshold": { "relative": 0.1 }, "variant": "on" });
+    app.post(&guards_of("checkout"), guard).await.expect(201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while post().await != json!({ "accepted": 1, "ignored": 0 }) {
+        assert!(std::time::Instant::now() < deadline, "the other replica did not hear of the guard");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    other.shutdown().await;
 }
 
 /// `{"x": {"x": ... {} ...}}`, `depth` objects deep.

@@ -14,6 +14,7 @@ use crate::auth::ServerKey;
 use crate::http::error::{ApiError, Json, ProblemBody};
 use crate::ingest::{Exposure, Tracked};
 use crate::store::now_millis;
+use crate::telemetry::metrics::DropReason;
 
 /// Most entries (exposures and metrics together) in one batch.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -27,7 +28,8 @@ const MAX_PROBLEMS: usize = 20;
 pub struct MetricsAccepted {
     /// Entries added to the aggregation.
     pub accepted: usize,
-    /// Entries for flags or variants the environment does not have (deleted, archived): dropped.
+    /// Entries dropped: for flags or variants the environment does not have (deleted, archived), or metrics
+    /// that no guard of the flag in the environment watches.
     pub ignored: usize,
 }
 
@@ -122,8 +124,8 @@ fn known(snapshot: &Snapshot, flag: &str, variant: &str) -> bool {
 /// checked whole — keys, names, bounds (counts up to 10^12, sums within ±10^18, sums of squares up to
 /// 10^36, so that no total can overflow) — and refused whole (422 naming each field at fault).
 /// Accepted entries are counted in the current 10-second bucket, in memory, and written to the database by
-/// the next flush; entries for flags or variants the environment does not have are dropped and counted as
-/// `ignored`.
+/// the next flush. Entries for flags or variants the environment does not have, and metrics no guard of the
+/// flag in the environment watches, are dropped and counted as `ignored`.
 #[utoipa::path(post, path = "/api/v1/sdk/metrics", tag = "sdk",
     security(("sdk_key" = ["server"])),
     request_body = MetricsBatch,
@@ -145,27 +147,37 @@ pub(super) async fn post_metrics(
         .get(&environment)
         .ok_or_else(|| ApiError::NotFound(format!("environment \"{environment}\"")))?;
     let raw = &snapshot.raw;
+    let watched = state.snapshots.watched().of(&environment);
     let exposures: Vec<Exposure<'_>> = batch
         .exposures
         .iter()
         .filter(|e| known(raw, &e.flag, &e.variant))
         .map(|e| Exposure { flag: &e.flag, variant: &e.variant, count: e.count })
         .collect();
-    let metrics: Vec<Tracked<'_>> = batch
-        .metrics
-        .iter()
-        .filter(|m| known(raw, &m.flag, &m.variant))
-        .map(|m| Tracked {
-            flag: &m.flag,
-            variant: &m.variant,
-            metric: &m.metric,
-            count: m.count,
-            sum: m.sum,
-            sum_squares: m.sum_squares,
-        })
-        .collect();
-    let accepted = exposures.len() + metrics.len();
-    let ignored = batch.exposures.len() + batch.metrics.len() - accepted;
+    let mut unknown = batch.exposures.len() - exposures.len();
+    let mut unwatched = 0;
+    let mut metrics: Vec<Tracked<'_>> = Vec::with_capacity(batch.metrics.len());
+    for m in &batch.metrics {
+        if !known(raw, &m.flag, &m.variant) {
+            unknown += 1;
+        } else if !watched.watches(&m.flag, &m.metric) {
+            unwatched += 1;
+        } else {
+            metrics.push(Tracked {
+                flag: &m.flag,
+                variant: &m.variant,
+                metric: &m.metric,
+                count: m.count,
+                sum: m.sum,
+                sum_squares: m.sum_squares,
+            });
+        }
+    }
     state.intake.record(&environment, &exposures, &metrics, now_millis()).map_err(|_| ApiError::Unavailable)?;
-    Ok((StatusCode::ACCEPTED, Json(MetricsAccepted { accepted, ignored })))
+    state.metrics.sdk_metrics_dropped(DropReason::Unknown, unknown);
+    state.metrics.sdk_metrics_dropped(DropReason::Unwatched, unwatched);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MetricsAccepted { accepted: exposures.len() + metrics.len(), ignored: unknown + unwatched }),
+    ))
 }
