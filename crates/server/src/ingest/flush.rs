@@ -142,3 +142,25 @@ pub(super) async fn write_chunks(store: &Store, chunks: Vec<Chunk>, set_aside: &
     }
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exposure(flag: &str, bucket: i64) -> ExposureBucket {
+        ExposureBucket { environment: "production".into(), flag: flag.into(), variant: "on".into(), bucket, count: 1 }
+    }
+
+    #[test]
+    fn chunks_hold_rows_in_key_order_and_split_in_order() {
+        let rows: Vec<ExposureBucket> = (0..(CHUNK_ROWS as i64 + 3)).rev().map(|b| exposure("f", b)).collect();
+        let chunks = chunks(rows, vec![]);
+        assert_eq!(chunks.iter().map(Chunk::len).collect::<Vec<_>>(), [CHUNK_ROWS, 3]);
+        let Chunk::Exposures(first) = &chunks[0] else { panic!("exposures") };
+        assert!(first.windows(2).all(|w| w[0].bucket < w[1].bucket), "key order");
+        let (head, tail) = chunks.into_iter().next().unwrap().split();
+        let (Chunk::Exposures(head), Chunk::Exposures(tail)) = (head, tail) else { panic!("exposures") };
+        assert_eq!((head.len(), tail.len()), (CHUNK_ROWS / 2, CHUNK_ROWS - CHUNK_ROWS / 2));
+        assert!(head.last().unwrap().bucket < tail[0].bucket);
+    }
+}
