@@ -87,6 +87,17 @@ pub struct DeleteEvent {
     pub key: String,
 }
 
+/// The largest `count` of an entry of a batch. The server's totals per 10-second bucket saturate at it, so that
+/// a guard's sum over 30 days of buckets stays far within a signed 64-bit integer.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// The largest magnitude of an entry's `sum`; the server's totals per bucket saturate at it.
+pub const MAX_SUM: f64 = 1e18;
+
+/// The largest `sum_squares` of an entry; the server's totals per bucket saturate at it. Together with
+/// [`MAX_SUM`] it keeps every sum (and the square of every sum) the guards compute finite.
+pub const MAX_SUM_SQUARES: f64 = 1e36;
+
 /// A batch of what an SDK saw over a window (the body of `POST /api/v1/sdk/metrics`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -107,7 +118,7 @@ pub struct ExposureCount {
     pub flag: String,
     /// Variant key.
     pub variant: String,
-    /// Evaluations.
+    /// Evaluations (at most 10^12).
     pub count: u64,
 }
 
@@ -121,11 +132,11 @@ pub struct MetricAggregate {
     pub variant: String,
     /// Metric name (1 to 128 bytes, no control characters).
     pub metric: String,
-    /// How many values.
+    /// How many values (at most 10^12).
     pub count: u64,
-    /// Their sum (finite).
+    /// Their sum (finite, from -10^18 to 10^18).
     pub sum: f64,
-    /// The sum of their squares (finite, not negative).
+    /// The sum of their squares (finite, from 0 to 10^36).
     pub sum_squares: f64,
 }
 

@@ -30,14 +30,16 @@ pub async fn build_state(config: ServeConfig) -> anyhow::Result<AppState> {
     store.migrate().await.context("applying database migrations")?;
     let snapshots = Snapshots::load(store.clone()).await.context("loading snapshots")?;
     let auth = crate::auth::AuthService::start(&config, &store).await.context("setting up authentication")?;
+    let metrics = crate::telemetry::metrics::Metrics::default();
+    let intake = crate::ingest::MetricsIntake::new(metrics.sdk_metrics_set_aside.clone());
     Ok(AppState::new(crate::app::state::Shared {
         store,
         snapshots: Arc::new(snapshots),
         config: Arc::new(config),
-        metrics: Arc::new(crate::telemetry::metrics::Metrics::default()),
+        metrics: Arc::new(metrics),
         auth: Arc::new(auth),
         streams: Arc::new(crate::delivery::streams::Streams::default()),
-        intake: Arc::new(crate::ingest::MetricsIntake::default()),
+        intake: Arc::new(intake),
     }))
 }
 

@@ -4,7 +4,8 @@
 //! commits). Every replica LISTENs and catches the environment's snapshot up from the change log, which
 //! pushes the changes to its SSE subscribers. A change to an environment itself (created, renamed, new
 //! allowed origins, deleted) sends `NOTIFY pennon_environments, '<environment>'`, on which every replica
-//! reloads its list of environments and their allowed origins. Notifications can be lost while a replica's listening
+//! reloads its list of environments and their allowed origins. A change to a guard sends
+//! `NOTIFY pennon_guards, '<environment>'`, on which every replica reloads the metrics guards watch. Notifications can be lost while a replica's listening
 //! connection is down; on reconnecting it catches every environment up by revision, and the periodic
 //! refresh is the last safety net.
 
@@ -15,7 +16,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::postgres::PgListener;
 
 use crate::delivery::snapshots::Snapshots;
-use crate::store::{CHANNEL, ENVIRONMENTS_CHANNEL};
+use crate::store::{CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL};
 
 /// Listens until the task is dropped, reconnecting with backoff.
 pub async fn listen(database_url: SecretString, snapshots: Arc<Snapshots>) {
@@ -23,7 +24,7 @@ pub async fn listen(database_url: SecretString, snapshots: Arc<Snapshots>) {
     loop {
         match PgListener::connect(database_url.expose_secret()).await {
             Ok(mut listener) => {
-                if let Err(e) = listener.listen_all([CHANNEL, ENVIRONMENTS_CHANNEL]).await {
+                if let Err(e) = listener.listen_all([CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL]).await {
                     tracing::warn!(error = %e, "could not LISTEN for changes");
                 } else {
                     backoff = Duration::from_millis(200);
@@ -42,6 +43,11 @@ async fn receive(listener: &mut PgListener, snapshots: &Snapshots) {
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) if notification.channel() == ENVIRONMENTS_CHANNEL => catch_up_all(snapshots).await,
+            Ok(Some(notification)) if notification.channel() == GUARDS_CHANNEL => {
+                if let Err(e) = snapshots.reload_watched().await {
+                    tracing::debug!(error = %e, "could not reload the metrics guards watch; the refresh loop will");
+                }
+            }
             Ok(Some(notification)) => {
                 let payload = notification.payload();
                 let environment = payload.rsplit_once(':').map_or(payload, |(env, _)| env);

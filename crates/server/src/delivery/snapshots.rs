@@ -1,7 +1,8 @@
 //! The in-memory snapshots evaluation reads: one compiled, immutable snapshot per environment, swapped
 //! atomically. They are caught up from the change log after every commit (and periodically, and on
 //! notification from other replicas), so evaluation never reads the database. The environments' allowed
-//! origins ([`OriginTable`]) are reloaded with the list of environments.
+//! origins ([`OriginTable`]) and the metrics guards watch ([`WatchedMetrics`]) are reloaded with the list of
+//! environments.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::{Mutex, broadcast};
 
 use crate::delivery::evaluation_json::Prewritten;
 use crate::delivery::origins::OriginTable;
+use crate::delivery::watched::WatchedMetrics;
 use crate::store::{ChangeRow, ObjectKind, Store, StoreError, StoreResult};
 use crate::telemetry::metrics::FlagCounters;
 
@@ -71,6 +73,7 @@ pub struct Snapshots {
     store: Store,
     events: broadcast::Sender<SnapshotEvent>,
     origins: OriginTable,
+    watched: WatchedMetrics,
 }
 
 impl std::fmt::Debug for Snapshots {
@@ -89,6 +92,7 @@ impl Snapshots {
             store,
             events,
             origins: OriginTable::default(),
+            watched: WatchedMetrics::default(),
         };
         snapshots.refresh_all().await?;
         Ok(snapshots)
@@ -109,6 +113,17 @@ impl Snapshots {
     /// Every environment's allowed origins.
     pub fn origins(&self) -> &OriginTable {
         &self.origins
+    }
+
+    /// The metrics guards watch, per environment and flag.
+    pub fn watched(&self) -> &WatchedMetrics {
+        &self.watched
+    }
+
+    /// Reloads the metrics guards watch (after a guard changed, here or on another replica).
+    pub async fn reload_watched(&self) -> StoreResult<()> {
+        self.watched.replace(self.store.watched_metrics().await?);
+        Ok(())
     }
 
     /// Subscribes to snapshot movements.
@@ -135,12 +150,14 @@ impl Snapshots {
         }
     }
 
-    /// Catches every environment up, adds new ones and drops deleted ones, and reloads the allowed origins.
-    /// Called after a change to an environment itself, on every replica.
+    /// Catches every environment up, adds new ones and drops deleted ones, and reloads the allowed origins
+    /// and the metrics guards watch. Called after a change to an environment itself, on every replica, and
+    /// periodically.
     pub async fn refresh_all(&self) -> StoreResult<()> {
         let _one_at_a_time = self.updating.lock().await;
         let environments = self.store.list_environments().await?;
         self.origins.replace(environments.iter().map(|e| (e.key.as_str(), e.allowed_origins.as_slice())));
+        self.reload_watched().await?;
         let known: Vec<String> = self.current.load().keys().cloned().collect();
         for gone in known.iter().filter(|k| !environments.iter().any(|e| &e.key == *k)) {
             self.remove_locked(gone);

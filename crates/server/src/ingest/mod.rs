@@ -1,14 +1,24 @@
 //! SDK metrics intake: batches from `POST /api/v1/sdk/metrics` are added up in memory per (environment,
 //! flag, variant[, metric]) and 10-second time bucket, and written to the database periodically (and on
 //! shutdown), adding to what other replicas wrote. A request never writes the database.
+//!
+//! Totals saturate at the protocol's bounds ([`MAX_COUNT`], [`MAX_SUM`], [`MAX_SUM_SQUARES`]) here and in the
+//! database, so that no sum the store or the guards compute can overflow. The flush writes in chunks
+//! ([`flush`]): rows the database refuses are set aside without holding up the rest.
+
+mod flush;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use pennon_engine::protocol::{MAX_COUNT, MAX_SUM, MAX_SUM_SQUARES};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::watch;
 
 use crate::store::{ExposureBucket, MetricBucket, Store, StoreResult, now_millis};
+
+pub use flush::CHUNK_ROWS;
 
 /// Width of a time bucket, in milliseconds.
 pub const BUCKET_MS: i64 = 10_000;
@@ -47,11 +57,17 @@ struct Sums {
 }
 
 impl Sums {
+    /// Adds `other`, saturating at the bounds.
     fn add(&mut self, other: Sums) {
-        self.count = self.count.saturating_add(other.count);
-        self.sum += other.sum;
-        self.sum_squares += other.sum_squares;
+        self.count = add_counts(self.count, other.count);
+        self.sum = (self.sum + other.sum).clamp(-MAX_SUM, MAX_SUM);
+        self.sum_squares = (self.sum_squares + other.sum_squares).clamp(0.0, MAX_SUM_SQUARES);
     }
+}
+
+/// Adds two counts, saturating at [`MAX_COUNT`].
+fn add_counts(a: u64, b: u64) -> u64 {
+    a.saturating_add(b).min(MAX_COUNT)
 }
 
 #[derive(Debug, Default)]
@@ -68,7 +84,7 @@ impl Pending {
     fn merge(&mut self, other: Pending) {
         for (key, count) in other.exposures {
             let total = self.exposures.entry(key).or_default();
-            *total = total.saturating_add(count);
+            *total = add_counts(*total, count);
         }
         for (key, sums) in other.metrics {
             self.metrics.entry(key).or_default().add(sums);
@@ -115,9 +131,16 @@ pub struct MetricsIntake {
     pending: Mutex<Pending>,
     /// Serialises flushes, so that a failed flush's aggregates are back before the next one starts.
     flushing: tokio::sync::Mutex<()>,
+    /// Rows the database refused, set aside.
+    set_aside: Counter,
 }
 
 impl MetricsIntake {
+    /// An empty aggregation that counts the rows it sets aside in `set_aside`.
+    pub fn new(set_aside: Counter) -> Self {
+        MetricsIntake { set_aside, ..Default::default() }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -143,7 +166,7 @@ impl MetricsIntake {
                 bucket,
             };
             let total = pending.exposures.entry(key).or_default();
-            *total = total.saturating_add(e.count);
+            *total = add_counts(*total, e.count);
         }
         for m in metrics {
             let key = MetricKey {
@@ -167,45 +190,86 @@ impl MetricsIntake {
         self.lock().len()
     }
 
-    /// Writes every pending aggregate to the database. On failure they are kept for the next flush.
+    /// Writes every pending aggregate to the database, in chunks; returns how many rows were written. Rows
+    /// the database refuses are set aside (see [`flush`]). When the database cannot take them now, what
+    /// was not written is kept for the next flush and the error returned.
     pub async fn flush(&self, store: &Store) -> StoreResult<usize> {
         let _one_at_a_time = self.flushing.lock().await;
         let taken = std::mem::take(&mut *self.lock());
         if taken.exposures.is_empty() && taken.metrics.is_empty() {
             return Ok(0);
         }
-        let exposures: Vec<ExposureBucket> = taken
+        let (exposures, metrics) = taken.into_rows();
+        let outcome = flush::write_chunks(store, flush::chunks(exposures, metrics), &self.set_aside).await;
+        match outcome.kept {
+            None => Ok(outcome.written),
+            Some((error, chunks)) => {
+                let mut pending = self.lock();
+                for chunk in chunks {
+                    pending.merge(Pending::of(chunk));
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Pending {
+    /// As rows for the store.
+    fn into_rows(self) -> (Vec<ExposureBucket>, Vec<MetricBucket>) {
+        let exposures = self
             .exposures
-            .iter()
+            .into_iter()
             .map(|(k, count)| ExposureBucket {
-                environment: k.environment.clone(),
-                flag: k.flag.clone(),
-                variant: k.variant.clone(),
+                environment: k.environment,
+                flag: k.flag,
+                variant: k.variant,
                 bucket: k.bucket,
-                count: *count,
+                count,
             })
             .collect();
-        let metrics: Vec<MetricBucket> = taken
+        let metrics = self
             .metrics
-            .iter()
+            .into_iter()
             .map(|(k, s)| MetricBucket {
-                environment: k.environment.clone(),
-                flag: k.flag.clone(),
-                variant: k.variant.clone(),
-                metric: k.metric.clone(),
+                environment: k.environment,
+                flag: k.flag,
+                variant: k.variant,
+                metric: k.metric,
                 bucket: k.bucket,
                 count: s.count,
                 sum: s.sum,
                 sum_squares: s.sum_squares,
             })
             .collect();
-        match store.add_metric_buckets(&exposures, &metrics).await {
-            Ok(()) => Ok(taken.len()),
-            Err(e) => {
-                self.lock().merge(taken);
-                Err(e)
+        (exposures, metrics)
+    }
+
+    /// The rows of a chunk that was not written, back as aggregates.
+    fn of(chunk: flush::Chunk) -> Pending {
+        let mut pending = Pending::default();
+        match chunk {
+            flush::Chunk::Exposures(rows) => {
+                for r in rows {
+                    let key =
+                        ExposureKey { environment: r.environment, flag: r.flag, variant: r.variant, bucket: r.bucket };
+                    pending.exposures.insert(key, r.count);
+                }
+            }
+            flush::Chunk::Metrics(rows) => {
+                for r in rows {
+                    let key = MetricKey {
+                        environment: r.environment,
+                        flag: r.flag,
+                        variant: r.variant,
+                        metric: r.metric,
+                        bucket: r.bucket,
+                    };
+                    pending.metrics.insert(key, Sums { count: r.count, sum: r.sum, sum_squares: r.sum_squares });
+                }
             }
         }
+        pending
     }
 }
 
@@ -265,5 +329,29 @@ mod tests {
         assert_eq!(pending.exposures[&first], 6);
         let sums = pending.metrics.values().find(|s| s.count == 4).expect("the first bucket's sums");
         assert_eq!((sums.sum, sums.sum_squares), (6.0, 10.0));
+    }
+
+    #[test]
+    fn totals_saturate_at_the_bounds() {
+        let intake = MetricsIntake::default();
+        let exposure = Exposure { flag: "f", variant: "on", count: MAX_COUNT };
+        let high = Tracked {
+            flag: "f",
+            variant: "on",
+            metric: "m",
+            count: MAX_COUNT,
+            sum: MAX_SUM,
+            sum_squares: MAX_SUM_SQUARES,
+        };
+        let low = Tracked { metric: "n", sum: -MAX_SUM, ..high.clone() };
+        for _ in 0..3 {
+            intake.record("production", std::slice::from_ref(&exposure), &[high.clone(), low.clone()], 0).unwrap();
+        }
+        let pending = intake.lock();
+        assert!(pending.exposures.values().all(|&count| count == MAX_COUNT));
+        let sums: Vec<Sums> = pending.metrics.values().copied().collect();
+        assert!(
+            sums.iter().all(|s| s.count == MAX_COUNT && s.sum.abs() == MAX_SUM && s.sum_squares == MAX_SUM_SQUARES)
+        );
     }
 }

@@ -184,6 +184,12 @@ fn bind_draft<'q>(
 }
 
 impl Store {
+    /// Every (environment, flag, metric) some guard watches.
+    pub async fn watched_metrics(&self) -> StoreResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query("SELECT DISTINCT environment, flag, metric FROM guards").fetch_all(&self.pool).await?;
+        rows.iter().map(|row| Ok((row.try_get("environment")?, row.try_get("flag")?, row.try_get("metric")?))).collect()
+    }
+
     /// The guards of a flag in an environment, oldest first; 404 when the flag has no config there.
     pub async fn list_guards(&self, environment: &str, flag: &str) -> StoreResult<Vec<Guard>> {
         self.get_config(flag, environment).await?;
@@ -237,6 +243,7 @@ impl Store {
         .await?;
         let id: i64 = row.try_get("id")?;
         let guard = fetch_guard(tx.conn(), environment, flag, id).await?;
+        tx.guards_changed(environment);
         let audit = Audit::new(actor, "guard.create", "guard", audit_key(&guard))
             .on(Some(flag), Some(environment))
             .change(None, Some(&audit_view(&guard)), Some(1));
@@ -281,6 +288,7 @@ impl Store {
             return Err(StoreError::VersionConflict { current: now.version });
         }
         let next = fetch_guard(tx.conn(), environment, flag, id).await?;
+        tx.guards_changed(environment);
         let audit = Audit::new(actor, "guard.update", "guard", audit_key(&next))
             .on(Some(flag), Some(environment))
             .change(Some(&audit_view(&current)), Some(&audit_view(&next)), Some(next.version));
@@ -294,6 +302,7 @@ impl Store {
         let current = fetch_guard(tx.conn(), environment, flag, id).await?;
         sqlx::query("DELETE FROM guard_transitions WHERE guard_id = $1").bind(id).execute(tx.conn()).await?;
         sqlx::query("DELETE FROM guards WHERE id = $1").bind(id).execute(tx.conn()).await?;
+        tx.guards_changed(environment);
         let audit = Audit::new(actor, "guard.delete", "guard", audit_key(&current))
             .on(Some(flag), Some(environment))
             .change(Some(&audit_view(&current)), None, None);

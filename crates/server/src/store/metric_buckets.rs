@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use pennon_engine::protocol::{MAX_COUNT, MAX_SUM, MAX_SUM_SQUARES};
 use sqlx::Row;
 
-use super::{Store, StoreResult};
+use super::{Backend, Store, StoreResult};
 
 /// Exposures of one variant in one time bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +84,10 @@ fn as_i64(n: u64) -> i64 {
 
 impl Store {
     /// Adds aggregated buckets to the stored ones, in one transaction: rows that exist already are summed
-    /// with these, so every replica's flushes add up. Rows are written in key order, so that two replicas
-    /// flushing the same buckets cannot deadlock.
+    /// with these, so every replica's flushes add up, and the sums saturate at the protocol's bounds
+    /// (`MAX_COUNT`, `MAX_SUM`, `MAX_SUM_SQUARES`), as the in-memory aggregation does, so that no sum over
+    /// a window can overflow. Rows are written in key order, so that two replicas flushing the same buckets
+    /// cannot deadlock.
     pub async fn add_metric_buckets(&self, exposures: &[ExposureBucket], metrics: &[MetricBucket]) -> StoreResult<()> {
         if exposures.is_empty() && metrics.is_empty() {
             return Ok(());
@@ -103,12 +106,16 @@ impl Store {
                 b.bucket,
             ))
         });
+        let (least, greatest) = match self.backend {
+            Backend::Postgres => ("LEAST", "GREATEST"),
+            Backend::Sqlite => ("MIN", "MAX"),
+        };
         let (_writer, mut tx) = self.begin_plain_write().await?;
         for chunk in exposures.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO exposure_buckets (environment, flag, variant, bucket, count) VALUES {} \
                  ON CONFLICT (environment, flag, variant, bucket) \
-                 DO UPDATE SET count = exposure_buckets.count + excluded.count",
+                 DO UPDATE SET count = {least}(exposure_buckets.count + excluded.count, {MAX_COUNT})",
                 placeholders(chunk.len(), 5)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -121,8 +128,9 @@ impl Store {
             let sql = format!(
                 "INSERT INTO metric_buckets (environment, flag, metric, variant, bucket, count, sum, sum_squares) \
                  VALUES {} ON CONFLICT (environment, flag, metric, variant, bucket) \
-                 DO UPDATE SET count = metric_buckets.count + excluded.count, \
-                 sum = metric_buckets.sum + excluded.sum, sum_squares = metric_buckets.sum_squares + excluded.sum_squares",
+                 DO UPDATE SET count = {least}(metric_buckets.count + excluded.count, {MAX_COUNT}), \
+                 sum = {greatest}({least}(metric_buckets.sum + excluded.sum, {MAX_SUM:e}), -{MAX_SUM:e}), \
+                 sum_squares = {least}(metric_buckets.sum_squares + excluded.sum_squares, {MAX_SUM_SQUARES:e})",
                 placeholders(chunk.len(), 8)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

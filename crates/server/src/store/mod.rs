@@ -50,7 +50,7 @@ pub use snapshot::{ChangeRow, ObjectKind, parse_flag_payload, parse_segment_payl
 pub use tokens::{ApiToken, KeyKind, SdkKey};
 pub use users::{Role, User};
 pub use write::{Actor, Audit, WriteTx};
-pub use write::{CHANNEL, ENVIRONMENTS_CHANNEL};
+pub use write::{CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +96,28 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Unavailable(e)
             }
             other => StoreError::Internal(other),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether trying the same again later can succeed: the database is away, or refused for a reason that
+    /// passes — on PostgreSQL a serialization failure or deadlock (class 40), too few resources (53, e.g. a
+    /// full disk), an operator's intervention (57) or a lock not available (55P03); on SQLite busy, locked,
+    /// an I/O error or a full disk. Not when the database refuses the statement itself (a constraint, a value
+    /// out of range).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Internal(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                // SQLSTATEs have five characters; SQLite's (extended) result codes are numbers below 10,000.
+                if code.len() == 5 {
+                    matches!(&code[..2], "40" | "53" | "57") || code == "55P03"
+                } else {
+                    code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
+                }
+            }),
+            _ => false,
         }
     }
 }

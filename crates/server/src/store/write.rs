@@ -16,6 +16,10 @@ pub const CHANNEL: &str = "pennon_changes";
 /// The channel a change to an environment itself (created, renamed, new allowed origins, deleted) notifies on.
 pub const ENVIRONMENTS_CHANNEL: &str = "pennon_environments";
 
+/// The channel a change to a guard (created, changed, deleted) notifies on, with the environment: replicas
+/// reload the metrics guards watch.
+pub const GUARDS_CHANNEL: &str = "pennon_guards";
+
 /// Who makes a change: recorded in the audit log and the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -119,6 +123,8 @@ pub struct WriteTx {
     revisions: Vec<(String, u64)>,
     /// Environments whose own settings (name, allowed origins, existence) changed.
     environments: Vec<String>,
+    /// Environments where a guard was created, changed or deleted.
+    guards: Vec<String>,
     /// PostgreSQL: tell the other replicas about the new revisions and changed environments on commit.
     notify: bool,
 }
@@ -134,6 +140,7 @@ impl Store {
             at: now_millis(),
             revisions: Vec::new(),
             environments: Vec::new(),
+            guards: Vec::new(),
             notify,
         })
     }
@@ -214,6 +221,14 @@ impl WriteTx {
         }
     }
 
+    /// Records that a guard of an environment was created, changed or deleted, so that other replicas reload
+    /// the metrics guards watch when this commits.
+    pub(crate) fn guards_changed(&mut self, environment: &str) {
+        if !self.guards.iter().any(|e| e == environment) {
+            self.guards.push(environment.to_owned());
+        }
+    }
+
     /// Appends the audit row and commits. Returns the new revision of every environment touched.
     pub async fn commit(mut self, audit: Audit) -> StoreResult<Vec<(String, u64)>> {
         self.audit(&audit).await?;
@@ -229,6 +244,13 @@ impl WriteTx {
             for environment in &self.environments {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(ENVIRONMENTS_CHANNEL)
+                    .bind(environment)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            for environment in &self.guards {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(GUARDS_CHANNEL)
                     .bind(environment)
                     .execute(&mut *self.tx)
                     .await?;

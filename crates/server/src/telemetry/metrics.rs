@@ -67,6 +67,22 @@ pub struct StreamLabels {
     pub stream: &'static str,
 }
 
+/// Why an entry of an SDK metrics batch was answered but not kept.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum DropReason {
+    /// A flag or variant the environment does not have.
+    Unknown,
+    /// A metric no guard of the flag in the environment watches.
+    Unwatched,
+}
+
+/// Labels of dropped SDK metrics entries.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    /// `unknown` or `unwatched`.
+    pub reason: &'static str,
+}
+
 /// Every metric the server keeps.
 #[derive(Debug)]
 pub struct Metrics {
@@ -87,6 +103,10 @@ pub struct Metrics {
     pub sse_lagged: Family<StreamLabels, Counter>,
     /// Requests whose handler panicked (answered 500).
     pub handler_panics: Counter,
+    /// Aggregated SDK metric rows the database refused, set aside by the flush.
+    pub sdk_metrics_set_aside: Counter,
+    /// SDK metrics entries answered but not kept, by reason.
+    pub sdk_metrics_dropped: Family<DropLabels, Counter>,
     /// The series of `requests` and `request_seconds` by route, then method and status, found by the route's
     /// text without building a label set (routes are a fixed set, so this stays small). The keys are the
     /// server's own route templates, methods and statuses, never a caller's text, so a fast hash is safe.
@@ -134,6 +154,18 @@ impl Default for Metrics {
             "Requests whose handler panicked (answered 500)",
             handler_panics.clone(),
         );
+        let sdk_metrics_set_aside = Counter::default();
+        registry.register(
+            "sdk_metrics_set_aside",
+            "Aggregated SDK metric rows the database refused, set aside so that the rest is written",
+            sdk_metrics_set_aside.clone(),
+        );
+        let sdk_metrics_dropped = Family::<DropLabels, Counter>::default();
+        registry.register(
+            "sdk_metrics_dropped",
+            "SDK metrics entries answered but not kept: unknown flags or variants, metrics no guard watches",
+            sdk_metrics_dropped.clone(),
+        );
         Metrics {
             registry,
             handler_panics,
@@ -144,6 +176,8 @@ impl Default for Metrics {
             revision_environments: Mutex::default(),
             sse_subscribers,
             sse_lagged,
+            sdk_metrics_set_aside,
+            sdk_metrics_dropped,
             request_series: RwLock::default(),
         }
     }
@@ -169,6 +203,18 @@ impl Metrics {
     /// The counter of streams of a kind ended for lagging.
     pub fn sse_lagged(&self, kind: StreamKind) -> Counter {
         self.sse_lagged.get_or_create(&StreamLabels { stream: kind.as_str() }).clone()
+    }
+
+    /// Counts `entries` SDK metrics entries dropped for `reason`.
+    pub fn sdk_metrics_dropped(&self, reason: DropReason, entries: usize) {
+        if entries == 0 {
+            return;
+        }
+        let reason = match reason {
+            DropReason::Unknown => "unknown",
+            DropReason::Unwatched => "unwatched",
+        };
+        self.sdk_metrics_dropped.get_or_create(&DropLabels { reason }).inc_by(entries as u64);
     }
 
     /// Counts one served request and its latency.

@@ -26,6 +26,7 @@ mod guards;
 mod hostile;
 mod keys;
 mod leader;
+mod metrics_intake;
 mod migrations;
 mod ofrep;
 mod openapi;

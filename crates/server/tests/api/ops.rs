@@ -8,7 +8,7 @@ use crate::helpers::{Db, TestApp};
 both!(metrics_count_requests_by_route, metrics_follow_snapshot_revisions, health_and_readiness, request_ids);
 
 /// The value of the sample of `name` whose labels include every `label="value"` pair given, if there is one.
-fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     exposition.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
         let (series, value) = line.rsplit_once(' ')?;
         let (series_name, series_labels) = series.split_once('{').unwrap_or((series, ""));
@@ -18,7 +18,7 @@ fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
     })
 }
 
-async fn metrics_text(app: &TestApp) -> String {
+pub async fn metrics_text(app: &TestApp) -> String {
     let reply = app.get("/metrics").await.expect(200);
     let content_type = reply.header("content-type").unwrap_or_default();
     assert!(content_type.starts_with("text/plain; version=0.0.4"), "content type {content_type}");

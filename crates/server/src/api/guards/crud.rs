@@ -53,6 +53,7 @@ pub(super) async fn create_guard(
     let flag = state.store.get_flag(&at.flag).await?;
     let draft = draft(input, &flag.flag)?;
     let guard = state.store.create_guard(&at.env, &at.flag, &draft, caller.actor()).await?;
+    reload_watched(&state).await;
     Ok((StatusCode::CREATED, etag(guard.version), Json(GuardBody::from(guard))))
 }
 
@@ -95,6 +96,7 @@ pub(super) async fn update_guard(
     let flag = state.store.get_flag(&at.flag).await?;
     let draft = draft(input, &flag.flag)?;
     let guard = state.store.update_guard(&at.env, &at.flag, at.id, expected, &draft, caller.actor()).await?;
+    reload_watched(&state).await;
     Ok((etag(guard.version), Json(GuardBody::from(guard))))
 }
 
@@ -111,5 +113,14 @@ pub(super) async fn delete_guard(
     Path(at): Path<GuardPath>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_guard(&at.env, &at.flag, at.id, caller.actor()).await?;
+    reload_watched(&state).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// After a guard changed: the SDK metrics intake keeps what guards watch from now on. Other replicas hear of
+/// it from PostgreSQL; a failure here is repaired by the periodic refresh.
+async fn reload_watched(state: &AppState) {
+    if let Err(e) = state.snapshots.reload_watched().await {
+        tracing::warn!(error = %e, "could not reload the metrics guards watch; the refresh loop will");
+    }
 }
