@@ -34,8 +34,8 @@ const MAX_SUM_SQUARES: f64 = 1e36;
 async fn app_with_guards(db: Db) -> (TestApp, String) {
     let database = TestDatabase::new(db).await;
     let mut config = ServeConfig::for_database(&database.url);
-    config.metrics_flush_interval = Duration::from_secs(3600);
-    config.guard_interval = Duration::from_secs(3600);
+    config.metrics_flush_interval = Duration::from_hours(1);
+    config.guard_interval = Duration::from_hours(1);
     let app = TestApp::spawn_with(database, config).await;
     app.environment("production").await;
     for flag in ["checkout", "poison"] {
@@ -222,8 +222,8 @@ async fn unwatched_metrics_are_dropped_and_counted(db: Db) {
 async fn a_guard_made_on_one_replica_is_watched_on_the_others() {
     let database = TestDatabase::new(Db::Postgres).await;
     let mut config = ServeConfig::for_database(&database.url);
-    config.refresh_interval = Duration::from_secs(3600);
-    config.metrics_flush_interval = Duration::from_secs(3600);
+    config.refresh_interval = Duration::from_hours(1);
+    config.metrics_flush_interval = Duration::from_hours(1);
     let app = TestApp::spawn_with(database, config).await;
     app.environment("production").await;
     boolean_flag(&app, "checkout").await;
