@@ -87,6 +87,7 @@ mod context_ref;
 mod evaluate;
 pub mod guards;
 pub mod model;
+mod prerequisite_graph;
 mod validate;
 
 pub use bucket::{BUCKETS, bucket, murmur3_x86_32, pick};
@@ -99,4 +100,8 @@ pub use model::{
     Condition, Flag, FlagConfig, FlagKind, Operator, Prerequisite, Rule, Segment, Serve, Snapshot, SnapshotFlag, Split,
     Target, Variant, Weight,
 };
-pub use validate::{MAX_KEY_LEN, Problem, SLUG_RULE, is_slug, validate_config, validate_flag, validate_segment};
+pub use prerequisite_graph::MAX_PREREQUISITE_DEPTH;
+pub use validate::{
+    MAX_KEY_LEN, PrerequisiteLimits, Problem, SLUG_RULE, is_slug, validate_config, validate_config_with_limits,
+    validate_flag, validate_segment,
+};
