@@ -29,7 +29,7 @@ impl CompiledSnapshot {
             Some(&i) => {
                 // One flag reads each attribute about once: look them up directly rather than set up a memo.
                 let mut direct = ctx;
-                self.evaluate_index(i, &mut direct, &mut Decided::default(), false)
+                self.evaluate_index(i, &mut direct, None)
             }
             None => Evaluation {
                 flag: flag_key,
@@ -73,7 +73,7 @@ impl CompiledSnapshot {
         match self.index.get(flag_key) {
             Some(&i) => {
                 let mut direct = ctx;
-                let (eval, variant) = self.evaluate_index_served(i, &mut direct, &mut Decided::default(), false);
+                let (eval, variant) = self.evaluate_index_served(i, &mut direct, None);
                 (eval, variant.map(|variant| Served { flag: i, variant }))
             }
             None => (self.evaluate(flag_key, ctx), None),
@@ -84,43 +84,39 @@ impl CompiledSnapshot {
     /// however many flags test it, and each flag is decided once, however many flags require it.
     pub fn evaluate_all(&self, ctx: &impl ContextSource) -> Vec<Evaluation<'_>> {
         let mut attrs = AttrMemo::new(ctx, self.attributes.len());
-        let memoize = !self.prerequisites.is_empty();
-        let mut decided = if memoize { Decided::all(self.flags.len()) } else { Decided::default() };
-        (0..self.flags.len()).map(|i| self.evaluate_index(i, &mut attrs, &mut decided, memoize)).collect()
+        let mut decided = (!self.prerequisites.is_empty()).then(|| Decided::all(self.flags.len()));
+        (0..self.flags.len()).map(|i| self.evaluate_index(i, &mut attrs, decided.as_mut())).collect()
     }
 
     /// [`evaluate_all`](Self::evaluate_all), with the position of the variant each flag served (as
     /// [`variant_keys`](Self::variant_keys) lists them; `None` on error).
     pub fn evaluate_all_served(&self, ctx: &impl ContextSource) -> Vec<(Evaluation<'_>, Option<usize>)> {
         let mut attrs = AttrMemo::new(ctx, self.attributes.len());
-        let memoize = !self.prerequisites.is_empty();
-        let mut decided = if memoize { Decided::all(self.flags.len()) } else { Decided::default() };
-        (0..self.flags.len()).map(|i| self.evaluate_index_served(i, &mut attrs, &mut decided, memoize)).collect()
+        let mut decided = (!self.prerequisites.is_empty()).then(|| Decided::all(self.flags.len()));
+        (0..self.flags.len()).map(|i| self.evaluate_index_served(i, &mut attrs, decided.as_mut())).collect()
     }
 
     fn evaluate_index<'a, 'c>(
         &'a self,
         i: usize,
         attrs: &mut impl AttrLookup<'c>,
-        decided: &mut Decided<'a>,
-        memoize: bool,
+        decided: Option<&mut Decided<'a>>,
     ) -> Evaluation<'a> {
-        self.evaluate_index_served(i, attrs, decided, memoize).0
+        self.evaluate_index_served(i, attrs, decided).0
     }
 
-    /// The evaluation of the flag at position `i`, and the position of the variant it served. With `memoize`,
-    /// the decision is looked up in (or recorded into) `decided`, for the flags evaluated next that require it.
+    /// The evaluation of the flag at position `i`, and the position of the variant it served. With `decided`,
+    /// the decision is looked up there (or recorded), for the flags evaluated next that require it.
     #[inline]
     fn evaluate_index_served<'a, 'c>(
         &'a self,
         i: usize,
         attrs: &mut impl AttrLookup<'c>,
-        decided: &mut Decided<'a>,
-        memoize: bool,
+        decided: Option<&mut Decided<'a>>,
     ) -> (Evaluation<'a>, Option<usize>) {
         let flag = self.flags.at(i);
         let (variant, reason) =
-            if memoize { self.decision(i, attrs, decided) } else { self.decide(flag, attrs, decided) };
+            if let Some(decided) = decided { self.decision(i, attrs, decided) } else { self.decide(flag, attrs, None) };
         let served = variant.map(|v| &flag.variants[v]);
         let eval = Evaluation {
             flag: &flag.key,
@@ -142,7 +138,7 @@ impl CompiledSnapshot {
         if let Some(decision) = decided.get(i) {
             return decision;
         }
-        let decision = self.decide(self.flags.at(i), attrs, decided);
+        let decision = self.decide(self.flags.at(i), attrs, Some(&mut *decided));
         decided.insert(i, decision);
         decision
     }
@@ -154,7 +150,7 @@ impl CompiledSnapshot {
         &'a self,
         flag: &'a CompiledFlag,
         attrs: &mut impl AttrLookup<'c>,
-        decided: &mut Decided<'a>,
+        decided: Option<&mut Decided<'a>>,
     ) -> (Option<usize>, Reason<'a>) {
         #[cfg(test)]
         DECISIONS.with(|d| d.set(d.get() + 1));
@@ -215,12 +211,19 @@ impl CompiledSnapshot {
 
     /// The key of the first prerequisite of `flag` that fails. A prerequisite passes when its flag is on, its
     /// own prerequisites pass, and it serves the required variant; an unknown or broken prerequisite fails.
+    #[inline(never)]
     fn failed_prerequisite<'a, 'c>(
         &'a self,
         flag: &'a CompiledFlag,
         attrs: &mut impl AttrLookup<'c>,
-        decided: &mut Decided<'a>,
+        decided: Option<&mut Decided<'a>>,
     ) -> Option<&'a str> {
+        // Evaluating one flag keeps its decisions here, from the first prerequisite met.
+        let mut own = Decided::default();
+        let decided = match decided {
+            Some(decided) => decided,
+            None => &mut own,
+        };
         for (key, required) in &flag.prerequisites {
             let passed = self.index.get(&**key).is_some_and(|&p| {
                 let (served, reason) = self.decision(p, attrs, decided);
