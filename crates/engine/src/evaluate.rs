@@ -65,6 +65,7 @@ impl CompiledSnapshot {
     /// assert_eq!(compiled.variant_keys(served.flag).nth(served.variant), Some("off"));
     /// assert_eq!(compiled.evaluate_served("missing", &Context::new("user-1")).1, None);
     /// ```
+    #[inline]
     pub fn evaluate_served<'a>(
         &'a self,
         flag_key: &'a str,
