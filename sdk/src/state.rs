@@ -4,7 +4,7 @@
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pennon_engine::{CompiledSnapshot, FlagKind, Served, Snapshot};
+use pennon_engine::{BuildReport, Change, CompiledSnapshot, FlagKind, Served, Snapshot};
 
 /// Where the flags being served came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +41,31 @@ pub(crate) struct FlagState {
     pub variant_hashes: Box<[u32]>,
     /// `offsets[flag]`: where the flag's variants start in `variant_hashes` and in each counter stripe.
     pub offsets: Box<[usize]>,
+    /// What compiling this generation took: every flag for a whole snapshot, the changed ones for a patch.
+    pub build: BuildReport,
     counters: Counters,
 }
 
 impl FlagState {
     pub(crate) fn new(snapshot: Snapshot, source: Source, stripes: usize) -> Self {
-        let compiled = CompiledSnapshot::compile(&snapshot);
+        let (compiled, build) = CompiledSnapshot::compile_with_report(&snapshot);
+        Self::laid_out(snapshot, compiled, build, source, stripes)
+    }
+
+    /// The generation after `self` once `changes` are made: `snapshot` is `self`'s snapshot with them made,
+    /// and only the flags and segments they carry are compiled; the others are shared with `self`.
+    pub(crate) fn changed(&self, snapshot: Snapshot, changes: &[Change<'_>], source: Source, stripes: usize) -> Self {
+        let (compiled, build) = self.compiled.apply(snapshot.revision, changes);
+        Self::laid_out(snapshot, compiled, build, source, stripes)
+    }
+
+    fn laid_out(
+        snapshot: Snapshot,
+        compiled: CompiledSnapshot,
+        build: BuildReport,
+        source: Source,
+        stripes: usize,
+    ) -> Self {
         let mut offsets = Vec::with_capacity(compiled.len());
         let mut variant_hashes = Vec::new();
         for flag in 0..compiled.len() {
@@ -64,6 +83,7 @@ impl FlagState {
             flag_hashes,
             variant_hashes: variant_hashes.into(),
             offsets: offsets.into(),
+            build,
             counters,
         }
     }

@@ -3,14 +3,15 @@
 //!
 //! Evaluation only loads the current state (no lock, no reference-count traffic in the common case). Updates
 //! (a snapshot, a patch, a delete, test data) are serialised by a mutex, build a new state, swap it in and
-//! then tell the listeners which flags changed.
+//! then tell the listeners which flags changed. A patch or a delete compiles only the flag or segment it
+//! carries; the new state shares the other compiled flags with the one before.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::{ArcSwap, Guard};
-use pennon_engine::Snapshot;
+use pennon_engine::{Change, Snapshot};
 use tokio::sync::broadcast;
 
 use crate::changes::{FlagChange, diff};
@@ -132,31 +133,39 @@ impl Store {
 
     /// Applies a `patch` whose revision is at least the one held (events of one change share a revision, and
     /// applying one twice changes nothing).
-    pub(crate) fn patch(&self, revision: u64, object: Object) -> Applied {
-        self.incremental(revision, |snapshot| match object {
-            Object::Flag(flag) => {
+    pub(crate) fn patch(&self, revision: u64, object: &Object) -> Applied {
+        match object {
+            Object::Flag(flag) => self.incremental(revision, Change::UpsertFlag(flag), |snapshot| {
                 let key = &flag.definition.key;
                 match snapshot.flags.iter_mut().find(|f| f.definition.key == *key) {
-                    Some(slot) => *slot = *flag,
-                    None => snapshot.flags.push(*flag),
+                    Some(slot) => slot.clone_from(flag),
+                    None => snapshot.flags.push((**flag).clone()),
                 }
-            }
-            Object::Segment(segment) => match snapshot.segments.iter_mut().find(|s| s.key == segment.key) {
-                Some(slot) => *slot = segment,
-                None => snapshot.segments.push(segment),
-            },
-        })
+            }),
+            Object::Segment(segment) => self.incremental(revision, Change::UpsertSegment(segment), |snapshot| {
+                match snapshot.segments.iter_mut().find(|s| s.key == segment.key) {
+                    Some(slot) => slot.clone_from(segment),
+                    None => snapshot.segments.push(segment.clone()),
+                }
+            }),
+        }
     }
 
     /// Applies a `delete` whose revision is at least the one held.
     pub(crate) fn delete(&self, revision: u64, kind: ObjectKind, key: &str) -> Applied {
-        self.incremental(revision, |snapshot| match kind {
-            ObjectKind::Flag => snapshot.flags.retain(|f| f.definition.key != key),
-            ObjectKind::Segment => snapshot.segments.retain(|s| s.key != key),
-        })
+        match kind {
+            ObjectKind::Flag => self.incremental(revision, Change::DeleteFlag(key), |snapshot| {
+                snapshot.flags.retain(|f| f.definition.key != key);
+            }),
+            ObjectKind::Segment => self.incremental(revision, Change::DeleteSegment(key), |snapshot| {
+                snapshot.segments.retain(|s| s.key != key);
+            }),
+        }
     }
 
-    fn incremental(&self, revision: u64, edit: impl FnOnce(&mut Snapshot)) -> Applied {
+    /// Makes one change: `edit` makes it to the snapshot as received, `change` to the compiled flags, so that
+    /// only what it carries is compiled again.
+    fn incremental(&self, revision: u64, change: Change<'_>, edit: impl FnOnce(&mut Snapshot)) -> Applied {
         let changes = {
             let _update = lock(&self.update);
             let old = self.state.load_full();
@@ -169,7 +178,9 @@ impl Store {
             if snapshot == old.snapshot && old.source == Source::Server {
                 return Applied::Applied(0);
             }
-            self.install(&old, FlagState::new(snapshot, Source::Server, self.stripes))
+            let new = old.changed(snapshot, &[change], Source::Server, self.stripes);
+            tracing::debug!(revision, flags_compiled = new.build.flags_compiled, "change applied");
+            self.install(&old, new)
         };
         Applied::Applied(self.notify(&changes))
     }
@@ -227,5 +238,48 @@ impl Store {
             each(state);
             !unused
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pennon_engine::SnapshotFlag;
+    use serde_json::json;
+
+    use super::*;
+
+    fn flag(key: &str, version: u64) -> SnapshotFlag {
+        serde_json::from_value(json!({
+            "definition": { "key": key, "kind": "boolean", "salt": key,
+                "variants": [{ "key": "on", "value": true }, { "key": "off", "value": false }] },
+            "config": { "flag": key, "environment": "test", "version": version, "enabled": true, "off_variant": "off",
+                "rules": [{ "id": "pro", "conditions": [{ "attribute": "plan", "operator": "in", "values": ["pro"] }],
+                    "serve": { "variant": "on" } }],
+                "default": { "variant": "off" } }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_patch_to_ten_thousand_flags_compiles_the_one_it_carries() {
+        let flags = (0..10_000).map(|i| flag(&format!("flag-{i:05}"), 1)).collect();
+        let snapshot = Snapshot { environment: "test".to_owned(), revision: 1, flags, segments: Vec::new() };
+        let store = Store::new(snapshot, Source::Server, 1);
+        assert_eq!(store.current().build.flags_compiled, 10_000);
+
+        assert_eq!(store.patch(2, &Object::Flag(Box::new(flag("flag-04321", 2)))), Applied::Applied(1));
+        let state = store.current();
+        assert_eq!((state.build.flags_compiled, state.build.segments_compiled), (1, 0));
+        assert_eq!(state.compiled.flag_version("flag-04321"), Some(2));
+        assert_eq!(state.snapshot.flags[4321].config.version, 2);
+
+        assert_eq!(store.patch(3, &Object::Flag(Box::new(flag("flag-new", 1)))), Applied::Applied(1));
+        assert_eq!(store.current().build.flags_compiled, 1);
+        assert_eq!(store.delete(4, ObjectKind::Flag, "flag-00007"), Applied::Applied(1));
+        let state = store.current();
+        assert_eq!(state.build.flags_compiled, 0);
+        assert_eq!(state.compiled.len(), 10_000);
+        assert_eq!(state.compiled.flag_keys().last(), Some("flag-new"));
+        assert!(state.compiled.flag_keys().eq(state.snapshot.flags.iter().map(|f| f.definition.key.as_str())));
     }
 }

@@ -70,7 +70,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, event: &Event) {
                 .map_err(|e| e.to_string())
                 .and_then(PatchEvent::into_object);
             match parsed {
-                Ok((revision, object)) => report(shared, "patch", revision, store.patch(revision, object)),
+                Ok((revision, object)) => report(shared, "patch", revision, store.patch(revision, &object)),
                 Err(e) => tracing::warn!(error = %e, id = ?event.id, "ignoring a patch event that does not parse"),
             }
         }

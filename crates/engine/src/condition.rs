@@ -119,11 +119,6 @@ impl CompiledCondition {
         })
     }
 
-    /// The attribute tested.
-    pub(crate) fn attribute(&self) -> &str {
-        &self.attribute
-    }
-
     /// Sets the attribute's number among the snapshot's attribute names.
     pub(crate) fn set_slot(&mut self, slot: usize) {
         self.slot = slot;

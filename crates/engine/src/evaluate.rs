@@ -1,111 +1,18 @@
 //! Evaluation: which variant a context gets, and why.
 
-use serde::{Deserialize, Serialize};
+#[cfg(test)]
 use serde_json::Value;
 
 use crate::bucket::SaltPrefix;
 use crate::compile::{BucketBy, CompiledFlag, CompiledServe, CompiledSnapshot};
 use crate::context::{AttrLookup, AttrMemo, AttrRef, ContextSource};
+use crate::decided::Decided;
+pub use crate::evaluation::{ErrorCode, Evaluation, Reason, Served};
 
-/// The outcome of evaluating one flag for one context. Borrows from the snapshot: no allocation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Evaluation<'a> {
-    /// The flag key asked for.
-    pub flag: &'a str,
-    /// The value served; `None` on error (the caller's default applies).
-    pub value: Option<&'a Value>,
-    /// The variant served; `None` on error.
-    pub variant: Option<&'a str>,
-    /// The flag config's version; 0 when the flag is unknown.
-    pub version: u64,
-    /// Why.
-    pub reason: Reason<'a>,
-}
-
-/// Where an evaluation's answer sits in the snapshot that gave it: see
-/// [`CompiledSnapshot::evaluate_served`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Served {
-    /// The flag's position in snapshot order, as [`CompiledSnapshot::flag_keys`] lists them.
-    pub flag: usize,
-    /// The served variant's position in the flag's variants, as [`CompiledSnapshot::variant_keys`] lists them.
-    pub variant: usize,
-}
-
-/// Why a context got what it got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Reason<'a> {
-    /// The flag is disabled: the off variant.
-    Off,
-    /// A prerequisite did not serve the required variant: the off variant.
-    PrerequisiteFailed {
-        /// The prerequisite that failed.
-        flag: &'a str,
-    },
-    /// The context key is an individual target.
-    TargetMatch,
-    /// A rule matched.
-    RuleMatch {
-        /// The rule's id.
-        rule_id: &'a str,
-        /// Its position in the rules.
-        rule_index: usize,
-        /// The bucket, when the rule serves a split.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        bucket: Option<u32>,
-    },
-    /// No target or rule matched: the default.
-    Fallthrough {
-        /// The bucket, when the default is a split.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        bucket: Option<u32>,
-    },
-    /// Evaluation could not decide; see the code.
-    Error {
-        /// What went wrong.
-        error: ErrorCode,
-    },
-}
-
-impl Reason<'_> {
-    /// The reason's kind as on the wire (`OFF`, `RULE_MATCH`, ...).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Reason::Off => "OFF",
-            Reason::PrerequisiteFailed { .. } => "PREREQUISITE_FAILED",
-            Reason::TargetMatch => "TARGET_MATCH",
-            Reason::RuleMatch { .. } => "RULE_MATCH",
-            Reason::Fallthrough { .. } => "FALLTHROUGH",
-            Reason::Error { .. } => "ERROR",
-        }
-    }
-}
-
-/// Error codes of `ERROR` reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    /// No flag with that key in the snapshot.
-    FlagNotFound,
-    /// The caller asked for a type the flag does not serve (reported by typed SDK calls).
-    TypeMismatch,
-    /// A split buckets by an attribute the context lacks: the off variant is served.
-    MissingBucketBy,
-    /// The flag's config cannot be evaluated (unknown variant, bad operand, prerequisite cycle, ...).
-    MalformedConfig,
-}
-
-impl ErrorCode {
-    /// The code as on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::FlagNotFound => "FLAG_NOT_FOUND",
-            ErrorCode::TypeMismatch => "TYPE_MISMATCH",
-            ErrorCode::MissingBucketBy => "MISSING_BUCKET_BY",
-            ErrorCode::MalformedConfig => "MALFORMED_CONFIG",
-        }
-    }
+#[cfg(test)]
+thread_local! {
+    /// Flag decisions made on this thread, for tests that count an evaluation's work.
+    pub(crate) static DECISIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 impl CompiledSnapshot {
@@ -122,7 +29,7 @@ impl CompiledSnapshot {
             Some(&i) => {
                 // One flag reads each attribute about once: look them up directly rather than set up a memo.
                 let mut direct = ctx;
-                self.evaluate_index(i, &mut direct)
+                self.evaluate_index(i, &mut direct, None)
             }
             None => Evaluation {
                 flag: flag_key,
@@ -158,6 +65,7 @@ impl CompiledSnapshot {
     /// assert_eq!(compiled.variant_keys(served.flag).nth(served.variant), Some("off"));
     /// assert_eq!(compiled.evaluate_served("missing", &Context::new("user-1")).1, None);
     /// ```
+    #[inline]
     pub fn evaluate_served<'a>(
         &'a self,
         flag_key: &'a str,
@@ -166,7 +74,7 @@ impl CompiledSnapshot {
         match self.index.get(flag_key) {
             Some(&i) => {
                 let mut direct = ctx;
-                let (eval, variant) = self.evaluate_index_served(i, &mut direct);
+                let (eval, variant) = self.evaluate_index_served(i, &mut direct, None);
                 (eval, variant.map(|variant| Served { flag: i, variant }))
             }
             None => (self.evaluate(flag_key, ctx), None),
@@ -174,28 +82,42 @@ impl CompiledSnapshot {
     }
 
     /// Evaluates every flag for a context, in snapshot order. Each attribute is looked up in the context once,
-    /// however many flags test it.
+    /// however many flags test it, and each flag is decided once, however many flags require it.
     pub fn evaluate_all(&self, ctx: &impl ContextSource) -> Vec<Evaluation<'_>> {
-        let mut attrs = AttrMemo::new(ctx, self.attribute_slots);
-        (0..self.flags.len()).map(|i| self.evaluate_index(i, &mut attrs)).collect()
+        let mut attrs = AttrMemo::new(ctx, self.attributes.len());
+        let mut decided = (!self.prerequisites.is_empty()).then(|| Decided::all(self.flags.len()));
+        (0..self.flags.len()).map(|i| self.evaluate_index(i, &mut attrs, decided.as_mut())).collect()
     }
 
     /// [`evaluate_all`](Self::evaluate_all), with the position of the variant each flag served (as
     /// [`variant_keys`](Self::variant_keys) lists them; `None` on error).
     pub fn evaluate_all_served(&self, ctx: &impl ContextSource) -> Vec<(Evaluation<'_>, Option<usize>)> {
-        let mut attrs = AttrMemo::new(ctx, self.attribute_slots);
-        (0..self.flags.len()).map(|i| self.evaluate_index_served(i, &mut attrs)).collect()
+        let mut attrs = AttrMemo::new(ctx, self.attributes.len());
+        let mut decided = (!self.prerequisites.is_empty()).then(|| Decided::all(self.flags.len()));
+        (0..self.flags.len()).map(|i| self.evaluate_index_served(i, &mut attrs, decided.as_mut())).collect()
     }
 
-    fn evaluate_index<'c>(&self, i: usize, attrs: &mut impl AttrLookup<'c>) -> Evaluation<'_> {
-        self.evaluate_index_served(i, attrs).0
+    fn evaluate_index<'a, 'c>(
+        &'a self,
+        i: usize,
+        attrs: &mut impl AttrLookup<'c>,
+        decided: Option<&mut Decided<'a>>,
+    ) -> Evaluation<'a> {
+        self.evaluate_index_served(i, attrs, decided).0
     }
 
-    /// The evaluation of the flag at position `i`, and the position of the variant it served.
+    /// The evaluation of the flag at position `i`, and the position of the variant it served. With `decided`,
+    /// the decision is looked up there (or recorded), for the flags evaluated next that require it.
     #[inline]
-    fn evaluate_index_served<'c>(&self, i: usize, attrs: &mut impl AttrLookup<'c>) -> (Evaluation<'_>, Option<usize>) {
-        let flag = &self.flags[i];
-        let (variant, reason) = self.decide(flag, attrs);
+    fn evaluate_index_served<'a, 'c>(
+        &'a self,
+        i: usize,
+        attrs: &mut impl AttrLookup<'c>,
+        decided: Option<&mut Decided<'a>>,
+    ) -> (Evaluation<'a>, Option<usize>) {
+        let flag = self.flags.at(i);
+        let (variant, reason) =
+            if let Some(decided) = decided { self.decision(i, attrs, decided) } else { self.decide(flag, attrs, None) };
         let served = variant.map(|v| &flag.variants[v]);
         let eval = Evaluation {
             flag: &flag.key,
@@ -207,30 +129,47 @@ impl CompiledSnapshot {
         (eval, variant)
     }
 
-    /// The variant index and reason for one flag.
-    /// Recursion through prerequisites ends: compiling marks every flag on a prerequisite cycle broken.
+    /// The decision for the flag at position `i`, made at most once per evaluation: `decided` remembers it.
+    fn decision<'a, 'c>(
+        &'a self,
+        i: usize,
+        attrs: &mut impl AttrLookup<'c>,
+        decided: &mut Decided<'a>,
+    ) -> (Option<usize>, Reason<'a>) {
+        if let Some(decision) = decided.get(i) {
+            return decision;
+        }
+        let decision = self.decide(self.flags.at(i), attrs, Some(&mut *decided));
+        decided.insert(i, decision);
+        decision
+    }
+
+    /// The variant index and reason for one flag. Recursion through prerequisites ends, and within
+    /// [`MAX_PREREQUISITE_DEPTH`](crate::MAX_PREREQUISITE_DEPTH) steps: flags on a prerequisite cycle or with a
+    /// longer chain are unresolvable.
     fn decide<'a, 'c>(
         &'a self,
         flag: &'a CompiledFlag,
         attrs: &mut impl AttrLookup<'c>,
+        decided: Option<&mut Decided<'a>>,
     ) -> (Option<usize>, Reason<'a>) {
-        if flag.broken {
+        #[cfg(test)]
+        DECISIONS.with(|d| d.set(d.get() + 1));
+        if flag.broken
+            || (!flag.segment_slots.is_empty() && flag.segment_slots.iter().any(|&s| self.segments[s].is_none()))
+            || (!flag.prerequisites.is_empty()
+                && !self.unresolvable.is_empty()
+                && self.unresolvable.contains(&*flag.key))
+        {
             return (None, Reason::Error { error: ErrorCode::MalformedConfig });
         }
         if !flag.enabled {
             return (Some(flag.off_variant), Reason::Off);
         }
-        for (prereq, required, key) in &flag.prerequisites {
-            // A prerequisite passes when its flag is on, its own prerequisites pass, and it serves the
-            // required variant; an unknown or broken prerequisite fails.
-            let passed = prereq.is_some_and(|p| {
-                let (served, reason) = self.decide(&self.flags[p], attrs);
-                served == *required
-                    && !matches!(reason, Reason::Off | Reason::PrerequisiteFailed { .. } | Reason::Error { .. })
-            });
-            if !passed {
-                return (Some(flag.off_variant), Reason::PrerequisiteFailed { flag: key });
-            }
+        if !flag.prerequisites.is_empty()
+            && let Some(failed) = self.failed_prerequisite(flag, attrs, decided)
+        {
+            return (Some(flag.off_variant), Reason::PrerequisiteFailed { flag: failed });
         }
         if !flag.targets.is_empty()
             && let Some(&v) = attrs.key().and_then(|k| flag.targets.get(k))
@@ -271,8 +210,37 @@ impl CompiledSnapshot {
         }
     }
 
+    /// The key of the first prerequisite of `flag` that fails. A prerequisite passes when its flag is on, its
+    /// own prerequisites pass, and it serves the required variant; an unknown or broken prerequisite fails.
+    #[inline(never)]
+    fn failed_prerequisite<'a, 'c>(
+        &'a self,
+        flag: &'a CompiledFlag,
+        attrs: &mut impl AttrLookup<'c>,
+        decided: Option<&mut Decided<'a>>,
+    ) -> Option<&'a str> {
+        // Evaluating one flag keeps its decisions here, from the first prerequisite met.
+        let mut own = Decided::default();
+        let decided = match decided {
+            Some(decided) => decided,
+            None => &mut own,
+        };
+        for (key, required) in &flag.prerequisites {
+            let passed = self.index.get(&**key).is_some_and(|&p| {
+                let (served, reason) = self.decision(p, attrs, decided);
+                served.is_some_and(|v| self.flags.at(p).variants[v].0 == *required)
+                    && !matches!(reason, Reason::Off | Reason::PrerequisiteFailed { .. } | Reason::Error { .. })
+            });
+            if !passed {
+                return Some(key);
+            }
+        }
+        None
+    }
+
     fn in_segment<'c>(&self, s: usize, attrs: &mut impl AttrLookup<'c>) -> bool {
-        let segment = &self.segments[s];
+        // Flags naming a segment the snapshot lacks are malformed: they never get here.
+        let Some(segment) = &self.segments[s] else { return false };
         if let Some(key) = attrs.key() {
             if segment.included.contains(key) {
                 return true;

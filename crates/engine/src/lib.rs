@@ -27,9 +27,10 @@
 //!
 //! ## Evaluation order
 //!
-//! 1. A config that cannot be evaluated (unknown variant, bad operand, weights not summing to 100000, a
-//!    prerequisite cycle) gives no value: reason `ERROR` / `MALFORMED_CONFIG`. Validation refuses such
-//!    configs before they are stored; this only guards against snapshots that skipped it.
+//! 1. A config that cannot be evaluated (unknown variant, unknown segment, bad operand, weights not summing
+//!    to 100000, a prerequisite cycle, a chain of prerequisites longer than [`MAX_PREREQUISITE_DEPTH`]) gives
+//!    no value: reason `ERROR` / `MALFORMED_CONFIG`. Validation refuses such configs before they are stored;
+//!    this only guards against snapshots that skipped it.
 //! 2. Disabled: the off variant, reason `OFF`.
 //! 3. Prerequisites, in order: each must be an existing flag that is on, whose own prerequisites pass, and
 //!    that serves the required variant by targeting, a rule or its default. The first that fails gives the
@@ -40,6 +41,16 @@
 //! 6. Otherwise the default, reason `FALLTHROUGH`.
 //!
 //! A split reports its `bucket` in the reason. An unknown flag gives reason `ERROR` / `FLAG_NOT_FOUND`.
+//!
+//! One evaluation decides each flag at most once, however many flags require it, so its cost is linear in
+//! the flags it touches. [`validate_config_with_limits`] bounds how deep and how wide the prerequisite graph
+//! may grow ([`PrerequisiteLimits`]).
+//!
+//! ## Changes
+//!
+//! [`CompiledSnapshot::apply`] makes the next version of a compiled snapshot from a batch of [`Change`]s,
+//! compiling only the flags and segments they carry and sharing the rest with the version before; its
+//! [`BuildReport`] tells how many it compiled.
 //!
 //! ## Conditions
 //!
@@ -84,10 +95,17 @@ mod compile;
 mod condition;
 mod context;
 mod context_ref;
+#[cfg(test)]
+mod cost_tests;
+mod decided;
 mod evaluate;
+mod evaluation;
 pub mod guards;
 pub mod model;
+mod prerequisite_graph;
 pub mod protocol;
+mod shelf;
+mod snapshot_builder;
 mod validate;
 
 pub use bucket::{BUCKETS, bucket, murmur3_x86_32, pick};
@@ -100,4 +118,9 @@ pub use model::{
     Condition, Flag, FlagConfig, FlagKind, Operator, Prerequisite, Rule, Segment, Serve, Snapshot, SnapshotFlag, Split,
     Target, Variant, Weight,
 };
-pub use validate::{MAX_KEY_LEN, Problem, SLUG_RULE, is_slug, validate_config, validate_flag, validate_segment};
+pub use prerequisite_graph::MAX_PREREQUISITE_DEPTH;
+pub use snapshot_builder::{BuildReport, Change};
+pub use validate::{
+    MAX_KEY_LEN, PrerequisiteLimits, Problem, SLUG_RULE, is_slug, validate_config, validate_config_with_limits,
+    validate_flag, validate_segment,
+};

@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::condition::CompiledCondition;
 use crate::model::{Condition, Flag, FlagConfig, FlagKind, Operator, Segment, Serve, Snapshot};
 
+mod prerequisites;
+
+pub use prerequisites::PrerequisiteLimits;
+use prerequisites::check_prerequisites;
+
 /// The longest key accepted.
 pub const MAX_KEY_LEN: usize = 128;
 
@@ -92,7 +97,21 @@ pub fn validate_segment(segment: &Segment) -> Vec<Problem> {
 
 /// Checks a flag's config in an environment. `env` supplies the environment's segments and the other flags
 /// with their configs there (this flag's own entry, if present, is replaced by `config` for the cycle check).
+/// The prerequisite graph is held to the default [`PrerequisiteLimits`]; see
+/// [`validate_config_with_limits`].
 pub fn validate_config(flag: &Flag, config: &FlagConfig, env: &Snapshot) -> Vec<Problem> {
+    validate_config_with_limits(flag, config, env, PrerequisiteLimits::default())
+}
+
+/// [`validate_config`], with the prerequisite graph held to `limits`: a config that lists more
+/// prerequisites than `limits.max_prerequisites`, or through which a chain of prerequisites would be longer
+/// than `limits.max_depth`, is refused; the problem names the chain (`a → b → c`).
+pub fn validate_config_with_limits(
+    flag: &Flag,
+    config: &FlagConfig,
+    env: &Snapshot,
+    limits: PrerequisiteLimits,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut v = ConfigCheck { flag, problems: &mut problems };
     v.variant(&config.off_variant, "off_variant");
@@ -127,7 +146,7 @@ pub fn validate_config(flag: &Flag, config: &FlagConfig, env: &Snapshot) -> Vec<
         v.serve(&rule.serve, &format!("{at}.serve"));
     }
     v.serve(&config.default, "default");
-    check_prerequisites(flag, config, env, &mut problems);
+    check_prerequisites(flag, config, env, limits, &mut problems);
     problems
 }
 
@@ -206,54 +225,4 @@ fn check_condition(c: &Condition, path: &str, problems: &mut Vec<Problem>) {
     if let Err(e) = CompiledCondition::compile(c) {
         problems.push(problem(format!("{path}.values[{}]", e.index), e.message));
     }
-}
-
-fn check_prerequisites(flag: &Flag, config: &FlagConfig, env: &Snapshot, problems: &mut Vec<Problem>) {
-    let mut seen = HashSet::new();
-    for (i, p) in config.prerequisites.iter().enumerate() {
-        let at = format!("prerequisites[{i}]");
-        if p.flag == flag.key {
-            problems.push(problem(format!("{at}.flag"), "a flag cannot be its own prerequisite"));
-            continue;
-        }
-        if !seen.insert(p.flag.as_str()) {
-            problems.push(problem(format!("{at}.flag"), format!("\"{}\" is listed twice", p.flag)));
-        }
-        match env.flags.iter().find(|f| f.definition.key == p.flag) {
-            None => problems.push(problem(format!("{at}.flag"), format!("unknown flag \"{}\"", p.flag))),
-            Some(f) if !f.definition.variants.iter().any(|v| v.key == p.variant) => problems.push(problem(
-                format!("{at}.variant"),
-                format!("unknown variant \"{}\" of flag \"{}\"", p.variant, p.flag),
-            )),
-            Some(_) => {
-                if let Some(cycle) = path_back(&p.flag, &flag.key, env) {
-                    let msg = format!("prerequisite cycle: {} → {}", flag.key, cycle.join(" → "));
-                    problems.push(problem(format!("{at}.flag"), msg));
-                }
-            }
-        }
-    }
-}
-
-/// A path of prerequisites from `from` to `target` through the environment's other configs, if any.
-fn path_back(from: &str, target: &str, env: &Snapshot) -> Option<Vec<String>> {
-    let mut stack = vec![vec![from.to_owned()]];
-    let mut visited = HashSet::new();
-    while let Some(path) = stack.pop() {
-        let last = path.last().expect("paths are never empty");
-        if last == target {
-            return Some(path);
-        }
-        if !visited.insert(last.clone()) {
-            continue;
-        }
-        if let Some(f) = env.flags.iter().find(|f| &f.definition.key == last && f.definition.key != target) {
-            for p in &f.config.prerequisites {
-                let mut next = path.clone();
-                next.push(p.flag.clone());
-                stack.push(next);
-            }
-        }
-    }
-    None
 }
