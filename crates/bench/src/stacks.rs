@@ -1,5 +1,5 @@
 //! The server's own middleware against tower-http's, around the same router, for `request-instructions`
-//! (docs/benchmarks.md, "Own middleware against tower-http").
+//! (docs/benchmarks.md, "The browser path, and our own middleware against tower-http").
 //!
 //! Pennon wrote three pieces of HTTP middleware of its own: the CORS step of the route layer
 //! (`http/cors_step.rs`, taken in `http/route_layer.rs` on the evaluation routes), the request span
