@@ -34,6 +34,7 @@ use axum::http::{HeaderName, HeaderValue, Method, Request};
 use axum::response::Response;
 use futures_util::future::Either;
 use pennon_server::app::state::AppState;
+use pennon_server::http::cors::{ClientCors, CorsStep};
 use pennon_server::store::KeyKind;
 use tower::{Layer as _, Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
@@ -47,6 +48,8 @@ pub enum CorsImpl {
     Own,
     /// tower-http's `CorsLayer` around the router.
     Tower,
+    /// The route layer's step, taken around the router where tower-http's layer is ([`OwnCorsOutside`]).
+    OwnOutside,
 }
 
 /// Whose request id and span.
@@ -141,6 +144,55 @@ where
             Either::Left(self.0.call(request))
         } else {
             Either::Right(self.0.get_mut().call(request))
+        }
+    }
+}
+
+/// `inner` with the server's own CORS step (`http/cors_step.rs`) taken around the router, as
+/// [`EvaluationCors`] takes tower-http's: to tell the place from the implementation.
+#[derive(Clone)]
+pub struct OwnCorsOutside<S> {
+    cors: ClientCors,
+    inner: S,
+}
+
+impl<S> OwnCorsOutside<S> {
+    /// Wraps `inner` (a router built without its own CORS step).
+    pub fn new(state: &AppState, inner: S) -> Self {
+        OwnCorsOutside { cors: ClientCors::new(state.snapshots.clone(), state.auth.clone()), inner }
+    }
+}
+
+impl<S> Service<Request<Body>> for OwnCorsOutside<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<
+        std::future::Ready<Result<Response, Infallible>>,
+        Either<futures_util::future::BoxFuture<'static, Result<Response, Infallible>>, S::Future>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if !pennon_server::api::is_evaluation(request.uri().path()) {
+            return Either::Right(Either::Right(self.inner.call(request)));
+        }
+        match self.cors.check(&request) {
+            CorsStep::Preflight(response) => Either::Left(std::future::ready(Ok(response))),
+            CorsStep::Actual(allowed) => {
+                let answer = self.inner.call(request);
+                Either::Right(Either::Left(Box::pin(async move {
+                    let mut response = answer.await?;
+                    pennon_server::http::cors_step::finish_actual(response.headers_mut(), allowed);
+                    Ok(response)
+                })))
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ use axum::http::{HeaderMap, Method, Request, header};
 use axum::response::Response;
 use clap::Parser;
 use http_body_util::BodyExt as _;
-use pennon_bench::stacks::{CorsImpl, EvaluationCors, FieldsImpl, SpanImpl};
+use pennon_bench::stacks::{CorsImpl, EvaluationCors, FieldsImpl, OwnCorsOutside, SpanImpl};
 use pennon_bench::{ceiling, pennon, stacks};
 use tower::{Layer as _, Service, ServiceExt as _};
 
@@ -87,6 +87,10 @@ fn main() -> anyhow::Result<()> {
         let lean = args.span == SpanImpl::TowerLean;
         match (args.cors, args.span) {
             (CorsImpl::Own, SpanImpl::Own) => drive(own_span.layer(router), &request, n).await,
+            (CorsImpl::OwnOutside, SpanImpl::Own) => {
+                drive(own_span.layer(OwnCorsOutside::new(&state, router)), &request, n).await
+            }
+            (CorsImpl::OwnOutside, _) => anyhow::bail!("--cors own-outside goes with --span own"),
             (CorsImpl::Tower, SpanImpl::Own) => {
                 drive(own_span.layer(EvaluationCors::new(&state, router)), &request, n).await
             }
