@@ -9,5 +9,6 @@ pub mod fanout;
 pub mod fixture;
 pub mod load;
 pub mod pennon;
+pub mod stacks;
 pub mod stats;
 pub mod wire;

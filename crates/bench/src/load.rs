@@ -39,6 +39,11 @@ impl Target {
         let requests = bodies.iter().map(|body| wire::post(&host, path, authorization, body)).collect();
         Target { addr, path: path.to_owned(), requests: Arc::new(requests) }
     }
+
+    /// Requests on `addr` already written out ([`wire::request`]), sent round-robin.
+    pub fn written(addr: SocketAddr, path: &str, requests: Vec<Bytes>) -> Self {
+        Target { addr, path: path.to_owned(), requests: Arc::new(requests) }
+    }
 }
 
 /// How to send it.
@@ -216,10 +221,16 @@ fn send_time(conn: &mut Conn, interval: Option<Duration>, now: Instant, end: Ins
 /// Sends one request and returns the answer's body, failing unless it is 200: to check a target answers
 /// what the benchmark expects before measuring it.
 pub fn probe(target: &Target) -> anyhow::Result<serde_json::Value> {
+    let body = probe_bytes(target)?;
+    Ok(serde_json::from_slice(&body)?)
+}
+
+/// Sends the target's first request on a connection of its own and returns the body of its 200 answer.
+pub fn probe_bytes(target: &Target) -> anyhow::Result<Vec<u8>> {
     let mut stream = wire::connect(target.addr)?;
     let (status, body) = wire::exchange(&mut stream, &target.requests[0])?;
     if status != 200 {
-        bail!("POST {} answered {status}: {}", target.path, String::from_utf8_lossy(&body));
+        bail!("{} answered {status}: {}", target.path, String::from_utf8_lossy(&body));
     }
-    Ok(serde_json::from_slice(&body)?)
+    Ok(body)
 }

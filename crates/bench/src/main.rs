@@ -41,6 +41,10 @@ struct Args {
     /// Exit with an error when a target is missed.
     #[arg(long)]
     fail_on_miss: bool,
+    /// Also the browser's requests: (d) the CORS preflight of `POST /api/v1/evaluate` from an allowed
+    /// origin, (e) one flag with a client key and that `Origin`.
+    #[arg(long)]
+    browser: bool,
 }
 
 /// The servers' CPU time (per request, or so far), where `/proc` tells.
@@ -87,11 +91,14 @@ fn main() -> anyhow::Result<()> {
     // Every request carries the same credential, so the ceiling reads the same bytes as the evaluations.
     let key = Some(pennon.authorization.as_str());
     let (one, all) = (pennon::bodies(1024, Some("flag-00")), pennon::bodies(1024, None));
-    let targets = vec![
+    let mut targets = vec![
         ("(a) constant JSON (ceiling)", Target::new(ceiling_addr, ceiling::PATH, &one, key)),
         ("(b) evaluate one flag", Target::new(pennon.server.addr, pennon::PATH, &one, key)),
         ("(c) evaluate all 50 flags", Target::new(pennon.server.addr, pennon::PATH, &all, key)),
     ];
+    if args.browser {
+        targets.extend(browser_targets(&pennon, &one));
+    }
     check_answers(&targets)?;
 
     println!("{}", setup(&args));
@@ -195,7 +202,32 @@ fn check_answers(targets: &[(&str, Target)]) -> anyhow::Result<()> {
     let evaluations = all["evaluations"].as_array().map_or(&[][..], Vec::as_slice);
     ensure!(evaluations.len() == pennon::FLAGS, "all flags answered {} evaluations", evaluations.len());
     ensure!(evaluations.iter().all(|e| e["reason"]["kind"] == "FALLTHROUGH"), "all flags: {all}");
+    if let [.., (_, preflight), (_, browser)] = targets
+        && targets.len() == 5
+    {
+        load::probe_bytes(preflight)?;
+        let browser = load::probe(browser)?;
+        ensure!(browser["reason"]["kind"] == "FALLTHROUGH", "the browser's flag: {browser}");
+    }
     Ok(())
+}
+
+/// The browser's preflight and actual request, each from the environment's allowed origin.
+fn browser_targets(pennon: &pennon::Pennon, bodies: &[bytes::Bytes]) -> [(&'static str, Target); 2] {
+    let (addr, host) = (pennon.server.addr, pennon.server.addr.to_string());
+    let preflight = [
+        ("origin", pennon::ORIGIN),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "authorization,content-type"),
+    ];
+    let preflight = vec![pennon_bench::wire::request("OPTIONS", &host, pennon::PATH, &preflight, None)];
+    let actual = [("authorization", pennon.client_authorization.as_str()), ("origin", pennon::ORIGIN)];
+    let actual =
+        bodies.iter().map(|body| pennon_bench::wire::request("POST", &host, pennon::PATH, &actual, Some(body)));
+    [
+        ("(d) browser: CORS preflight", Target::written(addr, pennon::PATH, preflight)),
+        ("(e) browser: one flag, client key", Target::written(addr, pennon::PATH, actual.collect())),
+    ]
 }
 
 fn setup(args: &Args) -> String {

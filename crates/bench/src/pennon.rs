@@ -20,12 +20,17 @@ pub const FLAGS: usize = 50;
 /// The evaluation endpoint.
 pub const PATH: &str = "/api/v1/evaluate";
 
+/// The web origin the environment allows: browser requests come from it.
+pub const ORIGIN: &str = "https://app.example.com";
+
 /// A running server and the database it owns.
 pub struct Pennon {
     /// The server.
     pub server: RunningServer,
     /// A server SDK key of the environment, as `Bearer ...`.
     pub authorization: String,
+    /// A client SDK key of the environment (the browser's), as `Bearer ...`.
+    pub client_authorization: String,
     _dir: tempfile::TempDir,
 }
 
@@ -46,7 +51,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> anyhow::Result
         key: ENVIRONMENT.into(),
         name: "Benchmark".into(),
         production: false,
-        allowed_origins: Vec::new(),
+        allowed_origins: vec![ORIGIN.into()],
     };
     store.create_environment(&env, &actor).await?;
     for i in 0..FLAGS {
@@ -62,12 +67,21 @@ pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> anyhow::Result
             })
             .await?;
     }
-    let secret = secrets::generate(secrets::SERVER_KEY_PREFIX);
-    let (hash, prefix) = (secrets::hash(&secret), secrets::display_prefix(&secret));
-    store.create_sdk_key(ENVIRONMENT, KeyKind::Server, "bench", &hash, &prefix, &actor).await?;
+    let authorization = format!("Bearer {}", create_key(&server, ENVIRONMENT, KeyKind::Server).await?);
+    let client_authorization = format!("Bearer {}", create_key(&server, ENVIRONMENT, KeyKind::Client).await?);
     server.state.auth.keys.reload(store).await?;
     server.state.snapshots.refresh_all().await?;
-    Ok(Pennon { server, authorization: format!("Bearer {secret}"), _dir: dir })
+    Ok(Pennon { server, authorization, client_authorization, _dir: dir })
+}
+
+/// Creates an SDK key of `kind` in `environment` and returns it. The server knows it once its keys are
+/// reloaded (`state.auth.keys.reload`).
+pub async fn create_key(server: &RunningServer, environment: &str, kind: KeyKind) -> anyhow::Result<String> {
+    let prefix = if kind == KeyKind::Client { secrets::CLIENT_KEY_PREFIX } else { secrets::SERVER_KEY_PREFIX };
+    let secret = secrets::generate(prefix);
+    let (hash, shown) = (secrets::hash(&secret), secrets::display_prefix(&secret));
+    server.state.store.create_sdk_key(environment, kind, "bench", &hash, &shown, &Actor::system("bench")).await?;
+    Ok(secret)
 }
 
 /// The key of the `i`th flag.

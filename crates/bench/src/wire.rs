@@ -18,18 +18,27 @@ const MAX_ANSWER: usize = 1 << 20;
 
 /// `POST path` with a JSON `body`, to `host`, with an optional `Authorization` value, as bytes on the wire.
 pub fn post(host: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> Bytes {
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    if let Some(authorization) = authorization {
-        request.push_str("authorization: ");
-        request.push_str(authorization);
+    let authorization = authorization.map(|value| ("authorization", value));
+    request("POST", host, path, authorization.as_slice(), Some(body))
+}
+
+/// `method path` to `host` with `headers` and, if any, a JSON `body`, as bytes on the wire.
+pub fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Bytes {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\n");
+    if let Some(body) = body {
+        request.push_str("content-type: application/json\r\ncontent-length: ");
+        request.push_str(&body.len().to_string());
+        request.push_str("\r\n");
+    }
+    for (name, value) in headers {
+        request.push_str(name);
+        request.push_str(": ");
+        request.push_str(value);
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
     let mut bytes = request.into_bytes();
-    bytes.extend_from_slice(body);
+    bytes.extend_from_slice(body.unwrap_or_default());
     Bytes::from(bytes)
 }
 

@@ -30,8 +30,9 @@ pub struct RequestMetricsLayer {
     pub metrics: Arc<Metrics>,
     /// The largest request body the routes' extractors read.
     pub max_body: usize,
-    /// CORS of the client-key routes.
-    pub cors: ClientCors,
+    /// CORS of the client-key routes; `None` leaves it to a layer outside the router (the benchmark that
+    /// compares CORS layers, `crates/bench`, does so).
+    pub cors: Option<ClientCors>,
 }
 
 impl<S> Layer<S> for RequestMetricsLayer {
@@ -47,7 +48,7 @@ impl<S> Layer<S> for RequestMetricsLayer {
 #[derive(Clone)]
 pub struct RequestMetrics<S> {
     /// One reference count per clone.
-    shared: Arc<(Arc<Metrics>, ClientCors)>,
+    shared: Arc<(Arc<Metrics>, Option<ClientCors>)>,
     inner: S,
 }
 
@@ -70,8 +71,10 @@ where
         let route = request.extensions().get::<MatchedPath>().cloned();
         let shared = self.shared.clone();
         let mut cors = None;
-        if route.as_ref().is_some_and(|route| crate::api::is_evaluation(route.as_str())) {
-            match shared.1.check(&request) {
+        if let Some(client_cors) = &shared.1
+            && route.as_ref().is_some_and(|route| crate::api::is_evaluation(route.as_str()))
+        {
+            match client_cors.check(&request) {
                 CorsStep::Preflight(response) => {
                     return Box::pin(async move {
                         count(&shared.0, route.as_ref(), &method, &response, started);

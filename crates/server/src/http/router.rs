@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
@@ -34,15 +35,21 @@ pub fn app(
 + Send
 + Sync
 + 'static {
-    let cors = crate::http::cors::ClientCors::new(state.snapshots.clone(), state.auth.clone());
+    let metrics = state.metrics.clone();
+    crate::http::request_span::RequestSpanLayer::new().layer(CatchPanicLayer { metrics }.layer(router(state, true)))
+}
+
+/// Every route with the route layer, without the request span around them. With `own_cors` false the route
+/// layer takes no CORS step: for the benchmark that puts tower-http's CORS layer around the router instead
+/// (`crates/bench`, docs/benchmarks.md).
+pub fn router(state: AppState, own_cors: bool) -> Router {
+    let cors = own_cors.then(|| crate::http::cors::ClientCors::new(state.snapshots.clone(), state.auth.clone()));
     let (routes, _) = routes().split_for_parts();
     let max_body = state.config.max_body_bytes;
-    let metrics = state.metrics.clone();
-    let service = routes
+    routes
         .fallback(crate::http::dashboard::fallback)
-        .layer(crate::http::route_layer::RequestMetricsLayer { metrics: metrics.clone(), max_body, cors })
-        .with_state(state);
-    crate::http::request_span::RequestSpanLayer::new().layer(CatchPanicLayer { metrics }.layer(service))
+        .layer(crate::http::route_layer::RequestMetricsLayer { metrics: state.metrics.clone(), max_body, cors })
+        .with_state(state)
 }
 
 #[cfg(test)]
