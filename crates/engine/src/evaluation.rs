@@ -19,12 +19,12 @@ pub struct Evaluation<'a> {
 }
 
 /// Where an evaluation's answer sits in the snapshot that gave it: see
-/// [`CompiledSnapshot::evaluate_served`].
+/// [`CompiledSnapshot::evaluate_served`](crate::CompiledSnapshot::evaluate_served).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Served {
-    /// The flag's position in snapshot order, as [`CompiledSnapshot::flag_keys`] lists them.
+    /// The flag's position in snapshot order, as [`CompiledSnapshot::flag_keys`](crate::CompiledSnapshot::flag_keys) lists them.
     pub flag: usize,
-    /// The served variant's position in the flag's variants, as [`CompiledSnapshot::variant_keys`] lists them.
+    /// The served variant's position in the flag's variants, as [`CompiledSnapshot::variant_keys`](crate::CompiledSnapshot::variant_keys) lists them.
     pub variant: usize,
 }
 

@@ -1,4 +1,8 @@
 //! The REST API under `/api/v1`: one module per resource, each with its own `router()`.
+//!
+//! Handlers take [`crate::auth`] extractors first, answer with [`crate::http::error`]'s problem type, and use
+//! every layer below: the store, the snapshots and streams of [`crate::delivery`], the [`crate::ingest`]
+//! intake, [`crate::domain`] rules, and the [`crate::app::state::AppState`] axum hands them.
 
 mod admin_stream;
 mod audit;

@@ -1,5 +1,8 @@
 //! Who is calling, and what they may do.
 //!
+//! Beside [`crate::http`] and [`crate::api`], which use its extractors; it uses the store (users, tokens,
+//! keys), the settings and the state, and answers with [`crate::http::error`]'s problem type.
+//!
 //! Handlers state what they need by taking one of these extractors: [`Viewer`] to read, [`Editor`] to change
 //! flags, configs and segments, [`Admin`] for environments, users, keys and tokens; [`Authenticated`] for
 //! any valid admin credential. A handler without one never gets a [`Caller`], and every store write needs

@@ -4,7 +4,9 @@
 //!
 //! Totals saturate at the protocol's bounds ([`MAX_COUNT`], [`MAX_SUM`], [`MAX_SUM_SQUARES`]) here and in the
 //! database, so that no sum the store or the guards compute can overflow. The flush writes in chunks
-//! ([`flush`]): rows the database refuses are set aside without holding up the rest.
+//! (`flush`): rows the database refuses are set aside without holding up the rest.
+//!
+//! Uses only [`crate::store`] and [`crate::telemetry`]; the API hands it batches and the jobs flush it.
 
 mod flush;
 
@@ -191,7 +193,7 @@ impl MetricsIntake {
     }
 
     /// Writes every pending aggregate to the database, in chunks; returns how many rows were written. Rows
-    /// the database refuses are set aside (see [`flush`]). When the database cannot take them now, what
+    /// the database refuses are set aside (see `flush`). When the database cannot take them now, what
     /// was not written is kept for the next flush and the error returned.
     pub async fn flush(&self, store: &Store) -> StoreResult<usize> {
         let _one_at_a_time = self.flushing.lock().await;

@@ -1,5 +1,8 @@
 //! Storage: PostgreSQL in production, SQLite embedded, behind one seam.
 //!
+//! The layer of SQL: it uses only [`crate::domain`] (the types it keeps) and the engine, never a layer above
+//! it (`docs/architecture.md`).
+//!
 //! Queries are written once in the SQL both databases understand (`$1` placeholders, `RETURNING`,
 //! `ON CONFLICT`, integers for booleans and times, JSON as text) and run through sqlx's `Any` driver. The
 //! behaviour suite in `tests/` runs against both databases: it is the check that each query means the same
