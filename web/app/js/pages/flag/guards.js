@@ -12,7 +12,7 @@ import { session } from '../../session.js';
 import { guardChart } from './guard-chart.js';
 import { guardEvidence, thresholdText } from './guard-evidence.js';
 import { guardForm } from './guard-form.js';
-import { flagHeader, pageEnvironment } from './header.js';
+import { flagHeader, markGuardsTab, pageEnvironment } from './header.js';
 import { openFlag } from './open.js';
 
 /** How often the page asks for fresh states and series, in ms. */
@@ -92,6 +92,7 @@ export async function guardsPage(view, params, query) {
   const load = async () => {
     try {
       const { items } = await api.get(base);
+      markGuardsTab(view, items);
       const breached = items.some((/** @type {any} */ g) => g.state === 'breached');
       const [series, audit] = await Promise.all([
         Promise.all(items.map((/** @type {any} */ g) => api.get(`${base}/${g.id}/series`, { range: chartRange(g) }).catch(() => null))),

@@ -48,14 +48,22 @@ export function markPlanTab(badge, plan) {
   replace(badge, plan && ['running', 'paused', 'halted'].includes(plan.state) ? h('span', { class: `badge ${plan.state}` }, plan.state) : null);
 }
 
-/** Badges of the Rollout plan and Guards tabs. @param {HTMLElement} tabs @param {{plan: any | null, guards: any[]}} delivery */
+/** Badges of the Rollout plan and Guards tabs. @param {Element} tabs @param {{plan: any | null, guards: any[]}} delivery */
 function markTabs(tabs, delivery) {
-  const { plan, guards } = delivery;
   const planTab = tabs.querySelector('[data-tab="/plan"] .tab-badge');
+  if (planTab) markPlanTab(planTab, delivery.plan);
+  markGuardsTab(tabs, delivery.guards);
+}
+
+/**
+ * The Guards tab's badge: how many guards are breached, or nothing. Pages that keep their guards current
+ * (the Guards tab) call it again with every fresh list, so a breach while the page is open shows at once.
+ * @param {Element} tabs the header's `.tabs` (or anything holding it) @param {any[]} guards
+ */
+export function markGuardsTab(tabs, guards) {
   const guardsTab = tabs.querySelector('[data-tab="/guards"] .tab-badge');
-  if (planTab) markPlanTab(planTab, plan);
   const breached = guards.filter((g) => g.state === 'breached').length;
-  if (guardsTab && breached) replace(guardsTab, h('span', { class: 'badge breached' }, `${breached} breached`));
+  if (guardsTab) replace(guardsTab, breached ? h('span', { class: 'badge breached' }, `${breached} breached`) : null);
 }
 
 /**
