@@ -65,18 +65,8 @@ impl Chunk {
 /// Splits rows (sorted in key order, so that replicas writing the same rows take their locks in the same
 /// order) into chunks of at most [`CHUNK_ROWS`].
 pub(super) fn chunks(mut exposures: Vec<ExposureBucket>, mut metrics: Vec<MetricBucket>) -> Vec<Chunk> {
-    exposures.sort_by(|a, b| {
-        (&a.environment, &a.flag, &a.variant, a.bucket).cmp(&(&b.environment, &b.flag, &b.variant, b.bucket))
-    });
-    metrics.sort_by(|a, b| {
-        (&a.environment, &a.flag, &a.metric, &a.variant, a.bucket).cmp(&(
-            &b.environment,
-            &b.flag,
-            &b.metric,
-            &b.variant,
-            b.bucket,
-        ))
-    });
+    exposures.sort_by(|a, b| a.key().cmp(&b.key()));
+    metrics.sort_by(|a, b| a.key().cmp(&b.key()));
     let mut out = Vec::new();
     while !exposures.is_empty() {
         let rest = exposures.split_off(exposures.len().min(CHUNK_ROWS));

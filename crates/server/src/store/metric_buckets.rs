@@ -45,6 +45,20 @@ pub struct MetricBucket {
     pub sum_squares: f64,
 }
 
+impl ExposureBucket {
+    /// The row's key, in the order rows are written (and so locked): the same order on every replica.
+    pub fn key(&self) -> (&str, &str, &str, i64) {
+        (&self.environment, &self.flag, &self.variant, self.bucket)
+    }
+}
+
+impl MetricBucket {
+    /// The row's key, in the order rows are written (and so locked): the same order on every replica.
+    pub fn key(&self) -> (&str, &str, &str, &str, i64) {
+        (&self.environment, &self.flag, &self.metric, &self.variant, self.bucket)
+    }
+}
+
 /// One variant's totals over a time window: exposures, and the metric's count, sum and sum of squares.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VariantTotals {
@@ -93,19 +107,9 @@ impl Store {
             return Ok(());
         }
         let mut exposures: Vec<&ExposureBucket> = exposures.iter().collect();
-        exposures.sort_by(|a, b| {
-            (&a.environment, &a.flag, &a.variant, a.bucket).cmp(&(&b.environment, &b.flag, &b.variant, b.bucket))
-        });
+        exposures.sort_by(|a, b| a.key().cmp(&b.key()));
         let mut metrics: Vec<&MetricBucket> = metrics.iter().collect();
-        metrics.sort_by(|a, b| {
-            (&a.environment, &a.flag, &a.metric, &a.variant, a.bucket).cmp(&(
-                &b.environment,
-                &b.flag,
-                &b.metric,
-                &b.variant,
-                b.bucket,
-            ))
-        });
+        metrics.sort_by(|a, b| a.key().cmp(&b.key()));
         let (least, greatest) = match self.backend {
             Backend::Postgres => ("LEAST", "GREATEST"),
             Backend::Sqlite => ("MIN", "MAX"),

@@ -148,6 +148,11 @@ fn snapshot(state: &EvalState, scope: &EvalScope) -> Result<std::sync::Arc<EnvSn
     state.snapshots.get(env).ok_or_else(|| unauthorized(format!("environment \"{env}\" not found")))
 }
 
+/// Reads the request's body as its context (only once the caller is known).
+async fn read_context(req: Request, max_attributes: usize) -> Result<Context, Failed<'static>> {
+    parse_context(Bytes::from_request(req, &()).await, max_attributes)
+}
+
 /// Reads `{"context": {...}}`; an empty body is an empty context.
 fn parse_context(body: Result<Bytes, BytesRejection>, max_attributes: usize) -> Result<Context, Failed<'static>> {
     let body = body.map_err(|r| failure(r.status(), None, "GENERAL", r.body_text()))?;
@@ -286,8 +291,7 @@ async fn evaluate_flag(
         Ok(s) => s,
         Err(failed) => return answer(failed),
     };
-    let body = Bytes::from_request(req, &()).await;
-    let context = match parse_context(body, state.max_attributes) {
+    let context = match read_context(req, state.max_attributes).await {
         Ok(c) => c,
         Err((status, f)) => return answer((status, OfrepFailure { key: Some(&key), ..f })),
     };
@@ -319,8 +323,7 @@ async fn evaluate_flags(
         Ok(s) => s,
         Err(failed) => return answer(failed),
     };
-    let body = Bytes::from_request(req, &()).await;
-    let context = match parse_context(body, state.max_attributes) {
+    let context = match read_context(req, state.max_attributes).await {
         Ok(c) => c,
         Err(failed) => return answer(failed),
     };
