@@ -80,7 +80,7 @@ impl ClientBuilder {
                 poll_interval: Duration::from_secs(30),
                 heartbeat_timeout: Duration::from_secs(45),
                 initial_reconnect_delay: Duration::from_secs(1),
-                max_reconnect_delay: Duration::from_secs(30),
+                max_reconnect_delay: Duration::from_secs(4),
                 stream_failures_before_polling: 3,
                 cache_file: None,
                 bootstrap_file: None,
@@ -128,15 +128,16 @@ impl ClientBuilder {
     }
 
     /// Bounds of the reconnection delays: the n-th consecutive failure waits a random time up to
-    /// `min(max, initial × 2ⁿ)`. Defaults 1 s and 30 s; the server's `retry:` replaces `initial`.
+    /// `min(max, initial × 2ⁿ)`. Defaults 1 s and 4 s; the server's `retry:` replaces `initial`. `max` bounds
+    /// how long after a server comes back the client is streaming again.
     pub fn reconnect_delays(mut self, initial: Duration, max: Duration) -> Self {
         self.config.initial_reconnect_delay = initial;
         self.config.max_reconnect_delay = max;
         self
     }
 
-    /// After this many consecutive stream failures the client polls for a while before streaming again.
-    /// Default 3.
+    /// After this many consecutive stream failures the client also polls the snapshot (every `poll_interval`)
+    /// while it keeps trying the stream. Default 3.
     pub fn stream_failures_before_polling(mut self, failures: u32) -> Self {
         self.config.stream_failures_before_polling = failures.max(1);
         self

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use pennon_engine::{Snapshot, SnapshotFlag};
+use pennon_engine::SnapshotFlag;
+
+use crate::raw::RawSnapshot;
 
 /// A flag whose configuration changed, so that its value may have changed for some contexts.
 ///
@@ -36,12 +38,12 @@ impl FlagChange {
 }
 
 /// The flags that changed from `old` to `new`, by key.
-pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<FlagChange> {
+pub(crate) fn diff(old: &RawSnapshot, new: &RawSnapshot) -> Vec<FlagChange> {
     let old_flags: HashMap<&str, &SnapshotFlag> = old.flags.iter().map(|f| (f.definition.key.as_str(), f)).collect();
     let new_flags: HashMap<&str, &SnapshotFlag> = new.flags.iter().map(|f| (f.definition.key.as_str(), f)).collect();
 
-    let old_segments: HashMap<&str, _> = old.segments.iter().map(|s| (s.key.as_str(), s)).collect();
-    let new_segments: HashMap<&str, _> = new.segments.iter().map(|s| (s.key.as_str(), s)).collect();
+    let old_segments: HashMap<&str, _> = old.segments.iter().map(|s| (s.key.as_str(), &**s)).collect();
+    let new_segments: HashMap<&str, _> = new.segments.iter().map(|s| (s.key.as_str(), &**s)).collect();
     let changed_segments: BTreeSet<&str> = old_segments
         .iter()
         .filter(|(key, s)| new_segments.get(*key) != Some(*s))
@@ -94,6 +96,7 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<FlagChange> {
 
 #[cfg(test)]
 mod tests {
+    use pennon_engine::Snapshot;
     use serde_json::{Value, json};
 
     use super::*;
@@ -142,7 +145,7 @@ mod tests {
             ],
             vec![],
         );
-        let changes = diff(&old, &new);
+        let changes = diff(&old.into(), &new.into());
         assert_eq!(keys(&changes), ["a", "b", "c", "gone", "new"]);
         let gone = &changes[3];
         assert!(gone.is_deleted() && !gone.is_added());
@@ -157,6 +160,7 @@ mod tests {
         let flags = || vec![flag("uses", 1, &["staff"], &[]), flag("other", 1, &[], &[])];
         let old = snapshot(1, flags(), vec![segment(&["u1"])]);
         let new = snapshot(2, flags(), vec![segment(&["u1", "u2"])]);
+        let (old, new): (RawSnapshot, RawSnapshot) = (old.into(), new.into());
         assert_eq!(keys(&diff(&old, &new)), ["uses"]);
         assert!(diff(&new, &new).is_empty());
     }

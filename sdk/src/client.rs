@@ -82,7 +82,7 @@ impl Shared {
             if state.source != Source::Server || written.as_ref().is_some_and(|w| Arc::ptr_eq(w, &state)) {
                 return;
             }
-            match cache::write_atomic(path, &state.snapshot) {
+            match cache::write_atomic(path, &state.snapshot.to_snapshot()) {
                 Ok(()) => *written = Some(state),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not write the cache file"),
             }
@@ -208,7 +208,7 @@ impl Client {
 
     /// A copy of the snapshot being served.
     pub fn snapshot(&self) -> Snapshot {
-        self.shared.store.load().snapshot.clone()
+        self.shared.store.load().snapshot.to_snapshot()
     }
 
     /// Calls `listener` with every [`FlagChange`], whatever brought it (stream, polling, test data), on the
@@ -242,6 +242,28 @@ impl Client {
     /// that is not finite, counts nowhere.
     pub fn track(&self, metric: &str, ctx: &Context, value: f64) -> usize {
         self.shared.events.track(&self.shared.store.load(), metric, ctx, value)
+    }
+
+    /// This process's exposures since the client started, per flag and variant, as a Prometheus counter
+    /// family (`pennon_sdk_exposures_total{flag, variant}`, text exposition format) to append to the
+    /// service's own `/metrics`. With it, a guard with a Prometheus source can count requests per variant
+    /// (`sum(increase(pennon_sdk_exposures_total{flag="{{flag}}", variant="{{variant}}"}[{{range}}]))`)
+    /// next to the service's own metrics labelled by the variant it served. Counts every evaluation up to
+    /// this call, whether or not exposures are sent to the server.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: pennon_sdk::Client) {
+    /// let text = client.exposure_metrics();
+    /// assert!(text.starts_with("# HELP pennon_sdk_exposures_total"));
+    /// # }
+    /// ```
+    pub fn exposure_metrics(&self) -> String {
+        self.shared.events.collect(&self.shared.store);
+        if !self.shared.config.events {
+            // Nothing sends the collected windows: only the totals are kept.
+            drop(self.shared.events.take_pending());
+        }
+        crate::exposition::render(&self.shared.events.exposure_totals())
     }
 
     /// Sends the exposures and metrics counted so far now, rather than at the next flush interval.

@@ -6,9 +6,10 @@
 //! pending window; pending windows are sent together and kept when sending fails, up to a bound beyond
 //! which the oldest are dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use pennon_engine::protocol::{MAX_COUNT, MAX_SUM, MAX_SUM_SQUARES};
 use pennon_engine::{Context, Served};
 
 use crate::protocol::{ExposureRow, MetricRow, MetricsBatch};
@@ -21,6 +22,43 @@ struct Aggregate {
     count: u64,
     sum: f64,
     sum_squares: f64,
+}
+
+impl Aggregate {
+    /// Whether adding these totals keeps every one within the bounds the server takes (a batch with one
+    /// entry past them is refused whole).
+    fn fits(&self, count: u64, sum: f64, sum_squares: f64) -> bool {
+        self.count.saturating_add(count) <= MAX_COUNT
+            && (self.sum + sum).abs() <= MAX_SUM
+            && self.sum_squares + sum_squares <= MAX_SUM_SQUARES
+    }
+
+    fn add(&mut self, count: u64, sum: f64, sum_squares: f64) {
+        self.count += count;
+        self.sum += sum;
+        self.sum_squares += sum_squares;
+    }
+
+    fn row(self, (flag, variant, metric): MetricKey) -> MetricRow {
+        MetricRow { flag, variant, metric, count: self.count, sum: self.sum, sum_squares: self.sum_squares }
+    }
+}
+
+/// The aggregates of the current window: one open per key, and those that filled up (an entry past the
+/// server's bounds would be refused, so a full aggregate is closed and a new one opened for the same key).
+#[derive(Debug, Default)]
+struct Tracked {
+    open: HashMap<MetricKey, Aggregate>,
+    full: Vec<MetricRow>,
+}
+
+/// `count` exposures as rows of at most [`MAX_COUNT`] each.
+fn exposure_rows(flag: String, variant: String, mut count: u64, rows: &mut Vec<ExposureRow>) {
+    while count > MAX_COUNT {
+        rows.push(ExposureRow { flag: flag.clone(), variant: variant.clone(), count: MAX_COUNT });
+        count -= MAX_COUNT;
+    }
+    rows.push(ExposureRow { flag, variant, count });
 }
 
 #[derive(Debug, Default)]
@@ -39,9 +77,11 @@ type MetricKey = (String, String, String);
 #[derive(Debug)]
 pub(crate) struct Events {
     recent: Recent,
-    tracked: Mutex<HashMap<MetricKey, Aggregate>>,
+    tracked: Mutex<Tracked>,
     pending: Mutex<Pending>,
     max_pending_rows: usize,
+    /// Exposures per (flag, variant) since the client started, for [`crate::Client::exposure_metrics`].
+    totals: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,9 +92,10 @@ impl Events {
     pub(crate) fn new(attribution_entries: usize, max_pending_rows: usize) -> Self {
         Events {
             recent: Recent::new(attribution_entries),
-            tracked: Mutex::new(HashMap::new()),
+            tracked: Mutex::new(Tracked::default()),
             pending: Mutex::new(Pending::default()),
             max_pending_rows,
+            totals: Mutex::default(),
         }
     }
 
@@ -76,8 +117,8 @@ impl Events {
             tracing::debug!(metric, "track() without a context key cannot be attributed; ignored");
             return 0;
         };
-        if !value.is_finite() {
-            tracing::warn!(metric, value, "track() needs a finite value; ignored");
+        if !(value.is_finite() && value.abs() <= MAX_SUM) {
+            tracing::warn!(metric, value, "track() needs a finite value from -1e18 to 1e18; ignored");
             return 0;
         }
         if metric.is_empty() || metric.len() > MAX_METRIC_NAME || metric.chars().any(char::is_control) {
@@ -95,11 +136,14 @@ impl Events {
             }
         }
         let mut tracked = lock(&self.tracked);
+        let Tracked { open, full } = &mut *tracked;
         for &(flag, variant) in &pairs {
-            let aggregate = tracked.entry((flag.to_owned(), variant.to_owned(), metric.to_owned())).or_default();
-            aggregate.count += 1;
-            aggregate.sum += value;
-            aggregate.sum_squares += value * value;
+            let key = (flag.to_owned(), variant.to_owned(), metric.to_owned());
+            let aggregate = open.entry(key.clone()).or_default();
+            if !aggregate.fits(1, value, value * value) {
+                full.push(std::mem::take(aggregate).row(key));
+            }
+            aggregate.add(1, value, value * value);
         }
         pairs.len()
     }
@@ -108,33 +152,39 @@ impl Events {
     /// window.
     pub(crate) fn collect(&self, store: &Store) {
         let mut exposures: HashMap<(String, String), u64> = HashMap::new();
+        // A patch that leaves every flag in place keeps the counters of the generation before: each set of
+        // counters is read once, however many generations replaced since the last window share it.
+        let mut taken: Vec<*const crate::state::Layout> = Vec::new();
         let mut take = |state: &FlagState| {
-            let flags: Vec<&str> = state.compiled.flag_keys().collect();
+            if taken.contains(&state.counters_id()) {
+                return;
+            }
+            taken.push(state.counters_id());
+            let mut flags: Option<Vec<&str>> = None;
             state.take_exposures(|flag, variant, count| {
+                let keys = flags.get_or_insert_with(|| state.compiled.flag_keys().collect());
                 if let Some(variant) = state.compiled.variant_keys(flag).nth(variant) {
-                    *exposures.entry((flags[flag].to_owned(), variant.to_owned())).or_default() += count;
+                    *exposures.entry((keys[flag].to_owned(), variant.to_owned())).or_default() += count;
                 }
             });
         };
         take(&store.current());
         store.drain_retired(take);
-        let metrics = std::mem::take(&mut *lock(&self.tracked));
+        let Tracked { open, full } = std::mem::take(&mut *lock(&self.tracked));
+        if !exposures.is_empty() {
+            let mut totals = lock(&self.totals);
+            for (key, &count) in &exposures {
+                let total = totals.entry(key.clone()).or_default();
+                *total = total.saturating_add(count);
+            }
+        }
+        let mut exposure_list = Vec::with_capacity(exposures.len());
+        for ((flag, variant), count) in exposures {
+            exposure_rows(flag, variant, count, &mut exposure_list);
+        }
         let mut batch = MetricsBatch {
-            exposures: exposures
-                .into_iter()
-                .map(|((flag, variant), count)| ExposureRow { flag, variant, count })
-                .collect(),
-            metrics: metrics
-                .into_iter()
-                .map(|((flag, variant, metric), a)| MetricRow {
-                    flag,
-                    variant,
-                    metric,
-                    count: a.count,
-                    sum: a.sum,
-                    sum_squares: a.sum_squares,
-                })
-                .collect(),
+            exposures: exposure_list,
+            metrics: full.into_iter().chain(open.into_iter().map(|(key, a)| a.row(key))).collect(),
         };
         if batch.is_empty() {
             return;
@@ -142,6 +192,11 @@ impl Events {
         batch.exposures.sort_by(|a, b| (&a.flag, &a.variant).cmp(&(&b.flag, &b.variant)));
         batch.metrics.sort_by(|a, b| (&a.flag, &a.variant, &a.metric).cmp(&(&b.flag, &b.variant, &b.metric)));
         self.push_window(batch, false);
+    }
+
+    /// Exposures per (flag, variant) since the client started, as of the last [`Self::collect`].
+    pub(crate) fn exposure_totals(&self) -> Vec<((String, String), u64)> {
+        lock(&self.totals).iter().map(|(k, &v)| (k.clone(), v)).collect()
     }
 
     fn push_window(&self, batch: MetricsBatch, oldest: bool) {
@@ -174,19 +229,32 @@ impl Events {
         let mut metrics: Vec<MetricRow> = Vec::new();
         let mut exposure_at: HashMap<(String, String), usize> = HashMap::new();
         let mut metric_at: HashMap<MetricKey, usize> = HashMap::new();
+        // Rows of the same key are added up while the total stays within the server's bounds; past them, the
+        // row stays a row of its own.
         for window in windows {
             for row in window.exposures {
                 let key = (row.flag.clone(), row.variant.clone());
-                if let Some(&i) = exposure_at.get(&key) {
-                    exposures[i].count += row.count;
-                } else {
-                    exposure_at.insert(key, exposures.len());
-                    exposures.push(row);
+                match exposure_at.get(&key) {
+                    Some(&i) if exposures[i].count.saturating_add(row.count) <= MAX_COUNT => {
+                        exposures[i].count += row.count;
+                    }
+                    _ => {
+                        exposure_at.insert(key, exposures.len());
+                        exposures.push(row);
+                    }
                 }
             }
             for row in window.metrics {
                 let key = (row.flag.clone(), row.variant.clone(), row.metric.clone());
-                if let Some(&i) = metric_at.get(&key) {
+                let into = metric_at.get(&key).copied().filter(|&i| {
+                    let m = &metrics[i];
+                    Aggregate { count: m.count, sum: m.sum, sum_squares: m.sum_squares }.fits(
+                        row.count,
+                        row.sum,
+                        row.sum_squares,
+                    )
+                });
+                if let Some(i) = into {
                     metrics[i].count += row.count;
                     metrics[i].sum += row.sum;
                     metrics[i].sum_squares += row.sum_squares;

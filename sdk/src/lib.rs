@@ -49,10 +49,12 @@
 //! - **Stream**: `GET /api/v1/sdk/stream` (server-sent events). A `put` replaces every flag; `patch` and
 //!   `delete` change one flag or segment, applied only when their revision is not older than the one held.
 //!   Malformed events are logged and ignored. A connection silent for three heartbeats (45 s) is replaced.
-//!   Reconnection waits a random delay of up to 1 s, 2 s, 4 s, ... 30 s (full jitter), and resumes with
-//!   `Last-Event-ID`.
-//! - **Polling**: `GET /api/v1/sdk/snapshot` with `If-None-Match`, every 30 s, when streaming is off, refused
-//!   by the server (404/405/501) or failing repeatedly.
+//!   Reconnection waits a random delay of up to 1 s, 2 s, 4 s, 4 s, ... (full jitter), for as long as the
+//!   server is away, and resumes with `Last-Event-ID`. A `put` older than the revision held (from a replica
+//!   that lags behind) is ignored.
+//! - **Polling**: `GET /api/v1/sdk/snapshot` with `If-None-Match`, every 30 s, when streaming is off or
+//!   refused by the server (404/405/501), and between stream attempts while the stream keeps failing. An
+//!   answer older than the revision held is ignored.
 //! - **Outages**: the last flags stay. With a [cache file](ClientBuilder::cache_file) they survive a restart.
 //!   A [bootstrap](ClientBuilder::bootstrap_file) snapshot, or [offline mode](ClientBuilder::offline), serves
 //!   without any server. A refused key (401/403) stops all retries: [`Status::Failed`].
@@ -94,11 +96,13 @@ mod client;
 mod error;
 mod evaluate;
 mod events;
+mod exposition;
 mod http;
 mod local;
 #[cfg(feature = "openfeature")]
 pub mod openfeature;
 mod protocol;
+mod raw;
 mod recent;
 mod sse;
 mod state;
@@ -112,6 +116,7 @@ pub use changes::FlagChange;
 pub use client::{Client, ListenerId};
 pub use error::{BuildError, ReadyError, Status};
 pub use evaluate::{EvaluationDetail, Reason};
+pub use exposition::EXPOSURES as EXPOSURES_METRIC;
 pub use pennon_engine::{Context, ErrorCode, FlagKind, Operator, Segment, Snapshot, SnapshotFlag};
 pub use state::Source;
 pub use testdata::{FlagBuilder, RuleBuilder, TestData};

@@ -2,9 +2,12 @@
 //! laid out for it.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pennon_engine::{BuildReport, Change, CompiledSnapshot, FlagKind, Served, Snapshot};
+
+use crate::raw::RawSnapshot;
 
 /// Where the flags being served came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,9 +33,18 @@ pub(crate) fn key_hash(key: &str) -> u64 {
 /// A generation of flags. Never mutated after it is built, except for its counters.
 #[derive(Debug)]
 pub(crate) struct FlagState {
-    pub snapshot: Snapshot,
+    pub snapshot: RawSnapshot,
     pub compiled: CompiledSnapshot,
     pub source: Source,
+    /// The layout by flag position (kinds, hashes, counters): shared with the generation before when a change
+    /// leaves every flag at its position with the same kind and variants.
+    layout: Arc<Layout>,
+    /// What compiling this generation took: every flag for a whole snapshot, the changed ones for a patch.
+    pub build: BuildReport,
+}
+
+#[derive(Debug)]
+pub(crate) struct Layout {
     /// `kinds[flag]`: the kind of the flag at that position.
     pub kinds: Box<[FlagKind]>,
     /// `flag_hashes[flag]`: [`key_hash`] of the flag's key.
@@ -41,31 +53,63 @@ pub(crate) struct FlagState {
     pub variant_hashes: Box<[u32]>,
     /// `offsets[flag]`: where the flag's variants start in `variant_hashes` and in each counter stripe.
     pub offsets: Box<[usize]>,
-    /// What compiling this generation took: every flag for a whole snapshot, the changed ones for a patch.
-    pub build: BuildReport,
     counters: Counters,
+}
+
+impl std::ops::Deref for FlagState {
+    type Target = Layout;
+
+    fn deref(&self) -> &Layout {
+        &self.layout
+    }
 }
 
 impl FlagState {
     pub(crate) fn new(snapshot: Snapshot, source: Source, stripes: usize) -> Self {
         let (compiled, build) = CompiledSnapshot::compile_with_report(&snapshot);
-        Self::laid_out(snapshot, compiled, build, source, stripes)
+        let layout = Arc::new(Layout::of(&compiled, stripes));
+        FlagState { snapshot: snapshot.into(), compiled, source, layout, build }
     }
 
     /// The generation after `self` once `changes` are made: `snapshot` is `self`'s snapshot with them made,
-    /// and only the flags and segments they carry are compiled; the others are shared with `self`.
-    pub(crate) fn changed(&self, snapshot: Snapshot, changes: &[Change<'_>], source: Source, stripes: usize) -> Self {
-        let (compiled, build) = self.compiled.apply(snapshot.revision, changes);
-        Self::laid_out(snapshot, compiled, build, source, stripes)
-    }
-
-    fn laid_out(
-        snapshot: Snapshot,
-        compiled: CompiledSnapshot,
-        build: BuildReport,
+    /// and only the flags and segments they carry are compiled; the others are shared with `self`, and so is
+    /// the layout (with its exposure counters) when every flag keeps its position, kind and variants.
+    pub(crate) fn changed(
+        &self,
+        snapshot: RawSnapshot,
+        changes: &[Change<'_>],
         source: Source,
         stripes: usize,
     ) -> Self {
+        let (compiled, build) = self.compiled.apply(snapshot.revision, changes);
+        let same_layout = compiled.len() == self.compiled.len()
+            && changes.iter().all(|change| match change {
+                Change::UpsertFlag(flag) => {
+                    let key = flag.definition.key.as_str();
+                    let at = self.compiled.position(key);
+                    at.is_some()
+                        && at == compiled.position(key)
+                        && at.and_then(|i| self.snapshot.flags.get(i)).is_some_and(|old| {
+                            old.definition.kind == flag.definition.kind
+                                && old.definition.variants.len() == flag.definition.variants.len()
+                                && old
+                                    .definition
+                                    .variants
+                                    .iter()
+                                    .zip(&flag.definition.variants)
+                                    .all(|(a, b)| a.key == b.key)
+                        })
+                }
+                Change::DeleteFlag(key) => self.compiled.position(key).is_none(),
+                _ => true,
+            });
+        let layout = if same_layout { self.layout.clone() } else { Arc::new(Layout::of(&compiled, stripes)) };
+        FlagState { snapshot, compiled, source, layout, build }
+    }
+}
+
+impl Layout {
+    fn of(compiled: &CompiledSnapshot, stripes: usize) -> Self {
         let mut offsets = Vec::with_capacity(compiled.len());
         let mut variant_hashes = Vec::new();
         for flag in 0..compiled.len() {
@@ -75,25 +119,23 @@ impl FlagState {
         let flag_hashes = compiled.flag_keys().map(key_hash).collect();
         let kinds = compiled.flag_keys().map(|key| compiled.flag_kind(key).unwrap_or(FlagKind::Json)).collect();
         let counters = Counters::new(variant_hashes.len(), stripes);
-        FlagState {
-            snapshot,
-            compiled,
-            source,
-            kinds,
-            flag_hashes,
-            variant_hashes: variant_hashes.into(),
-            offsets: offsets.into(),
-            build,
-            counters,
-        }
+        Layout { kinds, flag_hashes, variant_hashes: variant_hashes.into(), offsets: offsets.into(), counters }
     }
+}
 
+impl FlagState {
     /// Counts one exposure of a served variant, in the counter stripe of the calling thread.
     #[inline]
     pub(crate) fn count(&self, served: Served, stripe: usize) {
         if let Some(&offset) = self.offsets.get(served.flag) {
             self.counters.add(offset + served.variant, stripe);
         }
+    }
+
+    /// What identifies this generation's counters: generations that share their layout share them, so their
+    /// exposures are taken once.
+    pub(crate) fn counters_id(&self) -> *const Layout {
+        Arc::as_ptr(&self.layout)
     }
 
     /// Takes the exposures counted so far: `(flag position, variant position, count)` for each non-zero one.

@@ -6,6 +6,7 @@
 //! then tell the listeners which flags changed. A patch or a delete compiles only the flag or segment it
 //! carries; the new state shares the other compiled flags with the one before.
 
+use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,6 +17,7 @@ use tokio::sync::broadcast;
 
 use crate::changes::{FlagChange, diff};
 use crate::protocol::{Object, ObjectKind};
+use crate::raw::RawSnapshot;
 use crate::state::{FlagState, Source};
 
 /// A change listener.
@@ -28,6 +30,52 @@ pub(crate) enum Applied {
     Applied(usize),
     /// Older than the revision held: ignored.
     Stale { held: u64 },
+}
+
+/// What a change touched, from which the flags it changed follow.
+enum Roots<'a> {
+    /// Nothing: the object was there already, as it is.
+    None,
+    /// A flag (changed, added or deleted).
+    Flag(&'a str),
+    /// A segment: the flags whose rules name it changed.
+    Segment(&'a str),
+}
+
+/// The flags a change touching `roots` changed from `old` to `new`: the flag itself, or those whose rules name
+/// the segment, and every flag that requires one of them, directly or further down.
+fn flags_changed(old: &FlagState, new: &FlagState, roots: &Roots<'_>) -> Vec<FlagChange> {
+    let mut changed: BTreeSet<&str> = BTreeSet::new();
+    match roots {
+        Roots::None => return Vec::new(),
+        Roots::Flag(key) => {
+            changed.insert(*key);
+        }
+        Roots::Segment(segment) => {
+            for flag in new.snapshot.flags.iter() {
+                if flag.config.rules.iter().flat_map(|r| &r.segments).any(|s| s == *segment) {
+                    changed.insert(&flag.definition.key);
+                }
+            }
+        }
+    }
+    let mut queue: Vec<&str> = changed.iter().copied().collect();
+    while let Some(key) = queue.pop() {
+        for dependent in new.compiled.flags_requiring(key) {
+            if changed.insert(dependent) {
+                queue.push(dependent);
+            }
+        }
+    }
+    changed
+        .into_iter()
+        .map(|key| FlagChange {
+            key: key.to_owned(),
+            old_version: old.compiled.flag_version(key),
+            new_version: new.compiled.flag_version(key),
+            revision: new.snapshot.revision,
+        })
+        .collect()
 }
 
 pub(crate) struct Store {
@@ -103,9 +151,31 @@ impl Store {
         (state.source == Source::Server).then_some(state.snapshot.revision)
     }
 
-    /// Replaces everything (a `put`, a polled snapshot, test data). Returns the number of flags that changed.
+    /// Replaces everything. Returns the number of flags that changed.
+    #[cfg(test)]
     pub(crate) fn replace(&self, snapshot: Snapshot, source: Source) -> usize {
-        self.replace_unless(snapshot, source, |old, new| old.source == new.1 && old.snapshot == *new.0)
+        self.replace_unless(snapshot, source, |old, new| old.source == new.1 && old.snapshot.same_as(new.0))
+    }
+
+    /// Replaces everything with a snapshot from the server (a `put` or a poll's answer), unless the flags held
+    /// came from the server in this run and are newer: revisions only move forward, so an older snapshot (from
+    /// a replica that lags behind the one heard before) is ignored.
+    pub(crate) fn replace_from_server(&self, snapshot: Snapshot) -> Applied {
+        let mut held = None;
+        let changed = self.replace_unless(snapshot, Source::Server, |old, (new, _)| {
+            if old.source != Source::Server {
+                return false;
+            }
+            if new.revision < old.snapshot.revision {
+                held = Some(old.snapshot.revision);
+                return true;
+            }
+            old.snapshot.same_as(new)
+        });
+        match held {
+            Some(held) => Applied::Stale { held },
+            None => Applied::Applied(changed),
+        }
     }
 
     /// Replaces everything unless the state held came from the same source and is as new (test data
@@ -126,7 +196,9 @@ impl Store {
             if skip(&old, (&snapshot, source)) {
                 return 0;
             }
-            self.install(&old, FlagState::new(snapshot, source, self.stripes))
+            let new = FlagState::new(snapshot, source, self.stripes);
+            let changes = diff(&old.snapshot, &new.snapshot);
+            self.install(new, changes)
         };
         self.notify(&changes)
     }
@@ -135,18 +207,26 @@ impl Store {
     /// applying one twice changes nothing).
     pub(crate) fn patch(&self, revision: u64, object: &Object) -> Applied {
         match object {
-            Object::Flag(flag) => self.incremental(revision, Change::UpsertFlag(flag), |snapshot| {
+            Object::Flag(flag) => self.incremental(revision, Change::UpsertFlag(flag), |snapshot, old| {
                 let key = &flag.definition.key;
-                match snapshot.flags.iter_mut().find(|f| f.definition.key == *key) {
-                    Some(slot) => slot.clone_from(flag),
-                    None => snapshot.flags.push((**flag).clone()),
+                match old.compiled.position(key) {
+                    Some(i) if snapshot.flags[i] == **flag => return Roots::None,
+                    Some(i) => snapshot.flags.set(i, Arc::new((**flag).clone())),
+                    // Where the engine puts a new flag: flags in key order stay so.
+                    None => {
+                        let i = snapshot.flags.partition_point(|f| f.definition.key < *key);
+                        snapshot.flags.insert(i, Arc::new((**flag).clone()));
+                    }
                 }
+                Roots::Flag(key)
             }),
-            Object::Segment(segment) => self.incremental(revision, Change::UpsertSegment(segment), |snapshot| {
+            Object::Segment(segment) => self.incremental(revision, Change::UpsertSegment(segment), |snapshot, _| {
                 match snapshot.segments.iter_mut().find(|s| s.key == segment.key) {
-                    Some(slot) => slot.clone_from(segment),
-                    None => snapshot.segments.push(segment.clone()),
+                    Some(slot) if **slot == *segment => return Roots::None,
+                    Some(slot) => *slot = Arc::new(segment.clone()),
+                    None => snapshot.segments.push(Arc::new(segment.clone())),
                 }
+                Roots::Segment(&segment.key)
             }),
         }
     }
@@ -154,18 +234,28 @@ impl Store {
     /// Applies a `delete` whose revision is at least the one held.
     pub(crate) fn delete(&self, revision: u64, kind: ObjectKind, key: &str) -> Applied {
         match kind {
-            ObjectKind::Flag => self.incremental(revision, Change::DeleteFlag(key), |snapshot| {
-                snapshot.flags.retain(|f| f.definition.key != key);
+            ObjectKind::Flag => self.incremental(revision, Change::DeleteFlag(key), |snapshot, old| {
+                let Some(i) = old.compiled.position(key) else { return Roots::None };
+                snapshot.flags.remove(i);
+                Roots::Flag(key)
             }),
-            ObjectKind::Segment => self.incremental(revision, Change::DeleteSegment(key), |snapshot| {
+            ObjectKind::Segment => self.incremental(revision, Change::DeleteSegment(key), |snapshot, _| {
+                let before = snapshot.segments.len();
                 snapshot.segments.retain(|s| s.key != key);
+                if snapshot.segments.len() == before { Roots::None } else { Roots::Segment(key) }
             }),
         }
     }
 
-    /// Makes one change: `edit` makes it to the snapshot as received, `change` to the compiled flags, so that
-    /// only what it carries is compiled again.
-    fn incremental(&self, revision: u64, change: Change<'_>, edit: impl FnOnce(&mut Snapshot)) -> Applied {
+    /// Makes one change: `edit` makes it to the snapshot as received (sharing every other flag and segment)
+    /// and tells what it touched, `change` to the compiled flags, so that only what it carries is compiled
+    /// again; the flags that changed are found from what it touched, not by comparing every flag.
+    fn incremental<'c>(
+        &self,
+        revision: u64,
+        change: Change<'_>,
+        edit: impl FnOnce(&mut RawSnapshot, &FlagState) -> Roots<'c>,
+    ) -> Applied {
         let changes = {
             let _update = lock(&self.update);
             let old = self.state.load_full();
@@ -173,21 +263,24 @@ impl Store {
                 return Applied::Stale { held: old.snapshot.revision };
             }
             let mut snapshot = old.snapshot.clone();
-            edit(&mut snapshot);
-            snapshot.revision = revision;
-            if snapshot == old.snapshot && old.source == Source::Server {
+            let roots = edit(&mut snapshot, &old);
+            let touched = !matches!(roots, Roots::None);
+            if !touched && revision == old.snapshot.revision && old.source == Source::Server {
                 return Applied::Applied(0);
             }
-            let new = old.changed(snapshot, &[change], Source::Server, self.stripes);
+            snapshot.revision = revision;
+            let made: &[Change<'_>] = if touched { &[change] } else { &[] };
+            let new = old.changed(snapshot, made, Source::Server, self.stripes);
             tracing::debug!(revision, flags_compiled = new.build.flags_compiled, "change applied");
-            self.install(&old, new)
+            let flags = flags_changed(&old, &new, &roots);
+            self.install(new, flags)
         };
         Applied::Applied(self.notify(&changes))
     }
 
-    /// Swaps the new state in (the caller holds the update lock) and returns what changed.
-    fn install(&self, old: &Arc<FlagState>, new: FlagState) -> Vec<FlagChange> {
-        let changes = diff(&old.snapshot, &new.snapshot);
+    /// Swaps the new state in (the caller holds the update lock); returns `changes`, or what changed from
+    /// `old` to `new` flag by flag when `None`.
+    fn install(&self, new: FlagState, changes: Vec<FlagChange>) -> Vec<FlagChange> {
         let replaced = self.state.swap(Arc::new(new));
         self.generation.fetch_add(1, Ordering::Release);
         lock(&self.retired).push(replaced);
@@ -266,12 +359,19 @@ mod tests {
         let snapshot = Snapshot { environment: "test".to_owned(), revision: 1, flags, segments: Vec::new() };
         let store = Store::new(snapshot, Source::Server, 1);
         assert_eq!(store.current().build.flags_compiled, 10_000);
+        let before = store.current();
 
         assert_eq!(store.patch(2, &Object::Flag(Box::new(flag("flag-04321", 2)))), Applied::Applied(1));
         let state = store.current();
         assert_eq!((state.build.flags_compiled, state.build.segments_compiled), (1, 0));
         assert_eq!(state.compiled.flag_version("flag-04321"), Some(2));
         assert_eq!(state.snapshot.flags[4321].config.version, 2);
+        let shared = |i: usize| {
+            Arc::ptr_eq(before.snapshot.flags.arcs().nth(i).unwrap(), state.snapshot.flags.arcs().nth(i).unwrap())
+        };
+        assert!(shared(17) && shared(4320) && !shared(4321));
+        // The patch copied one chunk of 64 pointers (and the list of 157 chunks), not 10,000 pointers.
+        assert_eq!(state.snapshot.flags.shared_chunks(&before.snapshot.flags), 156);
 
         assert_eq!(store.patch(3, &Object::Flag(Box::new(flag("flag-new", 1)))), Applied::Applied(1));
         assert_eq!(store.current().build.flags_compiled, 1);

@@ -10,7 +10,6 @@ use crate::error::Status;
 use crate::http::Failure;
 use crate::protocol::{DeleteEvent, PatchEvent};
 use crate::sse::{Event, Item, Parser};
-use crate::state::Source;
 use crate::store::Applied;
 
 /// Connects (resuming from the revision held, when it came from the server) and reads events until the
@@ -55,10 +54,8 @@ pub(crate) fn apply(shared: &Arc<Shared>, event: &Event) {
         "put" => match serde_json::from_str::<Snapshot>(&event.data) {
             Ok(snapshot) => {
                 let revision = snapshot.revision;
-                let changed = store.replace(snapshot, Source::Server);
-                tracing::debug!(revision, changed, "applied a snapshot");
+                report(shared, "put", revision, store.replace_from_server(snapshot));
                 shared.set_status(Status::Ready);
-                shared.persist();
             }
             Err(e) => tracing::warn!(error = %e, id = ?event.id, "ignoring a put event that does not parse"),
         },
@@ -84,7 +81,7 @@ pub(crate) fn apply(shared: &Arc<Shared>, event: &Event) {
     }
 }
 
-fn report(shared: &Arc<Shared>, what: &str, revision: u64, applied: Applied) {
+pub(crate) fn report(shared: &Arc<Shared>, what: &str, revision: u64, applied: Applied) {
     match applied {
         Applied::Applied(changed) => {
             tracing::debug!(revision, changed, "applied a {what}");

@@ -247,7 +247,7 @@ impl FlagBuilder {
     pub fn fallthrough_split<'a>(mut self, weights: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
         let weights =
             weights.into_iter().map(|(variant, weight)| Weight { variant: variant.to_owned(), weight }).collect();
-        self.flag.config.default = Serve::Split(Split { bucket_by: "key".into(), weights });
+        self.flag.config.default = Serve::Split(Split { bucket_by: "key".into(), weights, bucketing: None });
         self
     }
 

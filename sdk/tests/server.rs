@@ -192,3 +192,52 @@ async fn keeps_serving_through_a_restart_and_catches_up() {
     eventually("the change after the restart arrives", || !client.bool_value("checkout", &ctx, true)).await;
     assert_eq!(client.bool_detail("checkout", &ctx, true).reason.kind(), "OFF");
 }
+
+/// The exposure counters a service appends to its own `/metrics`: cumulative per flag and variant, in the
+/// Prometheus text format, and unchanged by sending the exposures to the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exposure_metrics_count_every_evaluation_per_variant() {
+    let server = Server::start().await;
+    let key = server.setup("server").await;
+    server
+        .configure(
+            "checkout",
+            json!({ "enabled": true, "off_variant": "off", "rules": pro_rule(), "default": { "variant": "off" } }),
+        )
+        .await;
+    let client = client(&server, &key).build().await.unwrap();
+    client.wait_until_ready(Duration::from_secs(10)).await.unwrap();
+    let (pro, free) = (Context::new("u1").with("plan", "pro"), Context::new("u2").with("plan", "free"));
+    for _ in 0..3 {
+        assert!(client.bool_value("checkout", &pro, false));
+    }
+    assert!(!client.bool_value("checkout", &free, true));
+    client.flush().await.expect("the server takes the exposures");
+    assert!(client.bool_value("checkout", &pro, false));
+
+    let text = client.exposure_metrics();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            let words: Vec<&str> = line.split(' ').collect();
+            assert!(matches!(words[1], "HELP" | "TYPE"), "{line}");
+            assert_eq!(words[2], "pennon_sdk_exposures_total", "{line}");
+            if words[1] == "TYPE" {
+                assert_eq!(words[3], "counter");
+            }
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("a sample line");
+        samples.push((series.to_owned(), value.parse::<u64>().expect("a whole count")));
+    }
+    samples.sort();
+    assert_eq!(
+        samples,
+        [
+            (r#"pennon_sdk_exposures_total{flag="checkout",variant="off"}"#.to_owned(), 1),
+            (r#"pennon_sdk_exposures_total{flag="checkout",variant="on"}"#.to_owned(), 4),
+        ],
+        "{text}"
+    );
+    client.close().await;
+}

@@ -35,7 +35,10 @@ async fn guarded() -> (Cluster, Replica, i64) {
     cluster.admin.call(&cluster.first, Method::PUT, path, Some(config), 200).await;
     let guard = json!({ "metric": "checkout_error", "statistic": "rate", "direction": "higher_is_worse",
         "threshold": { "relative": 0.1 }, "variant": "on", "window": "1h" });
+    let metric = json!({ "key": "checkout_error", "kind": "rate", "direction": "lower_is_better" });
+    cluster.admin.call(&second, Method::POST, "/api/v1/metrics", Some(metric), 201).await;
     let created = cluster.admin.call(&second, Method::POST, GUARDS, Some(guard), 201).await;
+    pennon_tests::until_next_metric_bucket().await;
     (cluster, second, created["id"].as_i64().expect("a guard id"))
 }
 

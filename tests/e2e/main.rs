@@ -5,11 +5,23 @@
 
 mod cluster;
 
+mod comeback;
 mod db_connection;
 mod guards;
 mod kill;
+mod monitoring;
+mod monotonic;
 mod partition;
 mod plans;
 mod process;
+mod prometheus;
 mod propagation;
+mod relay;
+mod relay_guard;
+mod relay_key;
+mod relay_process;
 mod restart;
+mod revocation;
+mod sessions;
+mod usage;
+mod webhook_kill;

@@ -72,6 +72,8 @@ async fn a_breach_halfway_halts_the_plan_for_every_client() {
     let guards = "/api/v1/flags/checkout/environments/production/guards";
     let guard = json!({ "metric": "checkout_error", "statistic": "rate", "direction": "higher_is_worse",
         "threshold": { "relative": 0.1 }, "variant": "on", "control": "off", "action": "halt_rollout" });
+    let metric = json!({ "key": "checkout_error", "kind": "rate", "direction": "lower_is_better" });
+    cluster.admin.call(a, Method::POST, "/api/v1/metrics", Some(metric), 201).await;
     let guard = cluster.admin.call(a, Method::POST, guards, Some(guard), 201).await["id"].as_i64().unwrap();
     let plan = json!({ "variant": "on", "steps": [
         { "percent": 1, "hold": "1s" }, { "percent": 5, "hold": "1s" }, { "percent": 25, "hold": "1h" }, { "percent": 100 }
@@ -89,6 +91,8 @@ async fn a_breach_halfway_halts_the_plan_for_every_client() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
+    // The guard counts the buckets from the first after its creation on.
+    pennon_tests::until_next_metric_bucket().await;
     // The services behind both replicas report 2% errors on the ramped variant against 0.5% on control.
     let metric = |variant: &str, n: u64| json!({ "flag": "checkout", "variant": variant, "metric": "checkout_error", "count": n, "sum": n as f64, "sum_squares": n as f64 });
     let half = json!({

@@ -40,6 +40,8 @@ pub struct ServerProcess {
     child: Option<Child>,
     addr: SocketAddr,
     database_url: String,
+    /// Settings added to the defaults below.
+    env: Vec<(String, String)>,
     log: PathBuf,
     // Holds the log file; removed when dropped.
     _dir: tempfile::TempDir,
@@ -50,11 +52,17 @@ impl ServerProcess {
     /// (the safety net) is set out of reach, as for the in-process replicas: changes reach it by LISTEN/NOTIFY,
     /// and a restarted process by loading the database.
     pub async fn start(database_url: &str) -> Self {
+        Self::start_with_env(database_url, &[]).await
+    }
+
+    /// [`start`](Self::start) with these settings (`PENNON_*` variables) besides.
+    pub async fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("a directory for the server's log");
         let mut server = ServerProcess {
             child: None,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             database_url: database_url.to_owned(),
+            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             log: dir.path().join("pennon.log"),
             _dir: dir,
         };
@@ -118,6 +126,7 @@ impl ServerProcess {
             .env("PENNON_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PENNON_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file, again"))
             .stderr(log);

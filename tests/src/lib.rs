@@ -24,3 +24,11 @@ pub async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until the next 10-second metric bucket starts: a guard counts only the buckets that start at or
+/// after its creation (or reset), so metrics sent before then do not count toward it.
+pub async fn until_next_metric_bucket() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis();
+    let wait = 10_000 - now % 10_000;
+    tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0) + 20)).await;
+}

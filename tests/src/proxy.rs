@@ -7,6 +7,8 @@
 //!   accepted and then left silent — a network partition, where only timeouts help.
 //! - [`DbProxy::restore`]: connections are proxied again (the ones held silent are closed first, as a
 //!   partition that lasted long enough would have them).
+//! - [`DbProxy::retarget`]: after a cut, the restored proxy leads to another upstream (a load balancer that
+//!   sends clients to another server).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ enum Mode {
 /// A proxy on 127.0.0.1 in front of one upstream address.
 pub struct DbProxy {
     addr: SocketAddr,
-    upstream: SocketAddr,
+    upstream: std::sync::Mutex<SocketAddr>,
     mode: watch::Sender<Mode>,
     /// Connections being proxied or held silent.
     live: Arc<AtomicUsize>,
@@ -64,7 +66,7 @@ impl DbProxy {
         let (mode, _) = watch::channel(Mode::Open);
         let proxy = DbProxy {
             addr,
-            upstream,
+            upstream: std::sync::Mutex::new(upstream),
             mode,
             live: Arc::new(AtomicUsize::new(0)),
             held: Arc::new(AtomicUsize::new(0)),
@@ -93,6 +95,12 @@ impl DbProxy {
         self.mode.send_replace(Mode::Blackhole);
     }
 
+    /// Sets the upstream of the connections accepted after the next [`restore`](Self::restore) that follows a
+    /// [`cut`](Self::cut).
+    pub fn retarget(&self, upstream: SocketAddr) {
+        *self.upstream.lock().expect("the upstream") = upstream;
+    }
+
     /// Proxies again, on the same port.
     pub async fn restore(&self) {
         let previous = self.mode.send_replace(Mode::Open);
@@ -109,7 +117,8 @@ impl DbProxy {
 
     fn spawn_acceptor(&self, listener: TcpListener) -> JoinHandle<()> {
         let mut mode = self.mode.subscribe();
-        let (upstream, live, held) = (self.upstream, self.live.clone(), self.held.clone());
+        let upstream = *self.upstream.lock().expect("the upstream");
+        let (live, held) = (self.live.clone(), self.held.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {

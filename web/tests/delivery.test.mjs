@@ -92,6 +92,7 @@ describe('rollout plan, guards and history', () => {
 
   test('a guard breached by real metrics raises the alert elsewhere and shows its evidence and chart', async () => {
     await server.admin.post('/flags', { key: 'payments', kind: 'boolean' });
+    await server.admin.post('/metrics', { key: 'payment_error', kind: 'rate', direction: 'lower_is_better' });
     const config = '/flags/payments/environments/production';
     await server.admin.post(`${config}/toggle`, { enabled: true });
     const page = await signedInPage(browser, server.url);
@@ -99,7 +100,7 @@ describe('rollout plan, guards and history', () => {
     await page.getByText('No guards on payments').waitFor();
 
     await page.getByRole('button', { name: 'New guard' }).click();
-    await page.getByLabel('Metric').fill('payment_error');
+    await page.getByLabel('Metric').selectOption('payment_error');
     await page.getByLabel('Threshold', { exact: true }).fill('0.1');
     await page.getByLabel('Window').fill('forever');
     await page.getByRole('button', { name: 'Create guard' }).click();
@@ -121,6 +122,8 @@ describe('rollout plan, guards and history', () => {
     const row = page.locator('tr[data-flag="payments"]');
     await row.locator('[data-env="production"] [data-guards="insufficient_data"]').waitFor();
     const key = (await server.admin.post('/environments/production/keys', { kind: 'server', name: 'checkout-service' })).key;
+    // A guard counts the 10-second metric buckets that start after its creation.
+    await new Promise((r) => setTimeout(r, 10_020 - (Date.now() % 10_000)));
     const metric = (/** @type {string} */ variant, /** @type {number} */ n) => ({ flag: 'payments', variant, metric: 'payment_error', count: n, sum: n, sum_squares: n });
     const sent = await fetch(`${server.url}/api/v1/sdk/metrics`, {
       method: 'POST',
@@ -210,6 +213,7 @@ describe('rollout plan, guards and history', () => {
 
   test('edit a guard, then delete it', async () => {
     await server.admin.post('/flags', { key: 'latency-watch', kind: 'boolean' });
+    await server.admin.post('/metrics', { key: 'latency_ms', kind: 'mean', direction: 'lower_is_better' });
     const guards = '/flags/latency-watch/environments/staging/guards';
     const created = await server.admin.post(guards, { metric: 'latency_ms', statistic: 'mean', direction: 'higher_is_worse', threshold: { absolute: 800 }, variant: 'on' });
     const page = await signedInPage(browser, server.url);
@@ -240,6 +244,7 @@ describe('rollout plan, guards and history', () => {
     await server.admin.post('/flags', { key: 'search-v2', kind: 'boolean' });
     const config = '/flags/search-v2/environments/staging';
     await server.admin.post(`${config}/toggle`, { enabled: true }, 1);
+    await server.admin.post('/metrics', { key: 'search_error', kind: 'rate', direction: 'lower_is_better' });
     const guard = await server.admin.post(`${config}/guards`, { metric: 'search_error', statistic: 'rate', direction: 'higher_is_worse',
       threshold: { relative: 0.1 }, variant: 'on', action: 'halt_rollout' });
     await server.admin.put(`${config}/rollout-plan`, { variant: 'on', steps: [{ percent: 10, hold: '1h' }, { percent: 100 }] });
@@ -249,6 +254,7 @@ describe('rollout plan, guards and history', () => {
     await page.locator('.plan-timeline[data-state="running"]').waitFor();
 
     const key = (await server.admin.post('/environments/staging/keys', { kind: 'server', name: 'search-service' })).key;
+    await new Promise((r) => setTimeout(r, 10_020 - (Date.now() % 10_000)));
     const metric = (/** @type {string} */ variant, /** @type {number} */ n) => ({ flag: 'search-v2', variant, metric: 'search_error', count: n, sum: n, sum_squares: n });
     const sent = await fetch(`${server.url}/api/v1/sdk/metrics`, {
       method: 'POST',

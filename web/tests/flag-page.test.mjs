@@ -64,7 +64,10 @@ describe('flag page, first use', () => {
     await server.admin.post('/flags', { key: 'payments', kind: 'boolean' });
     const config = '/flags/payments/environments/staging';
     await server.admin.post(`${config}/toggle`, { enabled: true });
+    await server.admin.post('/metrics', { key: 'payment_error', kind: 'rate', direction: 'lower_is_better' });
     await server.admin.post(`${config}/guards`, { metric: 'payment_error', statistic: 'rate', direction: 'higher_is_worse', threshold: { relative: 0.1 }, window: '1h', variant: 'on' });
+    // A guard counts the 10-second metric buckets from the first after its creation on.
+    await new Promise((r) => setTimeout(r, 10_020 - (Date.now() % 10_000)));
     const key = (await server.admin.post('/environments/staging/keys', { kind: 'server', name: 'svc' })).key;
     const metric = (/** @type {string} */ variant, /** @type {number} */ n) => ({ flag: 'payments', variant, metric: 'payment_error', count: n, sum: n, sum_squares: n });
     /** Reports exposures and errors per arm, as an SDK does. @param {number} on @param {number} off */
@@ -257,6 +260,39 @@ describe('flag page, first use', () => {
     await page.locator('[data-section="default"]').getByRole('button', { name: 'Save default' }).dblclick();
     await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
     assert.deepEqual(writes, ['POST /api/v1/flags/twice/environments/staging/toggle', 'PUT /api/v1/flags/twice/environments/staging/default']);
+    await page.context().close();
+  });
+  test('environments in the order an admin sets on the Environments page, not the order they were made', async () => {
+    await server.admin.post('/environments', { key: 'development', name: 'Development' });
+    const page = await signedInPage(browser, server.url);
+    assert.deepEqual(await page.locator('#env-select option').allInnerTexts(), ['Staging', 'Production (production)', 'Development']);
+    await page.goto(`${server.url}/#/environments`);
+    const rows = page.locator('table.environments tbody tr');
+    await rows.nth(2).waitFor();
+    /** @type {string[]} */
+    const writes = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET' && r.url().includes('/api/v1/environments')) writes.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    });
+    await page.getByRole('button', { name: 'Move Development up' }).click();
+    await page.waitForFunction(() => document.querySelector('table.environments tbody tr')?.nextElementSibling?.getAttribute('data-env') === 'development');
+    await page.getByRole('button', { name: 'Move Development up' }).click();
+    await page.waitForFunction(() => document.querySelector('table.environments tbody tr')?.getAttribute('data-env') === 'development');
+    assert.equal(await page.getByRole('button', { name: 'Move Development up' }).isDisabled(), true);
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-env'))), ['development', 'staging', 'production']);
+    await page.waitForFunction(() => document.querySelector('#env-select option')?.textContent === 'Development');
+    assert.deepEqual(await page.locator('#env-select option').allInnerTexts(), ['Development', 'Staging', 'Production (production)']);
+    const listed = await server.admin.get('/environments');
+    assert.deepEqual(listed.items.map((/** @type {any} */ e) => [e.key, e.position]), [['development', 0], ['staging', 1], ['production', 2]]);
+    assert.ok(writes.every((w) => w.startsWith('PATCH /api/v1/environments/')), writes.join(', '));
+    const audit = await server.admin.get('/audit?environment=development');
+    assert.ok(audit.items.some((/** @type {any} */ a) => a.action === 'environment.update' && a.after.position === 0));
+    // A reload keeps the order: it is the server's.
+    await page.reload();
+    await page.locator('table.environments tbody tr').first().waitFor();
+    assert.equal(await rows.first().getAttribute('data-env'), 'development');
+    assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
 });

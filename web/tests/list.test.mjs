@@ -115,4 +115,46 @@ describe('flags list, first use', () => {
     assert.deepEqual(page.jsErrors, []);
     await page.context().close();
   });
+  test('when each flag was last evaluated, and a filter for cleanup candidates', async () => {
+    const own = await startServer({ PENNON_METRICS_FLUSH_INTERVAL: '1' });
+    try {
+      await own.admin.post('/environments', { key: 'staging', name: 'Staging' });
+      await own.admin.post('/flags', { key: 'seen', kind: 'boolean' });
+      await own.admin.post('/flags', { key: 'unseen', kind: 'boolean' });
+      const evaluated = await fetch(`${own.url}/api/v1/evaluate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${own.admin.token}`, 'content-type': 'application/json', 'x-pennon-environment': 'staging' },
+        body: JSON.stringify({ flag: 'seen', context: { key: 'user-1' } }),
+      });
+      assert.equal(evaluated.status, 200);
+      // The server writes what it counted on its next flush (every second here).
+      for (let i = 0; i < 50 && !(await own.admin.get('/flags/seen')).usage.last_seen; i += 1) await new Promise((r) => setTimeout(r, 200));
+      const page = await signedInPage(browser, own.url);
+      await page.locator('tr[data-flag="seen"] .last-seen time').waitFor();
+      assert.equal(await page.locator('tr[data-flag="seen"] .last-seen').innerText(), 'just now');
+      assert.equal(await page.locator('tr[data-flag="unseen"] .last-seen').innerText(), 'never');
+      assert.equal(await page.locator('.badge.cleanup').count(), 0, 'new flags are no cleanup candidates');
+      /** @type {string[]} */
+      const asked = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/api/v1/flags?')) asked.push(new URL(r.url()).searchParams.get('status') ?? '');
+      });
+      await page.getByLabel('Show').selectOption('unused');
+      await page.getByText('No flags match.').waitFor();
+      await page.waitForURL(/status=unused/);
+      assert.deepEqual(asked, ['unused']);
+      await page.getByLabel('Show').selectOption('');
+      await page.locator('tr[data-flag="seen"]').waitFor();
+      // The flag page says it too, for the environment shown.
+      await page.goto(`${own.url}/#/flags/seen?env=staging`);
+      await page.locator('.env-line .last-seen time').waitFor();
+      assert.equal(await page.locator('.env-line .last-seen').innerText(), 'last evaluated just now · 1 in 24 h, 1 in 7 days');
+      await page.goto(`${own.url}/#/flags/unseen?env=staging`);
+      await page.locator('.env-line .last-seen', { hasText: 'never evaluated here' }).waitFor();
+      assert.deepEqual(page.jsErrors, []);
+      await page.context().close();
+    } finally {
+      await own.stop();
+    }
+  });
 });

@@ -129,12 +129,32 @@ describe('plain language, sessions and outages', () => {
     }
   });
 
+  test('a session started elsewhere is noticed at its expiry, which /auth/me reports', async () => {
+    const short = await startServer({ PENNON_SESSION_TTL: '4' });
+    try {
+      // The session comes from the API, not from this browser's sign-in form: only the server knows its end.
+      const me = await short.admin.get('/auth/me');
+      assert.ok(Date.parse(me.expires_at) > Date.now(), me.expires_at);
+      const context = await browser.newContext();
+      await context.addCookies([{ name: 'pennon_session', value: short.admin.token, url: short.url }]);
+      const page = await context.newPage();
+      await page.goto(`${short.url}/#/flags`);
+      await page.getByRole('heading', { name: 'Flags' }).waitFor();
+      await page.waitForFunction(() => document.body.dataset.live === 'connected');
+      await page.getByText('Your session expired.').waitFor({ timeout: 15_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.live), 'closed');
+      await context.close();
+    } finally {
+      await short.stop();
+    }
+  });
+
   test('every page fits a phone (390 px) without scrolling sideways', async () => {
     await server.admin.post('/segments', { key: 'beta-users', name: 'Beta users', included: ['alice'] });
     const page = await signedInPage(browser, server.url, ADMIN, { width: 390, height: 844 });
     const pages = ['/flags', '/flags/new', '/flags/dark-mode?env=production', '/flags/dark-mode/plan?env=staging',
       '/flags/dark-mode/guards?env=staging', '/flags/dark-mode/history?env=production', '/segments', '/segments/new',
-      '/segments/beta-users', '/audit', '/environments', '/environments/production', '/users', '/tokens', '/connect'];
+      '/segments/beta-users', '/audit', '/change-requests', '/environments', '/environments/production', '/users', '/tokens', '/connect'];
     /** @type {string[]} */
     const wide = [];
     for (const path of pages) {

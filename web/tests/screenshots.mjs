@@ -39,6 +39,7 @@ try {
   await api.put('/flags/payments-v2/environments/production/rollout-plan', { variant: 'on', steps: [{ percent: 5, hold: '2h' }, { percent: 25, hold: '4h' }, { percent: 50, hold: '1d' }, { percent: 100 }] });
   await on('payments-v2', 'production');
   await api.post('/flags/payments-v2/environments/production/rollout-plan/start');
+  await api.post('/metrics', { key: 'payment_error', kind: 'rate', direction: 'lower_is_better' });
   await api.post('/flags/payments-v2/environments/production/guards', { metric: 'payment_error', statistic: 'rate', direction: 'higher_is_worse', threshold: { relative: 0.1 }, variant: 'on' });
 
   mkdirSync(OUT, { recursive: true });

@@ -9,6 +9,7 @@ pub mod fanout;
 pub mod fixture;
 pub mod load;
 pub mod pennon;
+pub mod scale;
 pub mod stacks;
 pub mod stats;
 pub mod wire;

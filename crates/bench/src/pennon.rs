@@ -52,6 +52,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> anyhow::Result
         name: "Benchmark".into(),
         production: false,
         allowed_origins: vec![ORIGIN.into()],
+        position: None,
     };
     store.create_environment(&env, &actor).await?;
     for i in 0..FLAGS {

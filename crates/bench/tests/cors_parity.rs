@@ -139,6 +139,7 @@ async fn tower_http_cors_answers_as_the_servers_own() {
         name: key.into(),
         production: false,
         allowed_origins: origins.iter().map(|&o| o.to_owned()).collect(),
+        position: None,
     };
     state.store.create_environment(&new_environment("staging", &[STAGING]), &Actor::system("test")).await.unwrap();
     let staging = pennon::create_key(&bench.server, "staging", KeyKind::Client).await.unwrap();

@@ -4,6 +4,7 @@
 //! hashes each attribute name its conditions test once, and evaluation probes a context's map with that hash
 //! instead of hashing the name again for every condition. Names are compared without a call into `memcmp`.
 
+use std::cell::Cell;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::ops::Index;
@@ -17,6 +18,36 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::condition::short_str_eq as same;
+
+thread_local! {
+    /// Most attributes an object deserialized on this thread may hold (see [`read_at_most`]).
+    static READ_LIMIT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Runs `read` with the attribute objects deserialized on this thread (by it) limited to `limit` attributes: the
+/// one past it fails the deserialization at once, so a hostile body of 90,000 names costs the reading of 257,
+/// not the building of a 90,000-entry map that is refused afterwards.
+///
+/// ```
+/// use pennon_engine::Attributes;
+/// use pennon_engine::read_at_most;
+///
+/// let read = |text: &str| read_at_most(2, || serde_json::from_str::<Attributes>(text));
+/// assert!(read(r#"{"a": 1, "b": 2}"#).is_ok());
+/// let refused = read(r#"{"a": 1, "b": 2, "c": 3}"#).unwrap_err().to_string();
+/// assert!(refused.starts_with("more than 2 attributes"), "{refused}");
+/// assert!(serde_json::from_str::<Attributes>(r#"{"a": 1, "b": 2, "c": 3}"#).is_ok(), "only inside");
+/// ```
+pub fn read_at_most<T>(limit: usize, read: impl FnOnce() -> T) -> T {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            READ_LIMIT.set(self.0);
+        }
+    }
+    let _restore = Restore(READ_LIMIT.replace(limit));
+    read()
+}
 
 /// The process's hasher: random per process, the same for every map and every compiled snapshot in it.
 fn hasher() -> &'static foldhash::fast::RandomState {
@@ -166,7 +197,12 @@ impl<'de> Deserialize<'de> for Attributes {
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Attributes, A::Error> {
                 let mut attributes = Attributes::with_capacity(access.size_hint().unwrap_or(8).min(64));
+                let (limit, mut read) = (READ_LIMIT.get(), 0usize);
                 while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    read += 1;
+                    if read > limit {
+                        return Err(serde::de::Error::custom(format_args!("more than {limit} attributes")));
+                    }
                     attributes.insert(name, value);
                 }
                 Ok(attributes)

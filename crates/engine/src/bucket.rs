@@ -118,6 +118,15 @@ impl SaltPrefix {
         SaltPrefix(hasher)
     }
 
+    /// Unleash's rollout bucket, `1 + murmur3_x86_32(group_id:value, 0) mod 100`, for the group id this prefix
+    /// was made from.
+    #[inline]
+    pub(crate) fn unleash_rollout_bucket(&self, value: &str) -> u32 {
+        let mut hasher = self.0;
+        hasher.write(value.as_bytes());
+        hasher.finish() % 100 + 1
+    }
+
     /// `bucket(salt, value)` for the salt this prefix was made from.
     #[inline]
     pub(crate) fn bucket(&self, value: &str) -> u32 {
@@ -125,6 +134,36 @@ impl SaltPrefix {
         hasher.write(value.as_bytes());
         hasher.finish() % BUCKETS
     }
+}
+
+/// The seed of Unleash's variant assignment.
+pub const UNLEASH_VARIANT_SEED: u32 = 86_028_157;
+
+/// Unleash's variant bucket of `value`: `1 + murmur3_x86_32(utf8(group_id + ":" + value), 86028157) mod total`,
+/// in `1..=total` (`total` is the sum of the variants' weights; 0 gives 0).
+///
+/// ```
+/// assert!((1..=1000).contains(&pennon_engine::unleash_variant_bucket("group", "user-1", 1000)));
+/// ```
+pub fn unleash_variant_bucket(group_id: &str, value: &str, total: u32) -> u32 {
+    if total == 0 {
+        return 0;
+    }
+    let mut hasher = Murmur3::new(UNLEASH_VARIANT_SEED);
+    hasher.write(group_id.as_bytes());
+    hasher.write(b":");
+    hasher.write(value.as_bytes());
+    hasher.finish() % total + 1
+}
+
+/// Unleash's rollout bucket of `value`: `1 + murmur3_x86_32(utf8(group_id + ":" + value), 0) mod 100`, in
+/// `1..=100`; a context is in a rollout of `p` percent when its bucket is at most `p`.
+///
+/// ```
+/// assert!((1..=100).contains(&pennon_engine::unleash_rollout_bucket("group", "user-1")));
+/// ```
+pub fn unleash_rollout_bucket(group_id: &str, value: &str) -> u32 {
+    SaltPrefix::new(group_id).unleash_rollout_bucket(value)
 }
 
 /// Picks the index of the weight that owns `bucket`, walking the weights in order. `None` when the weights

@@ -39,6 +39,8 @@ pub struct CompiledSnapshot {
     pub(crate) prerequisites: Arc<PrerequisiteGraph>,
     /// Flags on a prerequisite cycle or with too long a chain: evaluation answers `MALFORMED_CONFIG`.
     pub(crate) unresolvable: Arc<FastSet<Arc<str>>>,
+    /// The graph turned around: prerequisite key → the flags requiring it.
+    pub(crate) dependents: Arc<crate::prerequisite_graph::Dependents>,
 }
 
 #[derive(Debug)]
@@ -76,7 +78,12 @@ pub(crate) struct CompiledRule {
 #[derive(Debug)]
 pub(crate) enum CompiledServe {
     Variant(usize),
-    Split { bucket_by: BucketBy, weights: Vec<(u32, usize)> },
+    /// `unleash`: the Unleash scheme's group id (and the weights' uppers are inclusive, from 1).
+    Split {
+        bucket_by: BucketBy,
+        weights: Vec<(u32, usize)>,
+        unleash: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -117,6 +124,18 @@ impl CompiledSnapshot {
     /// A flag's kind, or `None` when the snapshot has no such flag.
     pub fn flag_kind(&self, key: &str) -> Option<FlagKind> {
         self.index.get(key).map(|&i| self.flags.at(i).kind)
+    }
+
+    /// The position of a flag (in [`flag_keys`](Self::flag_keys) order), or `None` when the snapshot has no
+    /// such flag.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// The keys of the flags that list `key` among their prerequisites. Costs in proportion to the flags that
+    /// have prerequisites, not to all of them.
+    pub fn flags_requiring<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.dependents.get(key).into_iter().flatten().map(|k| &**k)
     }
 
     /// A flag's config version, or `None` when the snapshot has no such flag.

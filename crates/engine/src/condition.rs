@@ -40,6 +40,8 @@ enum Test {
     /// Instants as Unix nanoseconds; `Lt` = before, `Gt` = after.
     Time(Cmp, Vec<i128>),
     Exists,
+    /// Unleash's rollout: the hash state after `group_id:` and the percentage.
+    UnleashRollout(crate::bucket::SaltPrefix, u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +111,7 @@ impl CompiledCondition {
             Operator::Before => Test::Time(Cmp::Lt, instants(&c.values)?),
             Operator::After => Test::Time(Cmp::Gt, instants(&c.values)?),
             Operator::Exists => Test::Exists,
+            Operator::UnleashRollout => unleash_rollout(&c.values)?,
         };
         Ok(CompiledCondition {
             attribute: c.attribute.clone(),
@@ -193,6 +196,7 @@ impl Test {
             },
             Test::Time(cmp, ops) => parse_instant(s).is_some_and(|t| ops.iter().any(|o| cmp.holds(&t, o))),
             Test::Exists => true,
+            Test::UnleashRollout(group, percentage) => group.unleash_rollout_bucket(s) <= *percentage,
             Test::Number(..) => false,
         }
     }
@@ -231,6 +235,19 @@ fn equals(values: &[Value]) -> Result<Test, OperandError> {
         }
     }
     Ok(Test::Equals { strings, numbers, bools })
+}
+
+fn unleash_rollout(values: &[Value]) -> Result<Test, OperandError> {
+    let group = values
+        .first()
+        .and_then(Value::as_str)
+        .ok_or(OperandError { index: 0, message: "expected the group id, a string".into() })?;
+    let percentage = values
+        .get(1)
+        .and_then(Value::as_u64)
+        .filter(|p| *p <= 100)
+        .ok_or(OperandError { index: 1, message: "expected a percentage, a whole number from 0 to 100".into() })?;
+    Ok(Test::UnleashRollout(crate::bucket::SaltPrefix::new(group), percentage as u32))
 }
 
 fn strings(values: &[Value]) -> Result<Vec<String>, OperandError> {

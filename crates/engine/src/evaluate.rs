@@ -198,8 +198,18 @@ impl CompiledSnapshot {
     ) -> (Option<usize>, Reason<'a>) {
         match serve {
             CompiledServe::Variant(v) => (Some(*v), reason(None)),
-            CompiledServe::Split { bucket_by, weights } => {
-                let Some(b) = bucket_of(&flag.salt, bucket_by, attrs) else {
+            CompiledServe::Split { bucket_by, weights, unleash } => {
+                let bucket = match unleash {
+                    None => bucket_of(&flag.salt, bucket_by, attrs),
+                    Some(group) => {
+                        let total = weights.last().map_or(0, |(upper, _)| *upper);
+                        // Unleash's buckets start at 1 and a variant owns its upper bound.
+                        with_bucket_value(bucket_by, attrs, |v| {
+                            crate::bucket::unleash_variant_bucket(group, v, total) - 1
+                        })
+                    }
+                };
+                let Some(b) = bucket else {
                     return (Some(flag.off_variant), Reason::Error { error: ErrorCode::MissingBucketBy });
                 };
                 match weights.iter().find(|(upper, _)| b < *upper) {
@@ -256,17 +266,23 @@ impl CompiledSnapshot {
 /// The context's bucket for a split, or `None` when it lacks the attribute (or it is neither a string nor
 /// an integer).
 fn bucket_of<'c>(salt: &SaltPrefix, by: &BucketBy, attrs: &impl AttrLookup<'c>) -> Option<u32> {
+    with_bucket_value(by, attrs, |v| salt.bucket(v))
+}
+
+/// `hash` of the value a split buckets by, or `None` when the context lacks it (or it is neither a string
+/// nor an integer).
+fn with_bucket_value<'c>(by: &BucketBy, attrs: &impl AttrLookup<'c>, hash: impl FnOnce(&str) -> u32) -> Option<u32> {
     match by {
-        BucketBy::Key => attrs.key().map(|k| salt.bucket(k)),
+        BucketBy::Key => attrs.key().map(hash),
         BucketBy::Attribute(name) => match attrs.attribute(name)? {
-            AttrRef::Str(s) => Some(salt.bucket(s)),
+            AttrRef::Str(s) => Some(hash(s)),
             AttrRef::Number(n) if n.is_i64() || n.is_u64() => {
                 use std::io::Write;
                 let mut buf = [0u8; 24];
                 let mut cursor = &mut buf[..];
                 write!(cursor, "{n}").ok()?;
                 let written = 24 - cursor.len();
-                std::str::from_utf8(&buf[..written]).ok().map(|s| salt.bucket(s))
+                std::str::from_utf8(&buf[..written]).ok().map(hash)
             }
             _ => None,
         },

@@ -69,6 +69,7 @@
 //! | `semver_eq/lt/lte/gt/gte` | string, semantic version (`2.3` reads as `2.3.0`) | one version |
 //! | `before`, `after` | RFC 3339 string, or a number of Unix milliseconds | one RFC 3339 time |
 //! | `exists` | anything but `null` | none |
+//! | `unleash_rollout` | string | a group id and a percentage 0..=100 (Unleash's rollout, see below) |
 //!
 //! Segments: a context whose key is `included` is in; else one whose key is `excluded` is out; else it is
 //! in when the segment has conditions and all of them hold.
@@ -81,6 +82,17 @@
 //! written: variant *i* owns `[sum of weights before i, sum through i)`. Raising the first variant's weight
 //! therefore only adds contexts to it. A context without the `bucket_by` attribute gets the off variant with
 //! reason `ERROR` / `MISSING_BUCKET_BY`.
+//!
+//! ### The Unleash scheme (flags imported from Unleash)
+//!
+//! So that users keep their cohort when a flag moves from Unleash, a split may carry
+//! `"bucketing": {"scheme": "unleash", "group_id": "..."}` (version 1 of the scheme): the weights then sum to
+//! any positive total (Unleash's variants use 1000), the bucket is
+//! `1 + murmur3_x86_32(utf8(group_id + ":" + value), seed = 86028157) mod total`, and variant *i* owns
+//! `(sum of weights before i, sum through i]`. Unleash's gradual rollout is the condition operator
+//! `unleash_rollout` with values `[group_id, percentage]`: it holds when
+//! `1 + murmur3_x86_32(utf8(group_id + ":" + value), seed = 0) mod 100 <= percentage`. Test vectors:
+//! `tests/vectors/unleash_bucketing.json`.
 //!
 //! ## Metric guards
 //!
@@ -100,6 +112,7 @@ mod cost_tests;
 mod decided;
 mod evaluate;
 mod evaluation;
+pub mod experiments;
 pub mod guards;
 pub mod model;
 mod prerequisite_graph;
@@ -107,20 +120,25 @@ pub mod protocol;
 mod shelf;
 mod snapshot_builder;
 mod validate;
+pub mod whole_numbers;
 
-pub use bucket::{BUCKETS, bucket, murmur3_x86_32, pick};
+pub use attributes::read_at_most;
+pub use bucket::{
+    BUCKETS, UNLEASH_VARIANT_SEED, bucket, murmur3_x86_32, pick, unleash_rollout_bucket, unleash_variant_bucket,
+};
 pub use compile::CompiledSnapshot;
 pub use context::{Attributes, Context, ContextSource};
 pub use context_ref::{AttrValue, ContextRef};
 pub use evaluate::{ErrorCode, Evaluation, Reason, Served};
 pub use guards::{ArmStats, GuardSpec, GuardState, GuardVerdict, evaluate_guard};
 pub use model::{
-    Condition, Flag, FlagConfig, FlagKind, Operator, Prerequisite, Rule, Segment, Serve, Snapshot, SnapshotFlag, Split,
-    Target, Variant, Weight,
+    Bucketing, Condition, Flag, FlagConfig, FlagKind, Operator, Prerequisite, Rule, Segment, Serve, Snapshot,
+    SnapshotFlag, Split, Target, Variant, Weight,
 };
 pub use prerequisite_graph::MAX_PREREQUISITE_DEPTH;
+pub use shelf::Shelf;
 pub use snapshot_builder::{BuildReport, Change};
 pub use validate::{
-    MAX_KEY_LEN, PrerequisiteLimits, Problem, SLUG_RULE, is_slug, validate_config, validate_config_with_limits,
-    validate_flag, validate_segment,
+    MAX_KEY_LEN, PrerequisiteLimits, Problem, SLUG_RULE, ValidationScope, is_slug, validate_config, validate_config_in,
+    validate_config_with_limits, validate_flag, validate_segment,
 };

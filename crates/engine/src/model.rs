@@ -51,6 +51,7 @@ impl FlagKind {
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Slug key, unique within the flag; rules, targets and splits name it.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9][a-z0-9_.-]*$", min_length = 1, max_length = 128))]
     pub key: String,
     /// The value served; must be of the flag's kind.
     pub value: Value,
@@ -131,6 +132,7 @@ pub struct Target {
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Slug id, unique within the config; reported in `RULE_MATCH` reasons.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9][a-z0-9_.-]*$", min_length = 1, max_length = 128))]
     pub id: String,
     /// Free text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -188,11 +190,14 @@ pub enum Operator {
     Before,
     After,
     Exists,
+    /// Unleash's gradual rollout, for imported flags: `values` are `[group_id, percentage 0..=100]`; holds
+    /// when `1 + murmur3_x86_32(utf8(group_id + ":" + value), seed = 0) mod 100 <= percentage`.
+    UnleashRollout,
 }
 
 impl Operator {
     /// Every operator, in documentation order.
-    pub const ALL: [Operator; 18] = [
+    pub const ALL: [Operator; 19] = [
         Operator::Eq,
         Operator::In,
         Operator::Contains,
@@ -211,6 +216,7 @@ impl Operator {
         Operator::Before,
         Operator::After,
         Operator::Exists,
+        Operator::UnleashRollout,
     ];
 }
 
@@ -265,6 +271,24 @@ pub struct Split {
     pub bucket_by: String,
     /// Walked in order: variant i owns `[sum of weights before i, sum through i)`.
     pub weights: Vec<Weight>,
+    /// How contexts are bucketed; absent means Pennon's own scheme (see the crate documentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucketing: Option<Bucketing>,
+}
+
+/// A bucketing scheme other than Pennon's own, kept so that flags imported from another system assign every
+/// context to the variant it had there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "scheme", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Bucketing {
+    /// Unleash's variant assignment (version 1 of this scheme): the weights sum to any positive total (Unleash
+    /// uses 1000); the bucket is `1 + murmur3_x86_32(utf8(group_id + ":" + value), seed = 86028157) mod total`
+    /// and variant i owns `(sum of weights before i, sum through i]`.
+    Unleash {
+        /// Unleash's group id: the strategy's `groupId`, or the toggle's name for toggle-level variants.
+        group_id: String,
+    },
 }
 
 fn default_bucket_by() -> String {
@@ -279,6 +303,7 @@ pub struct Weight {
     /// The variant.
     pub variant: String,
     /// Its share in units of 1/100000.
+    #[serde(deserialize_with = "crate::whole_numbers::integer")]
     pub weight: u32,
 }
 

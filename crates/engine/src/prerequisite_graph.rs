@@ -19,6 +19,24 @@ pub const MAX_PREREQUISITE_DEPTH: usize = 64;
 /// Flag key → the keys of its prerequisites, for the flags that have any.
 pub(crate) type PrerequisiteGraph = FastMap<Arc<str>, Arc<[Arc<str>]>>;
 
+/// Prerequisite key → the flags that require it: the graph turned around, so that the flags a change reaches
+/// are found without reading every edge.
+pub(crate) type Dependents = FastMap<Arc<str>, Vec<Arc<str>>>;
+
+/// The flags requiring each flag, from `graph`.
+pub(crate) fn dependents(graph: &PrerequisiteGraph) -> Dependents {
+    let mut out = Dependents::default();
+    for (flag, prerequisites) in graph {
+        for p in prerequisites.iter() {
+            let requiring = out.entry(p.clone()).or_default();
+            if !requiring.contains(flag) {
+                requiring.push(flag.clone());
+            }
+        }
+    }
+    out
+}
+
 /// The flags of `graph` that lie on a prerequisite cycle (every member of a strongly connected component of
 /// more than one flag, and flags that are their own prerequisite), and those whose chain of prerequisites is
 /// longer than [`MAX_PREREQUISITE_DEPTH`].
@@ -140,6 +158,18 @@ mod tests {
         let mut keys: Vec<&str> = set.iter().map(|k| &**k).collect();
         keys.sort_unstable();
         keys
+    }
+
+    #[test]
+    fn dependents_turn_the_graph_around() {
+        let g = graph(&[("a", &["b", "c"]), ("d", &["b"]), ("b", &["c"])]);
+        let turned = dependents(&g);
+        let of = |key: &str| {
+            let mut keys: Vec<&str> = turned.get(key).into_iter().flatten().map(|k| &**k).collect();
+            keys.sort_unstable();
+            keys
+        };
+        assert_eq!((of("b"), of("c"), of("a")), (vec!["a", "d"], vec!["a", "b"], vec![]));
     }
 
     #[test]

@@ -119,6 +119,7 @@ pub struct ExposureCount {
     /// Variant key.
     pub variant: String,
     /// Evaluations (at most 10^12).
+    #[serde(deserialize_with = "whole_number")]
     pub count: u64,
 }
 
@@ -133,6 +134,7 @@ pub struct MetricAggregate {
     /// Metric name (1 to 128 bytes, no control characters).
     pub metric: String,
     /// How many values (at most 10^12).
+    #[serde(deserialize_with = "whole_number")]
     pub count: u64,
     /// Their sum (finite, from -10^18 to 10^18).
     pub sum: f64,
@@ -174,9 +176,51 @@ impl MetricsBatch {
     }
 }
 
+/// A count as JSON may write it: an integer, or a number with no fractional part (`156677.0`, which JSON
+/// Schema's `integer` admits and some encoders write), from 0 to 2^53.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number from 0")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+            if v.fract() == 0.0 && (0.0..=MAX_EXACT).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(Whole)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_whole_numbers_however_written() {
+        let count = |text: &str| {
+            serde_json::from_str::<ExposureCount>(&format!(r#"{{"flag":"f","variant":"on","count":{text}}}"#))
+                .map(|e| e.count)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(count("156677"), Ok(156_677));
+        assert_eq!(count("156677.0"), Ok(156_677));
+        assert_eq!(count("1e3"), Ok(1_000));
+        for refused in ["1.5", "-1", "-1.0", "1e300", r#""7""#, "null"] {
+            assert!(count(refused).is_err(), "{refused} was taken");
+        }
+    }
 
     #[test]
     fn large_batches_are_split() {

@@ -7,7 +7,7 @@ use crate::bucket::SaltPrefix;
 use crate::compile::{BucketBy, CompiledFlag, CompiledRule, CompiledSegment, CompiledServe, CompiledSnapshot, FastMap};
 use crate::condition::CompiledCondition;
 use crate::model::{Flag, FlagConfig, Segment, Serve, Snapshot, SnapshotFlag};
-use crate::prerequisite_graph::unresolvable;
+use crate::prerequisite_graph::{dependents, unresolvable};
 
 /// One change to a compiled snapshot, as [`CompiledSnapshot::apply`] takes them.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +51,7 @@ impl CompiledSnapshot {
             segment_slots: Arc::default(),
             attributes: Arc::default(),
             prerequisites: Arc::default(),
+            dependents: Arc::default(),
             unresolvable: Arc::default(),
         };
         for segment in &snapshot.segments {
@@ -68,13 +69,15 @@ impl CompiledSnapshot {
         }
         next.flags = flags.into_iter().collect();
         next.unresolvable = Arc::new(unresolvable(&next.prerequisites));
+        next.dependents = Arc::new(dependents(&next.prerequisites));
         (next, report)
     }
 
     /// A new version of this snapshot with `changes` applied in order, at `revision`. Only the flags and
     /// segments the changes carry are compiled; the others are shared with this version, not copied. A flag
-    /// keeps its position when it changes, a new flag goes last and a deleted one leaves the others in order,
-    /// as a [`Snapshot`] edited the same way would compile.
+    /// keeps its position when it changes, a deleted one leaves the others in order, and a new flag goes
+    /// before the first flag whose key sorts after its own, found by binary search (`new_flag_position`):
+    /// flags in key order stay in key order. A [`Snapshot`] edited the same way compiles to the same.
     ///
     /// Flags refer to their prerequisites and segments by key, so a change to one never requires recompiling
     /// the flags that use it: a flag whose prerequisite or segment goes away fails (`PREREQUISITE_FAILED`,
@@ -115,8 +118,15 @@ impl CompiledSnapshot {
                     if let Some(&i) = next.index.get(&*compiled.key) {
                         next.flags.set(i, compiled);
                     } else {
-                        Arc::make_mut(&mut next.index).insert(compiled.key.clone(), next.flags.len());
-                        next.flags.push(compiled);
+                        let i = new_flag_position(&next.flags, &compiled.key);
+                        let index = Arc::make_mut(&mut next.index);
+                        if i < next.flags.len() {
+                            for position in index.values_mut().filter(|p| **p >= i) {
+                                *position += 1;
+                            }
+                        }
+                        index.insert(compiled.key.clone(), i);
+                        next.flags.insert(i, compiled);
                     }
                 }
                 Change::DeleteFlag(key) => {
@@ -134,6 +144,7 @@ impl CompiledSnapshot {
         }
         if graph_changed {
             next.unresolvable = Arc::new(unresolvable(&next.prerequisites));
+            next.dependents = Arc::new(dependents(&next.prerequisites));
         }
         (next, report)
     }
@@ -242,6 +253,12 @@ impl CompiledSnapshot {
     }
 }
 
+/// Where a new flag goes among `flags`: after those a binary search finds with a smaller key, as
+/// `flags.partition_point(|f| f.definition.key < key)` finds in a [`Snapshot`]'s flags in the same order.
+fn new_flag_position(flags: &crate::shelf::Shelf<CompiledFlag>, key: &str) -> usize {
+    flags.partition_point(|f| &*f.key < key)
+}
+
 struct Resolver<'a> {
     flag: &'a Flag,
     broken: bool,
@@ -267,12 +284,23 @@ impl Resolver<'_> {
                     upper = upper.saturating_add(w.weight);
                     weights.push((upper, self.variant(&w.variant)));
                 }
-                if upper != crate::bucket::BUCKETS {
-                    self.broken = true;
-                }
+                let unleash = match &split.bucketing {
+                    None => {
+                        if upper != crate::bucket::BUCKETS {
+                            self.broken = true;
+                        }
+                        None
+                    }
+                    Some(crate::model::Bucketing::Unleash { group_id }) => {
+                        if upper == 0 || upper == u32::MAX {
+                            self.broken = true;
+                        }
+                        Some(group_id.clone())
+                    }
+                };
                 let bucket_by =
                     if split.bucket_by == "key" { BucketBy::Key } else { BucketBy::Attribute(split.bucket_by.clone()) };
-                CompiledServe::Split { bucket_by, weights }
+                CompiledServe::Split { bucket_by, weights, unleash }
             }
         }
     }

@@ -22,55 +22,9 @@ const STEP: u64 = 50;
 /// A fixed-horizon one-sided test at 5%: z above 1.645 (t with hundreds of degrees of freedom alike).
 const NAIVE_CRITICAL: f64 = 1.644_853_626_951_472_2;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast even unoptimised, and statistically sound for this.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform on [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
-    }
-
-    /// Two independent standard normals, by Marsaglia's polar method.
-    fn normal_pair(&mut self) -> (f64, f64) {
-        loop {
-            let u = 2.0 * self.unit() - 1.0;
-            let v = 2.0 * self.unit() - 1.0;
-            let s = u * u + v * v;
-            if s > 0.0 && s < 1.0 {
-                let f = (-2.0 * s.ln() / s).sqrt();
-                return (u * f, v * f);
-            }
-        }
-    }
-
-    /// Binomial(n, p) by inversion of the distribution function (Kachitvichyanukul and Schmeiser's BINV):
-    /// exact, and cheap when `n·p` is small.
-    fn binomial(&mut self, trials: u64, p: f64) -> u64 {
-        if p > 0.5 {
-            return trials - self.binomial(trials, 1.0 - p);
-        }
-        let odds = p / (1.0 - p);
-        let scale = (trials + 1) as f64 * odds;
-        let mut mass = (1.0 - p).powi(trials as i32);
-        let mut u = self.unit();
-        let mut successes = 0;
-        while u > mass && successes < trials {
-            u -= mass;
-            successes += 1;
-            mass *= scale / successes as f64 - odds;
-        }
-        successes
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// Log-normal latencies with the given mean and log-scale σ.
 struct LogNormal {

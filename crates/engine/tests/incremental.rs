@@ -103,6 +103,14 @@ fn contexts() -> Vec<Context> {
 fn assert_same(incremental: &CompiledSnapshot, rebuilt: &CompiledSnapshot) {
     assert_eq!(incremental.flag_keys().collect::<Vec<_>>(), rebuilt.flag_keys().collect::<Vec<_>>());
     assert_eq!(incremental.revision(), rebuilt.revision());
+    for key in FLAGS {
+        let requiring = |s: &CompiledSnapshot| {
+            let mut keys: Vec<String> = s.flags_requiring(key).map(str::to_owned).collect();
+            keys.sort_unstable();
+            keys
+        };
+        assert_eq!(requiring(incremental), requiring(rebuilt), "the flags requiring {key}");
+    }
     for ctx in contexts() {
         assert_eq!(incremental.evaluate_all(&ctx), rebuilt.evaluate_all(&ctx), "{ctx:?}");
         for key in FLAGS {
@@ -148,13 +156,18 @@ impl Owned {
     }
 
     /// The same change made to a raw snapshot, as a client keeping one does: an object replaces the one with
-    /// its key in place or goes last; a delete keeps the others in order.
+    /// its key in place, a new flag goes where a binary search by key puts it (a new segment last); a delete
+    /// keeps the others in order.
     fn edit(&self, snapshot: &mut Snapshot) {
         match self {
-            Owned::Flag(f) => match snapshot.flags.iter_mut().find(|s| s.definition.key == f.definition.key) {
-                Some(slot) => slot.clone_from(f),
-                None => snapshot.flags.push((**f).clone()),
-            },
+            Owned::Flag(f) => {
+                if let Some(slot) = snapshot.flags.iter_mut().find(|s| s.definition.key == f.definition.key) {
+                    slot.clone_from(f);
+                } else {
+                    let i = snapshot.flags.partition_point(|s| s.definition.key < f.definition.key);
+                    snapshot.flags.insert(i, (**f).clone());
+                }
+            }
             Owned::DeleteFlag(key) => snapshot.flags.retain(|f| f.definition.key != *key),
             Owned::Segment(s) => match snapshot.segments.iter_mut().find(|x| x.key == s.key) {
                 Some(slot) => *slot = s.clone(),

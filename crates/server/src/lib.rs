@@ -18,10 +18,12 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod relay;
 pub mod store;
 pub mod telemetry;

@@ -98,3 +98,46 @@ fn failed_batches_are_kept_merged_and_bounded() {
     assert_eq!(events.dropped_rows(), 2);
     assert_eq!(exposures(&events.take_pending().unwrap()), [("a", "on", 1), ("b", "x", 1)]);
 }
+
+/// Whether every entry is within the bounds the server takes (`docs/sdk-protocol.md`).
+fn within_server_bounds(batch: &MetricsBatch) -> bool {
+    batch.exposures.iter().all(|e| e.count <= MAX_COUNT)
+        && batch.metrics.iter().all(|m| {
+            m.count <= MAX_COUNT
+                && m.sum.is_finite()
+                && m.sum.abs() <= MAX_SUM
+                && (0.0..=MAX_SUM_SQUARES).contains(&m.sum_squares)
+        })
+}
+
+#[test]
+fn batches_stay_within_the_servers_bounds() {
+    let store = Store::new(snapshot(1, "x"), Source::Server, 1);
+    let events = Events::new(1024, 100);
+    let alice = Context::new("alice");
+    evaluate(&events, &store, "a", &alice);
+    let state = store.current();
+    // Each value is within the bounds; their totals are not: they go in several entries.
+    for _ in 0..3 {
+        assert_eq!(events.track(&state, "revenue", &alice, 9e17), 1);
+    }
+    assert_eq!(events.track(&state, "revenue", &alice, 2e18), 0, "a value past the bounds is ignored");
+    assert_eq!(events.track(&state, "revenue", &alice, -f64::MAX), 0);
+    events.collect(&store);
+    let window = events.take_pending().unwrap();
+    assert!(within_server_bounds(&window), "{window:?}");
+    let revenue: Vec<_> = window.metrics.iter().map(|m| (m.count, m.sum)).collect();
+    assert_eq!(revenue, [(1, 9e17), (1, 9e17), (1, 9e17)]);
+    // Windows kept after a failed send are merged only as far as the bounds allow.
+    events.restore(window);
+    assert_eq!(events.track(&state, "revenue", &alice, 5e17), 1);
+    events.collect(&store);
+    let merged = events.take_pending().unwrap();
+    assert!(within_server_bounds(&merged), "{merged:?}");
+    assert_eq!(merged.metrics.iter().map(|m| m.count).sum::<u64>(), 4);
+    assert!((merged.metrics.iter().map(|m| m.sum).sum::<f64>() - 3.2e18).abs() < 1e3);
+    // Exposure counts past the bound are split too.
+    let mut rows = Vec::new();
+    exposure_rows("a".into(), "on".into(), 2 * MAX_COUNT + 5, &mut rows);
+    assert_eq!(rows.iter().map(|r| r.count).collect::<Vec<_>>(), [MAX_COUNT, MAX_COUNT, 5]);
+}

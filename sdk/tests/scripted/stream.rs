@@ -166,3 +166,40 @@ async fn a_key_refused_after_a_reconnect_stops_the_client_with_its_last_flags() 
     assert_eq!(server.seen("/sdk/stream").len(), 2, "no attempt after the 401");
     assert!(server.seen("/sdk/snapshot").is_empty(), "no polling either");
 }
+
+/// Revisions only move forward: a `put` older than the flags held (from a replica that lags behind the one
+/// heard before) is ignored, and so is an older snapshot answered to a poll. A newer one applies.
+#[tokio::test]
+async fn an_older_put_or_polled_snapshot_is_ignored() {
+    let server = ScriptedServer::start().await;
+    server.plan_streams([StreamPlan::Open]);
+    let client = builder(&server).build().await.unwrap();
+    let ctx = Context::new("user-1");
+    let conn = server.connection().await;
+    conn.event("put", 5, &snapshot(5, vec![flag("a", 2, "on")]));
+    client.wait_until_ready(Duration::from_secs(5)).await.unwrap();
+
+    conn.event("put", 3, &snapshot(3, vec![flag("a", 1, "off")]));
+    // A marker after it: once it is applied, the older put was read (and ignored).
+    conn.event("patch", 5, &patch(5, &flag("m", 1, "on")));
+    eventually("the marker applies", || client.bool_value("m", &ctx, false)).await;
+    assert_eq!(client.revision(), 5);
+    assert!(client.bool_value("a", &ctx, false), "the older put was applied");
+
+    conn.event("put", 6, &snapshot(6, vec![flag("a", 3, "off")]));
+    eventually("a newer put applies", || client.revision() == 6).await;
+    assert!(!client.bool_value("a", &ctx, true));
+    client.close().await;
+
+    // Polling: a lagging server answers with an older snapshot.
+    let server = ScriptedServer::start().await;
+    server.set_snapshot(snapshot(5, vec![flag("a", 2, "on")]));
+    let client = builder(&server).stream(false).build().await.unwrap();
+    client.wait_until_ready(Duration::from_secs(5)).await.unwrap();
+    server.set_snapshot(snapshot(3, vec![flag("a", 1, "off")]));
+    let polls = server.seen("/sdk/snapshot").len();
+    eventually("two more polls", || server.seen("/sdk/snapshot").len() >= polls + 2).await;
+    assert_eq!(client.revision(), 5);
+    assert!(client.bool_value("a", &ctx, false), "the older snapshot was applied");
+    assert!(server.seen("/sdk/snapshot").iter().skip(polls).all(|s| s.if_none_match.as_deref() == Some("\"5\"")));
+}

@@ -13,6 +13,19 @@ export class ApiError extends Error {
   }
 }
 
+/** Headers the next change (a request other than GET) carries, then forgets. @type {Record<string, string> | null} */
+let nextChangeHeaders = null;
+
+/**
+ * Headers for the next change only: a config change's `X-Pennon-Comment` or `X-Pennon-Bypass-Reason` where
+ * approvals are required. Empty values are left out; `null` forgets them.
+ * @param {Record<string, string | undefined> | null} headers
+ */
+export function forNextChange(headers) {
+  const kept = Object.entries(headers ?? {}).filter(([, v]) => v && v.trim());
+  nextChangeHeaders = kept.length ? Object.fromEntries(kept.map(([k, v]) => [k, /** @type {string} */ (v).trim()])) : null;
+}
+
 /** Listeners told when the session has ended (any 401). @type {Set<() => void>} */
 const signedOut = new Set();
 /** @param {() => void} fn */
@@ -31,10 +44,16 @@ export async function request(method, path, opts = {}) {
   for (const [k, v] of Object.entries(opts.query ?? {})) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
   }
+  // The header marks the dashboard's own requests: the server refuses changes carried by the cookie alone without
+  // it (or a JSON body), which a cross-site form cannot send.
   /** @type {Record<string, string>} */
-  const headers = { accept: 'application/json' };
+  const headers = { accept: 'application/json', 'x-pennon-csrf': '1' };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (opts.version !== undefined) headers['if-match'] = `"${opts.version}"`;
+  if (method !== 'GET' && nextChangeHeaders) {
+    Object.assign(headers, nextChangeHeaders);
+    nextChangeHeaders = null;
+  }
   let response;
   try {
     response = await fetch(url, {
@@ -75,6 +94,14 @@ export const api = {
   /** @param {string} path @param {number} [version] */
   del: async (path, version) => (await request('DELETE', path, { version })).data,
 };
+
+/**
+ * Whether a change's answer is a change request (202 where the environment requires approvals) rather than
+ * the changed object.
+ * @param {any} answer
+ */
+export const isChangeRequest = (answer) => Boolean(answer) && typeof answer === 'object'
+  && typeof answer.approvals_required === 'number' && 'proposed' in answer && 'diff' in answer;
 
 /** Path-safe segment. @param {string} s */
 export const seg = (s) => encodeURIComponent(s);

@@ -14,11 +14,14 @@ import { registerPages } from './pages/index.js';
 const NAV = [
   ['/flags', 'Flags', 'viewer'],
   ['/segments', 'Segments', 'viewer'],
+  ['/metrics', 'Metrics', 'viewer'],
+  ['/change-requests', 'Change requests', 'viewer'],
   ['/audit', 'Audit log', 'viewer'],
   ['/environments', 'Environments', 'viewer'],
   ['/connect', 'Connect an SDK', 'viewer'],
   ['/users', 'Users', 'admin'],
   ['/tokens', 'API tokens', 'admin'],
+  ['/webhooks', 'Webhooks', 'admin'],
 ];
 
 async function start() {

@@ -4,9 +4,8 @@
 import { api } from './api.js';
 
 const RANK = { viewer: 0, editor: 1, admin: 2 };
-const EXPIRES_KEY = 'pennon.session-expires';
 
-/** @type {{kind: string, id: number, name: string, role: 'viewer'|'editor'|'admin'} | null} */
+/** @type {{kind: string, id: number, name: string, role: 'viewer'|'editor'|'admin', expires_at?: string | null} | null} */
 let me = null;
 
 export const session = {
@@ -25,13 +24,15 @@ export const session = {
   /** @param {string} email @param {string} password */
   async signIn(email, password) {
     const answer = await api.post('/auth/login', { email, password });
-    me = answer.user;
-    if (answer.expires_at) localStorage.setItem(EXPIRES_KEY, answer.expires_at);
+    me = { ...answer.user, expires_at: answer.user?.expires_at ?? answer.expires_at };
     return me;
   },
-  /** When the session ends (RFC 3339), as the sign-in said; null when this browser did not sign it in. */
+  /**
+   * When the session ends (milliseconds), as the server says (`/auth/me` and the sign-in answer carry it,
+   * however the session was started); null when it does not end.
+   */
   get expiresAt() {
-    const at = Date.parse(localStorage.getItem(EXPIRES_KEY) ?? '');
+    const at = Date.parse(me?.expires_at ?? '');
     return Number.isNaN(at) ? null : at;
   },
   async signOut() {
@@ -43,7 +44,6 @@ export const session = {
   },
   clear() {
     me = null;
-    localStorage.removeItem(EXPIRES_KEY);
   },
   /** Whether the caller has at least `role`. @param {'viewer'|'editor'|'admin'} role */
   can(role) {

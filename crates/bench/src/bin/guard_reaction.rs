@@ -33,7 +33,7 @@ struct Args {
     database_url: Option<String>,
 }
 
-const PASSWORD: &str = "benchmark password";
+const PASSWORD: &str = "guarded-rollouts-2026";
 
 async fn call(
     http: &reqwest::Client,
@@ -80,9 +80,14 @@ async fn run(args: &Args, database_url: &str, offset: Duration) -> anyhow::Resul
     )
     .await?;
     let key = key["key"].as_str().context("an SDK key")?.to_owned();
+    let metric = json!({ "key": "checkout_error", "kind": "rate", "direction": "lower_is_better" });
+    call(&http, &base, &token, Method::POST, "/api/v1/metrics", metric).await?;
     let guard = json!({ "metric": "checkout_error", "statistic": "rate", "direction": "higher_is_worse",
         "threshold": { "relative": 0.1 }, "variant": "on" });
     call(&http, &base, &token, Method::POST, "/api/v1/flags/checkout/environments/production/guards", guard).await?;
+    // The guard counts the 10-second metric buckets that start after its creation.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    tokio::time::sleep(Duration::from_millis(u64::try_from(10_020 - now % 10_000)?)).await;
 
     let mut clients = Vec::new();
     for _ in 0..args.clients {

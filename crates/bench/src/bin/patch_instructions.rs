@@ -5,8 +5,10 @@
 //! valgrind --tool=cachegrind --cache-sim=no target/release/patch-instructions apply 10000 2000
 //! ```
 //!
-//! `apply` makes each change with `CompiledSnapshot::apply` (what the SDK does with a `patch` event);
-//! `compile` compiles the whole edited snapshot instead (what it did before). Each loop changes one flag in
+//! `apply` makes each change with `CompiledSnapshot::apply` (the compiled part of what the SDK does with a
+//! `patch` event); `compile` compiles the whole edited snapshot instead (what it did before); `server` makes
+//! the server's next snapshot version with `EnvSnapshot::changed` from a change-log row, as a commit does
+//! (parse the payload, compile the flag, write its evaluation JSON ahead, share the other flags). Each loop changes one flag in
 //! the middle of `FLAGS` flags (to one of two versions made beforehand) shaped like the evaluation benchmark's (three rules with a regular expression
 //! and a semantic version, a split), makes the new snapshot and drops the one before. Run each at two
 //! iteration counts: the difference in instructions over the difference in iterations is one change.
@@ -16,6 +18,8 @@ use std::hint::black_box;
 use anyhow::{Context as _, bail};
 use pennon_bench::fixture;
 use pennon_engine::{Change, CompiledSnapshot, Snapshot, SnapshotFlag};
+use pennon_server::delivery::env_snapshot::EnvSnapshot;
+use pennon_server::store::{ChangeRow, ObjectKind};
 use serde_json::json;
 
 fn flag(i: usize, version: u64) -> anyhow::Result<SnapshotFlag> {
@@ -30,7 +34,7 @@ fn flag(i: usize, version: u64) -> anyhow::Result<SnapshotFlag> {
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: patch-instructions apply|compile FLAGS ITERATIONS";
+    let usage = "usage: patch-instructions apply|compile|server FLAGS ITERATIONS";
     let which = args.next().context(usage)?;
     let flags: usize = args.next().context(usage)?.parse()?;
     let iterations: u64 = args.next().context(usage)?.parse()?;
@@ -43,6 +47,9 @@ fn main() -> anyhow::Result<()> {
     let middle = flags / 2;
     // Two versions of the flag in the middle, made once: the loop alternates between them.
     let versions = [flag(middle, 2)?, flag(middle, 3)?];
+    if which == "server" {
+        return server(raw, &versions, iterations);
+    }
     let mut compiled = CompiledSnapshot::compile(&raw);
     let mut compiled_flags = 0;
     for n in 0..iterations {
@@ -67,6 +74,32 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{which}: {iterations} changes to {flags} flags, {compiled_flags} flags compiled, version {:?}",
         compiled.flag_version(&format!("flag-{middle:05}"))
+    );
+    Ok(())
+}
+
+/// The server's side of a change: `EnvSnapshot::changed` with the change-log row a commit appends.
+fn server(raw: Snapshot, versions: &[SnapshotFlag; 2], iterations: u64) -> anyhow::Result<()> {
+    let key = versions[0].definition.key.clone();
+    let payloads = [serde_json::to_string(&versions[0])?, serde_json::to_string(&versions[1])?];
+    let flags = raw.flags.len();
+    let mut snapshot = EnvSnapshot::new(raw);
+    let mut compiled_flags = 0;
+    for n in 0..iterations {
+        let row = ChangeRow {
+            revision: n + 2,
+            kind: ObjectKind::Flag,
+            key: key.clone(),
+            payload: Some(payloads[usize::from(n % 2 == 1)].clone()),
+            committed_at: 0,
+        };
+        let next = snapshot.changed(black_box(&[row]))?;
+        compiled_flags += next.build.flags_compiled;
+        snapshot = next;
+    }
+    println!(
+        "server: {iterations} changes to {flags} flags, {compiled_flags} flags compiled, version {:?}",
+        snapshot.flag(&key).map(|f| f.config.version)
     );
     Ok(())
 }

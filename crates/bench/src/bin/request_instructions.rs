@@ -14,13 +14,18 @@
 //!   `Access-Control-Request-Method` and `-Headers`;
 //! - `browser`: the browser's actual request, one flag with a client key and that `Origin`;
 //! - `health`: `GET /healthz`, a request served in its span (the evaluation routes make none);
-//! - `ceiling`: the constant-JSON endpoint of `http-eval`.
+//! - `ceiling`: the constant-JSON endpoint of `http-eval`;
+//! - `hostile`: a 1 MB evaluation body with about 90,000 distinct attribute names (refused for its attribute
+//!   count), and `large`: a valid 1 MB one (256 attributes of 4 KB strings), both with a server key;
+//! - `serde`: no request — `serde_json` reading the `large` body into a `Value`, the yardstick the hostile
+//!   body's cost is held to (within 3×).
 //!
 //! `--cors`, `--span` and `--fields` put tower-http's (and tracing-subscriber's) counterparts in place of the
 //! server's own middleware ([`pennon_bench::stacks`]). As with `eval-instructions`, run two iteration counts
 //! and divide the difference by the difference in iterations.
 
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::hint::black_box;
 
 use anyhow::ensure;
@@ -65,6 +70,32 @@ enum Which {
     Preflight,
     Browser,
     Health,
+    Hostile,
+    Large,
+    Serde,
+}
+
+/// The size of the `hostile` and `large` bodies: just under the default body limit.
+const BIG_BODY: usize = 1_000_000;
+
+/// An evaluation body of `BIG_BODY` bytes: distinct attribute names with a number each (`hostile`), or 256
+/// attributes with long strings (`large`).
+fn big_body(hostile: bool) -> Vec<u8> {
+    let mut body = String::from(r#"{"flag":"flag-00","context":{"key":"user-1","attributes":{"#);
+    let mut i = 0;
+    while body.len() < BIG_BODY - 64 && (hostile || i < 256) {
+        if i > 0 {
+            body.push(',');
+        }
+        if hostile {
+            let _ = write!(body, "\"a{i:06}\":{i}");
+        } else {
+            let _ = write!(body, "\"a{i:03}\":\"{}\"", "x".repeat((BIG_BODY - 4_096) / 256 - 12));
+        }
+        i += 1;
+    }
+    body.push_str("}}}");
+    body.into_bytes()
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,6 +108,12 @@ fn main() -> anyhow::Result<()> {
         let server = pennon::start_with(|c| c.refresh_interval = std::time::Duration::from_hours(1)).await?;
         let request = request(&server, args.request);
         let n = args.iterations;
+        if args.request == Which::Serde {
+            for _ in 0..n {
+                black_box(serde_json::from_slice::<serde_json::Value>(black_box(&request.body))?);
+            }
+            return Ok(());
+        }
         if args.request == Which::Ceiling {
             return drive(ceiling::router(), &request, n).await;
         }
@@ -110,6 +147,8 @@ struct Sent {
     body: axum::body::Bytes,
     /// The `Access-Control-Allow-Origin` the answer must carry.
     allow_origin: Option<&'static str>,
+    /// Whether the answer is a success (else a 4xx).
+    success: bool,
 }
 
 fn request(server: &pennon::Pennon, which: Which) -> Sent {
@@ -120,7 +159,7 @@ fn request(server: &pennon::Pennon, which: Which) -> Sent {
     };
     let (method, path, allow_origin) = match which {
         Which::Ceiling => (Method::POST, ceiling::PATH, None),
-        Which::One | Which::All => (Method::POST, pennon::PATH, None),
+        Which::One | Which::All | Which::Hostile | Which::Large | Which::Serde => (Method::POST, pennon::PATH, None),
         Which::Preflight => {
             add(header::ORIGIN, pennon::ORIGIN);
             add(header::ACCESS_CONTROL_REQUEST_METHOD, "POST");
@@ -134,15 +173,22 @@ fn request(server: &pennon::Pennon, which: Which) -> Sent {
         Which::Health => (Method::GET, "/healthz", None),
     };
     match which {
-        Which::Ceiling | Which::One | Which::All => add(header::AUTHORIZATION, &server.authorization),
+        Which::Ceiling | Which::One | Which::All | Which::Hostile | Which::Large | Which::Serde => {
+            add(header::AUTHORIZATION, &server.authorization);
+        }
         Which::Browser => add(header::AUTHORIZATION, &server.client_authorization),
         Which::Preflight | Which::Health => {}
     }
     if method == Method::POST {
         add(header::CONTENT_TYPE, "application/json");
     }
-    let body = if method == Method::POST { body } else { axum::body::Bytes::new() };
-    Sent { method, path, headers, body, allow_origin }
+    let body = match which {
+        Which::Hostile => big_body(true).into(),
+        Which::Large | Which::Serde => big_body(false).into(),
+        _ if method == Method::POST => body,
+        _ => axum::body::Bytes::new(),
+    };
+    Sent { method, path, headers, body, allow_origin, success: which != Which::Hostile }
 }
 
 /// Sends the request `n` times through `app`, reading each answer to its end.
@@ -158,7 +204,7 @@ where
         let response = app.clone().oneshot(request).await?;
         if i == 0 {
             let status = response.status();
-            ensure!(status.is_success(), "answered {status}");
+            ensure!(if sent.success { status.is_success() } else { status.is_client_error() }, "answered {status}");
             let allowed = response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN);
             ensure!(
                 allowed.and_then(|v| v.to_str().ok()) == sent.allow_origin,

@@ -21,13 +21,11 @@ use anyhow::{Context as _, bail, ensure};
 use clap::{Parser, Subcommand};
 use pennon_bench::fanout::os::{cpu_time, raise_open_files, rss_bytes};
 use pennon_bench::fanout::server::Server;
-use pennon_bench::fanout::subscribers;
+use pennon_bench::fanout::subscribers::{self, KEY_VARIABLE};
 use pennon_bench::stats::Latencies;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-/// The environment variable that hands the SDK key to the subscriber process.
-const KEY_VARIABLE: &str = "PENNON_BENCH_SDK_AUTHORIZATION";
 /// Targets of issue 5, at 10,000 subscribers.
 const P99_TARGET: Duration = Duration::from_millis(250);
 const RSS_TARGET_BYTES: f64 = 20.0 * 1024.0;
@@ -104,13 +102,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let limit = raise_open_files()?;
     if let Some(Role::Subscribers { addr, count, threads }) = args.role {
-        let authorization = std::env::var(KEY_VARIABLE).context("no SDK key given")?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .thread_name("subscriber")
-            .enable_all()
-            .build()?;
-        return runtime.block_on(subscribers::run(addr, &authorization, count));
+        return subscribers::run_process(addr, count, threads);
     }
     let largest = args.subscribers.iter().copied().max().unwrap_or(0) as u64;
     ensure!(largest + 100 < limit, "{largest} subscribers need more open files than the limit of {limit}");

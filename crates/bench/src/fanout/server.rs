@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 use super::os::monotonic_nanos;
 
 const ADMIN_EMAIL: &str = "bench@pennon.invalid";
-const ADMIN_PASSWORD: &str = "fan-out-benchmark";
+const ADMIN_PASSWORD: &str = "guarded-rollouts-2026";
 /// The environment the subscribers listen to.
 pub const ENVIRONMENT: &str = "bench";
 /// The flag that every write toggles.
@@ -40,6 +40,8 @@ impl Server {
             .arg("serve")
             .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("pennon.db").display()))
             .env("PENNON_LISTEN", addr.to_string())
+            // Every subscriber holds a connection: no limit below the open-file limit.
+            .env("PENNON_MAX_CONNECTIONS", "1000000")
             .env("PENNON_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PENNON_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", std::env::var("PENNON_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))

@@ -56,6 +56,21 @@ impl Receipts {
     }
 }
 
+/// The environment variable that hands the SDK key to a subscriber process.
+pub const KEY_VARIABLE: &str = "PENNON_BENCH_SDK_AUTHORIZATION";
+
+/// The whole of a subscriber process started by a driver: its runtime of `threads` workers, the SDK key from
+/// [`KEY_VARIABLE`], and [`run`].
+pub fn run_process(addr: SocketAddr, count: usize, threads: usize) -> anyhow::Result<()> {
+    let authorization = std::env::var(KEY_VARIABLE).context("no SDK key given")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("subscriber")
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(addr, &authorization, count))
+}
+
 /// Runs the subscriber process until its input ends.
 pub async fn run(addr: SocketAddr, authorization: &str, count: usize) -> anyhow::Result<()> {
     let request: Arc<[u8]> = format!(

@@ -1,6 +1,6 @@
 //! Validation of definitions and configs before they are accepted: every problem, each with its path.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ pub fn validate_flag(flag: &Flag) -> Vec<Problem> {
         }
     }
     for (i, tag) in flag.tags.iter().enumerate() {
-        if tag.is_empty() || tag.len() > MAX_KEY_LEN {
+        if tag.is_empty() || tag.chars().count() > MAX_KEY_LEN {
             problems.push(problem(format!("tags[{i}]"), "tags are 1 to 128 characters"));
         }
     }
@@ -112,6 +112,46 @@ pub fn validate_config_with_limits(
     env: &Snapshot,
     limits: PrerequisiteLimits,
 ) -> Vec<Problem> {
+    validate_config_in(flag, config, &ValidationScope::of(env), limits)
+}
+
+/// What validating a config needs of the rest of its environment: which segments exist, the definitions of
+/// the flags the config names as prerequisites, and the prerequisite edges of the environment's flags. A
+/// store can read just these for a change instead of the whole environment ([`ValidationScope::of`] takes
+/// them from a snapshot).
+#[derive(Debug, Clone, Default)]
+pub struct ValidationScope {
+    /// Keys of the segments that exist (at least those the config's rules name).
+    pub segments: HashSet<String>,
+    /// Definitions of the flags of the environment (at least those the config names as prerequisites).
+    pub flags: HashMap<String, Flag>,
+    /// Flag key → the keys of its prerequisites, for every flag of the environment that has any.
+    pub edges: HashMap<String, Vec<String>>,
+}
+
+impl ValidationScope {
+    /// All of it, from a snapshot of the environment.
+    pub fn of(env: &Snapshot) -> Self {
+        ValidationScope {
+            segments: env.segments.iter().map(|s| s.key.clone()).collect(),
+            flags: env.flags.iter().map(|f| (f.definition.key.clone(), f.definition.clone())).collect(),
+            edges: env
+                .flags
+                .iter()
+                .filter(|f| !f.config.prerequisites.is_empty())
+                .map(|f| (f.definition.key.clone(), f.config.prerequisites.iter().map(|p| p.flag.clone()).collect()))
+                .collect(),
+        }
+    }
+}
+
+/// [`validate_config_with_limits`] against the parts of the environment it needs.
+pub fn validate_config_in(
+    flag: &Flag,
+    config: &FlagConfig,
+    scope: &ValidationScope,
+    limits: PrerequisiteLimits,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut v = ConfigCheck { flag, problems: &mut problems };
     v.variant(&config.off_variant, "off_variant");
@@ -126,7 +166,7 @@ pub fn validate_config_with_limits(
             }
         }
     }
-    let segments: HashSet<&str> = env.segments.iter().map(|s| s.key.as_str()).collect();
+    let segments = &scope.segments;
     let mut rule_ids = HashSet::new();
     for (i, rule) in config.rules.iter().enumerate() {
         let at = format!("rules[{i}]");
@@ -139,14 +179,14 @@ pub fn validate_config_with_limits(
             check_condition(c, &format!("{at}.conditions[{j}]"), v.problems);
         }
         for (j, s) in rule.segments.iter().enumerate() {
-            if !segments.contains(s.as_str()) {
+            if !segments.contains(s) {
                 v.problems.push(problem(format!("{at}.segments[{j}]"), format!("unknown segment \"{s}\"")));
             }
         }
         v.serve(&rule.serve, &format!("{at}.serve"));
     }
     v.serve(&config.default, "default");
-    check_prerequisites(flag, config, env, limits, &mut problems);
+    check_prerequisites(flag, config, scope, limits, &mut problems);
     problems
 }
 
@@ -183,9 +223,21 @@ impl ConfigCheck<'_> {
                     }
                     sum += u64::from(w.weight);
                 }
-                if sum != u64::from(crate::bucket::BUCKETS) {
-                    let msg = format!("weights sum to {sum}, not 100000");
-                    self.problems.push(problem(format!("{at}.weights"), msg));
+                match &split.bucketing {
+                    None if sum != u64::from(crate::bucket::BUCKETS) => {
+                        let msg = format!("weights sum to {sum}, not 100000");
+                        self.problems.push(problem(format!("{at}.weights"), msg));
+                    }
+                    None => {}
+                    Some(crate::model::Bucketing::Unleash { group_id }) => {
+                        if group_id.is_empty() {
+                            self.problems.push(problem(format!("{at}.bucketing.group_id"), "must not be empty"));
+                        }
+                        if sum == 0 || sum > u64::from(u32::MAX) {
+                            let msg = format!("weights sum to {sum}; the unleash scheme needs 1 to 4294967295");
+                            self.problems.push(problem(format!("{at}.weights"), msg));
+                        }
+                    }
                 }
             }
         }
@@ -200,6 +252,7 @@ fn check_condition(c: &Condition, path: &str, problems: &mut Vec<Problem>) {
     let arity_problem = match c.operator {
         Operator::Exists if n != 0 => Some("exists takes no values"),
         Operator::Exists => None,
+        Operator::UnleashRollout if n != 2 => Some("unleash_rollout takes a group id and a percentage"),
         Operator::Eq
         | Operator::Lt
         | Operator::Lte

@@ -3,9 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Problem, problem};
+use super::{Problem, ValidationScope, problem};
 use crate::MAX_PREREQUISITE_DEPTH;
-use crate::model::{Flag, FlagConfig, Snapshot};
+use crate::model::{Flag, FlagConfig};
 
 /// How large a prerequisite graph validation accepts. Evaluation decides each flag at most once whatever the
 /// graph, but a deep or wide graph is hard for people to follow and each level costs a lookup; the server can
@@ -38,7 +38,7 @@ type Edges<'a> = HashMap<&'a str, Vec<&'a str>>;
 pub(super) fn check_prerequisites(
     flag: &Flag,
     config: &FlagConfig,
-    env: &Snapshot,
+    scope: &ValidationScope,
     limits: PrerequisiteLimits,
     problems: &mut Vec<Problem>,
 ) {
@@ -50,15 +50,14 @@ pub(super) fn check_prerequisites(
         );
         problems.push(problem("prerequisites", msg));
     }
-    let mut edges: Edges<'_> = env
-        .flags
+    let mut edges: Edges<'_> = scope
+        .edges
         .iter()
-        .filter(|f| f.definition.key != flag.key && !f.config.prerequisites.is_empty())
-        .map(|f| (f.definition.key.as_str(), f.config.prerequisites.iter().map(|p| p.flag.as_str()).collect()))
+        .filter(|(key, prerequisites)| **key != flag.key && !prerequisites.is_empty())
+        .map(|(key, prerequisites)| (key.as_str(), prerequisites.iter().map(String::as_str).collect()))
         .collect();
     edges.insert(&flag.key, config.prerequisites.iter().map(|p| p.flag.as_str()).collect());
-    let definitions: HashMap<&str, &Flag> =
-        env.flags.iter().map(|f| (f.definition.key.as_str(), &f.definition)).collect();
+    let definitions = &scope.flags;
     let max_depth = limits.max_depth.min(MAX_PREREQUISITE_DEPTH);
     let mut seen = HashSet::new();
     let mut cyclic = false;

@@ -9,6 +9,7 @@ use crate::app::state::AppState;
 use crate::auth::Viewer;
 use crate::delivery::streams::{Subscriber, frames};
 use crate::http::error::{ApiError, ProblemBody};
+use crate::store::Role;
 use crate::telemetry::metrics::StreamKind;
 
 /// Routes of this resource.
@@ -24,7 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// - `event: change` when an environment's snapshot moves on this server (after a write here or on another
 ///   replica): `{"environment", "revision", "kind": "flag"|"segment", "key", "op": "put"|"delete"}`; a whole
 ///   environment reloaded or removed gives `"kind": "environment"` with `"op": "reload"` or `"delete"`.
-/// - `event: audit` for each new audit row (from any replica, within about a second), as in `GET /audit`.
+/// - `event: audit` for each new audit row (from any replica, within about a second), as in `GET /audit`
+///   (rows about accounts and credentials redacted for non-admins, as there).
 /// - a `: heartbeat` comment at the configured interval.
 ///
 /// Events are not replayed on reconnection: a client reloads what it shows, then follows the stream.
@@ -34,8 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 200, description = "The event stream", body = String, content_type = "text/event-stream"),
         (status = 401, body = ProblemBody),
         (status = 503, description = "The server is shutting down", body = ProblemBody)))]
-async fn admin_stream(_: Viewer, State(state): State<AppState>) -> Result<Response, ApiError> {
-    let rx = state.streams.admin.subscribe(&state.store).await.ok_or(ApiError::Unavailable)?;
+async fn admin_stream(caller: Viewer, State(state): State<AppState>) -> Result<Response, ApiError> {
+    let admin = caller.0.role >= Role::Admin;
+    let rx = state.streams.admin.subscribe(&state.store, admin).await.ok_or(ApiError::Unavailable)?;
     let subscriber = Subscriber::new(rx, 0, StreamKind::Admin, &state.metrics);
     Ok(crate::delivery::streams::response(vec![frames::retry()], subscriber))
 }

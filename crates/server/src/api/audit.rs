@@ -7,11 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::common::{Page, decode_cursor, page_limit, parse_time, rfc3339};
+use super::common::{Page, cursor_param, not_our_cursor, page_limit, parse_time, rfc3339};
 use crate::app::state::AppState;
 use crate::auth::Viewer;
 use crate::http::error::{ApiError, Json, ProblemBody, Query};
-use crate::store::{AuditEntry, AuditFilter};
+use crate::store::{AuditEntry, AuditFilter, Role};
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -82,21 +82,26 @@ struct AuditParams {
     /// Only entries by this actor, e.g. `user:ada@example.com`.
     actor: Option<String>,
     /// From this time on (RFC 3339, inclusive).
+    #[param(format = DateTime)]
     since: Option<String>,
     /// Before this time (RFC 3339, exclusive).
+    #[param(format = DateTime)]
     until: Option<String>,
     /// From a previous page's `next_cursor`.
     cursor: Option<String>,
     /// Page size (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
-/// The audit log, newest first, filtered by flag, environment, actor and time.
+/// The audit log, newest first, filtered by flag, environment, actor and time. Rows about users, sessions,
+/// API tokens, SDK keys and failed sign-ins are shown in full to admins only: others see when and what,
+/// with the actor and key `(redacted)` and no contents.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<AuditBody>), (status = 400, body = ProblemBody),
         (status = 401, body = ProblemBody), (status = 403, body = ProblemBody)))]
 async fn list_audit(
-    _: Viewer,
+    caller: Viewer,
     State(state): State<AppState>,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<Page<AuditBody>>, ApiError> {
@@ -108,13 +113,9 @@ async fn list_audit(
     {
         return Err(ApiError::bad_field("until", "until must not be before since"));
     }
-    let before_id = match params.cursor.as_deref() {
+    let before_id = match cursor_param(params.cursor.as_deref())? {
         None => None,
-        Some(cursor) => Some(
-            decode_cursor(cursor)?
-                .parse::<i64>()
-                .map_err(|_| ApiError::bad_field("cursor", "cursor is not one this server gave out"))?,
-        ),
+        Some(position) => Some(position.parse::<i64>().map_err(|_| not_our_cursor())?),
     };
     let empty_is_none = |v: Option<String>| v.filter(|s| !s.is_empty());
     let filter = AuditFilter {
@@ -126,6 +127,14 @@ async fn list_audit(
         before_id,
         limit: limit + 1,
     };
-    let entries = state.store.list_audit(&filter).await?.into_iter().map(AuditBody::from).collect();
+    let admin = caller.0.role >= Role::Admin;
+    let entries = state
+        .store
+        .list_audit(&filter)
+        .await?
+        .into_iter()
+        .map(|e| if admin { e } else { e.for_non_admins() })
+        .map(AuditBody::from)
+        .collect();
     Ok(Json(Page::from_overfetch(entries, limit, |e| e.id.to_string())))
 }

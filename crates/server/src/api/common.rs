@@ -28,6 +28,15 @@ pub fn check_text(field: &str, text: &str, multiline: bool) -> Result<(), ApiErr
     Ok(())
 }
 
+/// Checks a display name or label: 1 to 200 characters (counted as characters, as the OpenAPI document's
+/// `maxLength` counts them), not only spaces, without control characters.
+pub fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_field(field, format!("{field} must be 1 to 200 characters, not only spaces")));
+    }
+    check_text(field, name, false)
+}
+
 /// The version named by `If-Match` (`"7"`, `7` or `W/"7"`), if the header is present.
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<u64>);
@@ -50,7 +59,7 @@ impl IfMatch {
     pub fn or(self, body: Option<u64>) -> Result<Option<u64>, ApiError> {
         match (self.0, body) {
             (Some(h), Some(b)) if h != b => {
-                Err(ApiError::bad_field("version", "If-Match and the body's version disagree"))
+                Err(ApiError::invalid("version", "If-Match and the body's version disagree"))
             }
             (h, b) => Ok(h.or(b)),
         }
@@ -64,12 +73,22 @@ pub fn etag(version: u64) -> HeaderMap {
     headers
 }
 
-/// RFC 3339 text of Unix milliseconds.
+/// RFC 3339 text of Unix milliseconds, in UTC and always with three digits of fraction
+/// (`2026-12-05T07:38:09.100Z`), so that the text of two times sorts as the times do.
 pub fn rfc3339(millis: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000) else {
+        return String::new();
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// Unix milliseconds of RFC 3339 text, naming the field when it does not parse.
@@ -94,13 +113,27 @@ pub fn encode_cursor(position: &str) -> String {
     hex::encode(position)
 }
 
-/// Decodes a cursor made by [`encode_cursor`].
+/// The cursor's rule in the OpenAPI document: pairs of hex digits, at most 1024 of them.
+pub const CURSOR_PATTERN: &str = "^([0-9a-fA-F]{2}){0,512}$";
+
+/// Decodes a cursor made by [`encode_cursor`]: 400 when it breaks [`CURSOR_PATTERN`], 422 when it follows
+/// the pattern but names no position this server gives out.
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::bad_field("cursor", "cursor is not one this server gave out");
     if cursor.len() > 1024 {
-        return Err(bad());
+        return Err(ApiError::bad_field("cursor", "cursor is at most 1024 hex digits"));
     }
-    String::from_utf8(hex::decode(cursor).map_err(|_| bad())?).map_err(|_| bad())
+    let bytes = hex::decode(cursor).map_err(|_| ApiError::bad_field("cursor", "cursor is pairs of hex digits"))?;
+    String::from_utf8(bytes).map_err(|_| not_our_cursor())
+}
+
+/// 422: a well-formed cursor that this server did not give out.
+pub fn not_our_cursor() -> ApiError {
+    ApiError::invalid("cursor", "cursor is not one this server gave out")
+}
+
+/// A list's `cursor` parameter: an empty one is no cursor (the first page).
+pub fn cursor_param(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
+    cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()
 }
 
 /// A page of a list.
@@ -129,6 +162,18 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_as_text_sort_as_the_times_do() {
+        let times = [0, 1, 90, 100, 120, 999, 1_000, 1_764_920_289_100, 1_764_920_289_120, 253_402_300_799_999];
+        let texts: Vec<String> = times.iter().map(|&t| rfc3339(t)).collect();
+        assert_eq!(texts[0], "1970-01-01T00:00:00.000Z");
+        assert_eq!(texts[3], "1970-01-01T00:00:00.100Z");
+        assert!(texts.windows(2).all(|w| w[0] < w[1]), "{texts:?}");
+        for (&t, text) in times.iter().zip(&texts) {
+            assert_eq!(parse_time("at", text).unwrap(), t);
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

@@ -1,4 +1,4 @@
-//! `/environments`: create, list, get, rename, set allowed origins, delete.
+//! `/environments`: create, list, get, rename, set allowed origins or position, delete.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{IfMatch, check_key, etag, rfc3339};
+use crate::api::rules::{Name, Slug};
 use crate::app::state::AppState;
 use crate::auth::{Admin, Viewer};
 use crate::domain::origins::check_origins;
@@ -36,6 +37,11 @@ pub struct EnvironmentBody {
     /// Web origins whose pages may call the client-key endpoints (`/api/v1/evaluate`, OFREP) with this
     /// environment's client key: `scheme://host[:port]`, or `"*"` alone for every origin.
     pub allowed_origins: Vec<String>,
+    /// Where it stands among the environments: lists (and the dashboard) order by it, then by key.
+    pub position: u32,
+    /// Approvals an editor's config change needs here before it applies (0: none; changes apply at once).
+    /// Changes wait as change requests (`/api/v1/change-requests`) meanwhile.
+    pub approvals_required: u32,
     /// Bumped by every change in the environment (the SDK snapshot revision).
     pub revision: u64,
     /// Version of the environment itself, for `If-Match`.
@@ -53,6 +59,8 @@ impl From<Environment> for EnvironmentBody {
             name: e.name,
             production: e.production,
             allowed_origins: e.allowed_origins,
+            position: e.position,
+            approvals_required: e.approvals_required,
             revision: e.revision,
             version: e.version,
             created_at: rfc3339(e.created_at),
@@ -62,13 +70,15 @@ impl From<Environment> for EnvironmentBody {
 }
 
 /// A new environment.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnvironment {
     /// Slug key, e.g. `production`.
+    #[schema(value_type = Slug)]
     pub key: String,
     /// Display name; the key when omitted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// Whether it is production.
     #[serde(default)]
@@ -77,6 +87,10 @@ pub struct CreateEnvironment {
     /// alone for every origin. None when omitted.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Where it stands among the environments (lists order by it, then by key); after the last one when
+    /// omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
 }
 
 /// Changes to an environment.
@@ -84,19 +98,26 @@ pub struct CreateEnvironment {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEnvironment {
     /// New name.
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// New production mark.
     pub production: Option<bool>,
     /// New allowed origins, replacing the old ones (`[]` for none).
     pub allowed_origins: Option<Vec<String>>,
+    /// New position among the environments.
+    pub position: Option<u32>,
+    /// Approvals an editor's config change needs (0 turns approvals off; at most the server's
+    /// `--max-approvals-required`). Change requests waiting already then need the new number.
+    pub approvals_required: Option<u32>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
 /// Environments list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnvironmentList {
-    /// Every environment, by key.
+    /// Every environment, by position, then by key.
     pub items: Vec<EnvironmentBody>,
 }
 
@@ -108,10 +129,7 @@ struct DeleteParams {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.len() > 200 {
-        return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
-    }
-    crate::api::common::check_text("name", name, false)
+    crate::api::common::check_name("name", name)
 }
 
 /// After a change to an environment itself: reloads the snapshots' list of environments and the allowed
@@ -144,7 +162,8 @@ async fn create_environment(
     let name = body.name.unwrap_or_else(|| body.key.clone());
     check_name(&name)?;
     let allowed_origins = check_origins(&body.allowed_origins).map_err(ApiError::Invalid)?;
-    let new = NewEnvironment { key: body.key, name, production: body.production, allowed_origins };
+    let new =
+        NewEnvironment { key: body.key, name, production: body.production, allowed_origins, position: body.position };
     let created = state.store.create_environment(&new, caller.actor()).await?;
     environments_changed(&state).await;
     Ok((StatusCode::CREATED, etag(created.version), Json(EnvironmentBody::from(created))))
@@ -163,7 +182,8 @@ async fn get_environment(
     Ok((etag(e.version), Json(EnvironmentBody::from(e))))
 }
 
-/// Rename an environment, change its production mark or its allowed origins.
+/// Rename an environment, change its production mark, its allowed origins, its position or the approvals
+/// its config changes need (audited as `environment.update`).
 #[utoipa::path(patch, path = "/api/v1/environments/{env}", tag = "environments", security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])), request_body = UpdateEnvironment,
     params(("env" = String, Path, description = "Environment key"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
@@ -180,8 +200,18 @@ async fn update_environment(
         check_name(name)?;
     }
     let allowed_origins = body.allowed_origins.as_deref().map(check_origins).transpose().map_err(ApiError::Invalid)?;
+    let max = state.config.approvals.max_required;
+    if body.approvals_required.is_some_and(|n| n > max) {
+        return Err(ApiError::invalid("approvals_required", format!("approvals_required must be 0 to {max}")));
+    }
     let expected = if_match.or(body.version)?;
-    let patch = EnvironmentPatch { name: body.name, production: body.production, allowed_origins };
+    let patch = EnvironmentPatch {
+        name: body.name,
+        production: body.production,
+        allowed_origins,
+        position: body.position,
+        approvals_required: body.approvals_required,
+    };
     let e = state.store.update_environment(&env, patch, expected, caller.actor()).await?;
     environments_changed(&state).await;
     Ok((etag(e.version), Json(EnvironmentBody::from(e))))

@@ -9,9 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{parse_time, rfc3339};
+use crate::api::rules::Label;
 use crate::app::state::AppState;
 use crate::auth::{Admin, secrets};
-use crate::http::error::{ApiError, Json, Path, ProblemBody};
+use crate::http::error::{ApiError, Json, OptionalJson, Path, ProblemBody};
 use crate::store::{KeyKind, SdkKey, now_millis};
 
 /// How long an old key keeps working after a rotation when the request does not say.
@@ -77,6 +78,7 @@ pub struct CreateKey {
     /// Server or client.
     pub kind: KeyKind,
     /// What it is for.
+    #[schema(value_type = Label)]
     pub name: String,
 }
 
@@ -85,6 +87,7 @@ pub struct CreateKey {
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
     /// RFC 3339: until when the old key keeps working (default: 24 hours from now; now = at once).
+    #[schema(format = DateTime)]
     pub old_key_expires_at: Option<String>,
 }
 
@@ -134,11 +137,8 @@ async fn create_key(
     Path(env): Path<String>,
     Json(body): Json<CreateKey>,
 ) -> Result<impl IntoResponse, ApiError> {
+    crate::api::common::check_name("name", &body.name)?;
     let name = body.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
-    }
-    crate::api::common::check_text("name", name, false)?;
     let secret = new_secret(body.kind);
     let hash = secrets::hash(&secret);
     let prefix = secrets::display_prefix(&secret);
@@ -156,13 +156,8 @@ async fn rotate_key(
     caller: Admin,
     State(state): State<AppState>,
     Path((env, id)): Path<(String, i64)>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<RotateKey>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body: RotateKey = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateKey::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_field("old_key_expires_at", e.to_string()))?
-    };
     let now = now_millis();
     let old_expires = match body.old_key_expires_at.as_deref() {
         Some(t) => parse_time("old_key_expires_at", t)?.max(now),

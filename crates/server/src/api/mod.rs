@@ -6,26 +6,39 @@
 
 mod admin_stream;
 mod audit;
+mod change_requests;
 pub mod common;
 mod configs;
-mod environments;
+pub mod doc;
+mod document;
+pub use document::document_schema;
+pub(crate) mod environments;
 pub mod evaluate;
 mod flag_states;
-mod flags;
+pub(crate) mod flags;
 mod guards;
+mod import;
 mod keys;
+mod metrics;
 mod plans;
-mod sdk;
-mod segments;
+mod relay_keys;
+mod results;
+pub mod rules;
+mod scheduled;
+pub mod sdk;
+pub(crate) mod segments;
 mod session;
 mod tokens;
+mod triggers;
 mod users;
+mod webhooks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::state::AppState;
+pub use triggers::TRIGGER_PATH;
 
 /// The OpenAPI document's fixed parts; paths and schemas are collected from the routers.
 #[derive(OpenApi)]
@@ -35,9 +48,13 @@ use crate::app::state::AppState;
         (name = "environments", description = "Environments (production, staging, ...)"),
         (name = "flags", description = "Flag definitions, shared by every environment"),
         (name = "configs", description = "A flag's config in one environment: targeting, rules, history, promotion"),
+        (name = "change-requests", description = "Config changes waiting for approvals in environments that require them"),
         (name = "plans", description = "Gradual rollout plans: a variant ramped step by step, halted by a breached guard"),
+        (name = "metrics", description = "Metrics SDKs track, as objects that guards and experiment results name"),
+        (name = "results", description = "Experiment results of a split: per variant and metric, always-valid intervals, the sample-ratio check"),
         (name = "guards", description = "Metric guards: a flag turned off, or its rollout halted, when a tracked metric regresses"),
         (name = "segments", description = "Reusable sets of contexts, shared by every environment"),
+        (name = "documents", description = "Flags as code: export everything as one document, apply a document with a plan first"),
         (name = "audit", description = "Who changed what"),
         (name = "evaluation", description = "Flag values for a context, evaluated by the server"),
         (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol"),
@@ -45,6 +62,9 @@ use crate::app::state::AppState;
         (name = "users", description = "Dashboard users (admin)"),
         (name = "tokens", description = "API tokens for automation (admin)"),
         (name = "keys", description = "SDK keys of an environment (admin)"),
+        (name = "relay-keys", description = "Relay credentials naming several environments (admin)"),
+        (name = "webhooks", description = "Outgoing webhooks: audited changes posted, signed, to a URL (admin)"),
+        (name = "triggers", description = "Trigger URLs: a POST (or an Alertmanager notification) turns a flag off or on"),
         (name = "sdk", description = "Delivery to server-side SDKs: snapshot, stream of changes, metrics (docs/sdk-protocol.md)"),
     ),
     modifiers(&SecuritySchemes)
@@ -91,9 +111,22 @@ pub fn is_evaluation(path: &str) -> bool {
 pub fn router() -> OpenApiRouter<AppState> {
     let (evaluate, ofrep) = (evaluate::router(), evaluate::ofrep::router());
     let v1 = environments::router().merge(segments::router()).merge(audit::router()).merge(evaluate);
-    let v1 = v1.merge(flags::router()).merge(configs::router()).merge(plans::router()).merge(guards::router());
-    let v1 = v1.merge(flag_states::router());
+    let v1 = v1
+        .merge(flags::router())
+        .merge(configs::router())
+        .merge(plans::router())
+        .merge(scheduled::router())
+        .merge(guards::router());
+    let v1 = v1.merge(metrics::router()).merge(results::router());
+    let v1 = v1
+        .merge(flag_states::router())
+        .merge(triggers::router())
+        .merge(document::router())
+        .merge(import::router())
+        .merge(change_requests::router());
     let v1 = v1.merge(session::router()).merge(users::router()).merge(tokens::router()).merge(keys::router());
+    let v1 = v1.merge(relay_keys::router());
+    let v1 = v1.merge(webhooks::router());
     let v1 = v1.merge(sdk::router()).merge(admin_stream::router());
     // Every handler names its whole path (`/api/v1/...`; OFREP's `/ofrep/v1/...`). Nesting under `/api/v1`
     // instead would strip the prefix from every request's URI on its way in, at a cost to each request.

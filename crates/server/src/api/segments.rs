@@ -12,7 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::common::{IfMatch, Page, check_key, decode_cursor, etag, page_limit, rfc3339};
+use super::common::{IfMatch, Page, check_key, cursor_param, etag, page_limit, rfc3339};
+use crate::api::rules::{Description, Name, Slug};
 use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
 use crate::http::error::{ApiError, Json, Path, ProblemBody, Query};
@@ -37,7 +38,6 @@ pub struct SegmentBody {
     /// Free text.
     pub description: String,
     /// A context not listed below is in the segment when all of these hold (and there is at least one).
-    #[schema(value_type = Vec<Object>)]
     pub conditions: Vec<Condition>,
     /// Context keys always in the segment.
     pub included: Vec<String>,
@@ -69,20 +69,22 @@ impl From<SegmentRecord> for SegmentBody {
 }
 
 /// A new segment.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSegment {
     /// Slug key, e.g. `internal-staff`.
+    #[schema(value_type = Slug)]
     pub key: String,
     /// Display name; the key when omitted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// Free text.
     #[serde(default)]
+    #[schema(value_type = Description)]
     pub description: String,
     /// All must hold for a context not listed explicitly.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
     pub conditions: Vec<Condition>,
     /// Context keys always in the segment.
     #[serde(default)]
@@ -98,16 +100,18 @@ pub struct CreateSegment {
 pub struct ReplaceSegment {
     /// May repeat the key in the path; it cannot change.
     #[serde(default)]
+    #[schema(value_type = Option<Slug>)]
     pub key: Option<String>,
     /// Display name; the key when omitted.
     #[serde(default)]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// Free text.
     #[serde(default)]
+    #[schema(value_type = Description)]
     pub description: String,
     /// All must hold for a context not listed explicitly.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
     pub conditions: Vec<Condition>,
     /// Context keys always in the segment.
     #[serde(default)]
@@ -117,6 +121,7 @@ pub struct ReplaceSegment {
     pub excluded: Vec<String>,
     /// The version this change is based on (or `If-Match`).
     #[serde(default)]
+    #[serde(deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -126,17 +131,15 @@ struct ListParams {
     /// From a previous page's `next_cursor`.
     cursor: Option<String>,
     /// Page size (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
 /// Checks what validation of the engine does not: name, and context keys that could never match.
-fn check_segment(segment: &Segment) -> Result<(), ApiError> {
+pub(crate) fn check_segment(segment: &Segment) -> Result<(), ApiError> {
     check_key("key", &segment.key)?;
-    if segment.name.trim().is_empty() || segment.name.len() > 200 {
-        return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
-    }
-    crate::api::common::check_text("name", &segment.name, false)?;
-    crate::api::common::check_text("description", &segment.description, true)?;
+    crate::api::common::check_name("name", &segment.name)?;
+    crate::api::flags::check_description(&segment.description)?;
     let lists = [("included", &segment.included), ("excluded", &segment.excluded)];
     let mut problems = validate_segment(segment);
     for (field, keys) in lists {
@@ -162,7 +165,7 @@ async fn list_segments(
     Query(params): Query<ListParams>,
 ) -> Result<Json<Page<SegmentBody>>, ApiError> {
     let limit = page_limit(params.limit)?;
-    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = cursor_param(params.cursor.as_deref())?;
     let items: Vec<SegmentBody> = state
         .store
         .list_segments()
@@ -231,7 +234,7 @@ async fn replace_segment(
     Json(body): Json<ReplaceSegment>,
 ) -> Result<impl IntoResponse, ApiError> {
     if body.key.as_ref().is_some_and(|k| *k != key) {
-        return Err(ApiError::bad_field("key", "a segment's key cannot change"));
+        return Err(ApiError::invalid("key", "a segment's key cannot change"));
     }
     let expected = if_match.or(body.version)?;
     let segment = Segment {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,10 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
+use crate::api::rules::Plain;
 use crate::app::state::AppState;
-use crate::auth::{Authenticated, Principal, SESSION_COOKIE, passwords};
+use crate::auth::{Authenticated, Principal, SESSION_COOKIE, bearer, check_forgery, passwords};
 use crate::http::error::{ApiError, Json, ProblemBody};
-use crate::store::{Role, now_millis};
+use crate::store::{Actor, Role, SessionRecord, now_millis};
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The account's email.
+    #[schema(value_type = Plain)]
     pub email: String,
     /// Its password.
     pub password: String,
@@ -54,6 +56,9 @@ pub struct Me {
     pub name: String,
     /// What the caller may do.
     pub role: Role,
+    /// When the credential stops working (RFC 3339): the session's expiry, an API token's expiry, or null for
+    /// a token that does not expire. The dashboard uses it to say "session expired" before the next action.
+    pub expires_at: Option<String>,
 }
 
 fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -62,11 +67,12 @@ fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
     HeaderValue::from_str(&text).expect("cookie text is ASCII")
 }
 
-/// Sign in. A wrong email and a wrong password answer alike; repeated failures per account and per client
-/// address are refused for a while (429 with `Retry-After`).
+/// Sign in. A wrong email and a wrong password answer alike. Failures slow further attempts down per account
+/// and client address (429 with `Retry-After`; the policy is in `docs/operations.md`), but never refuse the
+/// right password from an address that has not been failing.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, body = LoginResponse), (status = 401, body = ProblemBody),
-        (status = 429, body = ProblemBody)))]
+        (status = 429, body = ProblemBody), (status = 503, body = ProblemBody)))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -76,7 +82,7 @@ async fn login(
     let auth = &state.auth;
     let account = body.email.trim().to_lowercase();
     let address = peer.ip().to_string();
-    if let Err(retry) = auth.limiter.check(&account, &address) {
+    if let Err(retry) = auth.limiter.admit(&account, &address) {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from(retry.as_secs().max(1)));
         return Ok((StatusCode::TOO_MANY_REQUESTS, headers, ApiError::TooManyRequests).into_response());
@@ -95,23 +101,32 @@ async fn login(
             return Err(ApiError::Unauthorized);
         }
     };
-    auth.limiter.succeeded(&account);
-    let now = now_millis() / 1000;
-    let token = auth.sessions.issue(user.id, &user.email, user.role, now);
-    let expires = now + auth.sessions.ttl_secs;
+    auth.limiter.succeeded(&account, &address);
+    let issued = auth.sessions.issue(user.id, &user.email, user.role, now_millis() / 1000);
+    let record = SessionRecord { id: issued.id, user_id: user.id, expires_at: issued.expires_at * 1000 };
+    state.store.create_session(&record, &Actor::user(&user.email)).await?;
     let mut headers = HeaderMap::new();
-    headers.insert(SET_COOKIE, cookie(&token, auth.sessions.ttl_secs, auth.secure_cookie));
-    let me = Me { kind: "user", id: user.id, name: user.email, role: user.role };
-    let body = LoginResponse { token, expires_at: rfc3339(expires * 1000), user: me };
+    headers.insert(SET_COOKIE, cookie(&issued.token, auth.sessions.ttl_secs, auth.secure_cookie));
+    let expires_at = rfc3339(record.expires_at);
+    let me = Me { kind: "user", id: user.id, name: user.email, role: user.role, expires_at: Some(expires_at.clone()) };
+    let body = LoginResponse { token: issued.token, expires_at, user: me };
     Ok((headers, Json(body)).into_response())
 }
 
-/// Sign out: clears the session cookie.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(()), responses((status = 204)))]
-async fn logout(State(state): State<AppState>) -> impl IntoResponse {
+/// Sign out: ends the session the request carries (bearer token or cookie) on every replica, and clears the
+/// session cookie. Without a valid session it only clears the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(()),
+    responses((status = 204), (status = 403, body = ProblemBody), (status = 503, body = ProblemBody)))]
+async fn logout(State(state): State<AppState>, request_headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    check_forgery(&Method::POST, &request_headers)?;
+    let claims = bearer(&request_headers).and_then(|token| state.auth.sessions.verify(token));
+    if let Some(claims) = claims {
+        state.auth.revoked.add(&claims.sid, claims.exp * 1000);
+        state.store.revoke_session(&claims.sid, &Actor::user(&claims.email)).await?;
+    }
     let mut headers = HeaderMap::new();
     headers.insert(SET_COOKIE, cookie("", 0, state.auth.secure_cookie));
-    (StatusCode::NO_CONTENT, headers)
+    Ok((StatusCode::NO_CONTENT, headers))
 }
 
 /// Who the caller is.
@@ -123,5 +138,5 @@ async fn me(caller: Authenticated) -> Json<Me> {
         Principal::User { id, email } => ("user", id, email),
         Principal::Token { id, name } => ("token", id, name),
     };
-    Json(Me { kind, id, name, role: c.role })
+    Json(Me { kind, id, name, role: c.role, expires_at: c.expires_at.map(rfc3339) })
 }

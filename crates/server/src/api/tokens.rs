@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::{parse_time, rfc3339};
+use crate::api::rules::Label;
 use crate::app::state::AppState;
 use crate::auth::{Admin, secrets};
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
@@ -69,10 +70,12 @@ pub struct TokenList {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// What it is for.
+    #[schema(value_type = Label)]
     pub name: String,
     /// What it may do.
     pub role: Role,
     /// RFC 3339 expiry; never expires when omitted.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
 }
 
@@ -101,14 +104,11 @@ async fn create_token(
     State(state): State<AppState>,
     Json(body): Json<CreateToken>,
 ) -> Result<impl IntoResponse, ApiError> {
+    crate::api::common::check_name("name", &body.name)?;
     let name = body.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
-    }
-    crate::api::common::check_text("name", name, false)?;
     let expires_at = body.expires_at.as_deref().map(|t| parse_time("expires_at", t)).transpose()?;
     if expires_at.is_some_and(|t| t <= now_millis()) {
-        return Err(ApiError::bad_field("expires_at", "expires_at must be in the future"));
+        return Err(ApiError::invalid("expires_at", "expires_at must be in the future"));
     }
     let secret = secrets::generate(secrets::API_TOKEN_PREFIX);
     let record = state
@@ -122,6 +122,7 @@ async fn create_token(
             caller.actor(),
         )
         .await?;
+    reload_tokens(&state).await;
     Ok((StatusCode::CREATED, Json(CreatedToken { token: secret, record: record.into() })))
 }
 
@@ -134,5 +135,13 @@ async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.revoke_token(id, caller.actor()).await?;
+    reload_tokens(&state).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Brings this replica's tokens in memory up to date after a change (the others reload on notification).
+async fn reload_tokens(state: &AppState) {
+    if let Err(e) = state.auth.tokens.reload(&state.store).await {
+        tracing::warn!(error = %e, "could not reload the API tokens; the refresh loop will");
+    }
 }

@@ -9,8 +9,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::common::rfc3339;
+use crate::api::rules::{Email, Password};
 use crate::app::state::AppState;
-use crate::auth::{Admin, passwords};
+use crate::auth::{Admin, Principal, passwords};
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
 use crate::store::{Role, User};
 
@@ -61,8 +62,11 @@ pub struct UserList {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Login email.
+    #[schema(value_type = Email)]
     pub email: String,
-    /// At least 10 characters.
+    /// 10 to 1024 characters with at least 4 different ones, no control characters, not a common password,
+    /// not containing the email's name (the part before @).
+    #[schema(value_type = Password)]
     pub password: String,
     /// Role.
     pub role: Role,
@@ -76,12 +80,13 @@ pub struct UpdateUser {
     pub role: Option<Role>,
     /// Disable or re-enable.
     pub disabled: Option<bool>,
-    /// New password (at least 10 characters).
+    /// New password (the same rule as for a new user).
+    #[schema(value_type = Option<Password>)]
     pub password: Option<String>,
 }
 
 fn check_email(email: &str) -> Result<(), ApiError> {
-    let plausible = email.len() <= 254
+    let plausible = email.chars().count() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
         && !email.chars().any(char::is_whitespace);
     if !plausible {
@@ -90,11 +95,9 @@ fn check_email(email: &str) -> Result<(), ApiError> {
     crate::api::common::check_text("email", email, false)
 }
 
-fn check_password(password: &str) -> Result<(), ApiError> {
-    if password.chars().count() < passwords::MIN_PASSWORD_LEN || password.len() > 1024 {
-        return Err(ApiError::bad_field("password", "password must be 10 to 1024 characters"));
-    }
-    Ok(())
+/// 422 naming the field and stating the rule when `password` does not follow it.
+fn check_password(password: &str, email: &str) -> Result<(), ApiError> {
+    passwords::check(password, email).map_err(|rule| ApiError::invalid("password", rule))
 }
 
 /// List users.
@@ -106,24 +109,27 @@ async fn list_users(_: Admin, State(state): State<AppState>) -> Result<Json<User
 
 /// Create a user.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser, security(("bearer" = ["admin"])),
-    responses((status = 201, body = UserBody), (status = 400, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 201, body = UserBody), (status = 400, body = ProblemBody), (status = 409, body = ProblemBody),
+        (status = 422, body = ProblemBody)))]
 async fn create_user(
     caller: Admin,
     State(state): State<AppState>,
     Json(body): Json<CreateUser>,
 ) -> Result<impl IntoResponse, ApiError> {
     check_email(&body.email)?;
-    check_password(&body.password)?;
+    check_password(&body.password, &body.email)?;
     let hash = passwords::hash(body.password).await.map_err(ApiError::Internal)?;
     let user = state.store.create_user(&body.email, &hash, body.role, caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(UserBody::from(user))))
 }
 
 /// Change a user's role, disable or re-enable them, or set a new password. The last enabled admin cannot
-/// be demoted or disabled.
+/// be demoted or disabled. A role change or disabling ends all of the user's sessions; a new password ends
+/// all but the one that made the change.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser,
     params(("id" = i64, Path, description = "User id")), security(("bearer" = ["admin"])),
-    responses((status = 200, body = UserBody), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 200, body = UserBody), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody),
+        (status = 422, body = ProblemBody)))]
 async fn update_user(
     caller: Admin,
     State(state): State<AppState>,
@@ -131,23 +137,21 @@ async fn update_user(
     Json(body): Json<UpdateUser>,
 ) -> Result<Json<UserBody>, ApiError> {
     if let Some(p) = &body.password {
-        check_password(p)?;
-    }
-    let current = state.store.get_user(id).await?;
-    let loses_admin = current.role == Role::Admin
-        && !current.disabled
-        && (body.disabled == Some(true) || body.role.is_some_and(|r| r != Role::Admin));
-    if loses_admin {
-        let admins = state.store.list_users().await?;
-        let enabled_admins = admins.iter().filter(|u| u.role == Role::Admin && !u.disabled).count();
-        if enabled_admins <= 1 {
-            return Err(ApiError::Conflict("the last enabled admin cannot be demoted or disabled".into()));
-        }
+        let current = state.store.get_user(id).await?;
+        check_password(p, &current.email)?;
     }
     let hash = match body.password {
         Some(p) => Some(passwords::hash(p).await.map_err(ApiError::Internal)?),
         None => None,
     };
-    let user = state.store.update_user(id, body.role, body.disabled, hash.as_deref(), caller.actor()).await?;
+    let keep = caller
+        .0
+        .session
+        .as_deref()
+        .filter(|_| matches!(caller.0.principal, Principal::User { id: me, .. } if me == id));
+    let user = state.store.update_user(id, body.role, body.disabled, hash.as_deref(), keep, caller.actor()).await?;
+    if let Err(e) = state.auth.revoked.reload(&state.store).await {
+        tracing::warn!(error = %e, "could not reload the ended sessions; the refresh loop will");
+    }
     Ok(Json(user.into()))
 }

@@ -15,8 +15,8 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Create { email, role, database } => {
             let role = Role::parse(&role).with_context(|| format!("unknown role {role:?} (viewer, editor, admin)"))?;
             let password = read_password()?;
-            if password.chars().count() < passwords::MIN_PASSWORD_LEN {
-                bail!("the password must be at least {} characters", passwords::MIN_PASSWORD_LEN);
+            if let Err(rule) = passwords::check(&password, &email) {
+                bail!("the password is refused: {rule}");
             }
             let store = Store::connect_lazy(database.database_url.expose_secret(), 2)?;
             store.migrate().await?;

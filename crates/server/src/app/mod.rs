@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod relay_config;
 pub mod startup;
 pub mod state;

@@ -8,9 +8,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 
-use axum::body::Body;
-use axum::http::Request;
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,7 +15,8 @@ use tokio::task::JoinHandle;
 use crate::app::config::ServeConfig;
 use crate::app::state::AppState;
 use crate::delivery::snapshots::Snapshots;
-use crate::http::listener::GuardedListener;
+use crate::http::connection::Timeouts;
+use crate::http::serve::ConnectionSettings;
 use crate::store::Store;
 
 /// How often the dashboard's feed looks for new audit rows (written by any replica).
@@ -90,6 +88,11 @@ impl RunningServer {
             let pending = self.state.intake.pending();
             tracing::warn!(error = %e, pending, "SDK metrics could not be written before shutdown and are lost");
         }
+        let usage =
+            crate::ingest::usage::flush(&self.state.metrics.usage, &self.state.store, crate::store::now_millis()).await;
+        if let Err(e) = usage {
+            tracing::warn!(error = %e, "flag usage could not be written before shutdown and is lost");
+        }
         self.state.store.close().await;
     }
 
@@ -106,23 +109,24 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
     let state = build_state(config).await?;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
-    // `tap_io` also makes the peer address available to handlers (`ConnectInfo<SocketAddr>`).
-    let listener = GuardedListener::new(listener, state.config.write_stall_timeout).tap_io(|io| {
-        // Small SSE frames and answers go out at once.
-        let _ = io.get_ref().set_nodelay(true);
-    });
     let (stop, mut stopped) = watch::channel(false);
     let app = crate::http::router::app(state.clone());
     let streams = state.streams.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(app))
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-                // Streams never finish by themselves: end them, or they would hold shutdown up.
-                streams.close();
-            })
-            .await
-    });
+    let config = &state.config;
+    let settings = ConnectionSettings {
+        timeouts: Timeouts {
+            header_read: config.header_read_timeout,
+            body_read: config.body_read_timeout,
+            idle: config.idle_timeout,
+        },
+        write_stall: config.write_stall_timeout,
+        max_connections: config.max_connections as usize,
+    };
+    let task = tokio::spawn(crate::http::serve::serve(listener, app, settings, state.metrics.clone(), async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        // Streams never finish by themselves: end them, or they would hold shutdown up.
+        streams.close();
+    }));
     let events = state.snapshots.subscribe();
     let mut background = vec![
         tokio::spawn(refresh_loop(state.clone())),
@@ -131,18 +135,22 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
             state.snapshots.clone(),
             events,
             state.config.sse_heartbeat,
+            state.metrics.clone(),
         )),
         tokio::spawn(crate::delivery::streams::poll_audit(state.streams.clone(), state.store.clone(), AUDIT_POLL)),
     ];
-    let flusher = tokio::spawn(crate::ingest::run_flusher(
-        state.intake.clone(),
-        state.store.clone(),
-        state.config.metrics_flush_interval,
-        state.config.metrics_retention,
-        stop.subscribe(),
-    ));
+    let flusher = crate::ingest::Flusher {
+        intake: state.intake.clone(),
+        metrics: state.metrics.clone(),
+        store: state.store.clone(),
+        interval: state.config.metrics_flush_interval,
+        retention: state.config.metrics_retention,
+        stale_after: state.config.stale_after(),
+    };
+    let flusher = tokio::spawn(crate::ingest::run_flusher(flusher, stop.subscribe()));
     let guards = crate::jobs::leader::Leader::start(state.store.clone(), crate::jobs::leader::GUARD_LOOP);
     let plans = crate::jobs::leader::Leader::start(state.store.clone(), crate::jobs::leader::PLAN_SCHEDULER);
+    let webhooks = crate::jobs::leader::Leader::start(state.store.clone(), crate::jobs::leader::WEBHOOKS);
     let jobs = vec![
         tokio::spawn(crate::jobs::guard_loop::run(
             state.clone(),
@@ -156,17 +164,25 @@ pub async fn spawn(config: ServeConfig) -> anyhow::Result<RunningServer> {
             state.config.plan_tick,
             stop.subscribe(),
         )),
+        tokio::spawn(crate::jobs::webhooks::run(state.clone(), webhooks, stop.subscribe())),
     ];
     if state.store.backend() == crate::store::Backend::Postgres {
         let url = state.config.database.database_url.clone();
-        background.push(tokio::spawn(crate::delivery::replication::listen(url, state.snapshots.clone())));
+        let credentials = Arc::new(tokio::sync::Notify::new());
+        background.push(tokio::spawn(crate::delivery::replication::listen(
+            url,
+            state.snapshots.clone(),
+            credentials.clone(),
+        )));
+        background.push(tokio::spawn(reload_credentials_on_notice(state.clone(), credentials)));
     }
     tracing::info!(%addr, backend = ?state.store.backend(), "pennon listening");
     Ok(RunningServer { addr, state, guard_leader: guards, plan_leader: plans, stop, task, background, flusher, jobs })
 }
 
 /// The safety net behind the catch-up after each commit: every interval, snapshots are compared with the
-/// database and caught up; the change log is pruned now and then.
+/// database and caught up, and the credentials kept in memory are reloaded; the change log and expired
+/// sessions are pruned now and then.
 async fn refresh_loop(state: AppState) {
     let mut tick = tokio::time::interval(state.config.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -176,20 +192,65 @@ async fn refresh_loop(state: AppState) {
         if let Err(e) = state.snapshots.refresh_all().await {
             tracing::debug!(error = %e, "snapshot refresh failed; serving the last snapshots");
         }
-        if let Err(e) = state.auth.keys.reload(&state.store).await {
-            tracing::debug!(error = %e, "SDK key refresh failed; keeping the last known keys");
+        if let Err(e) = state.auth.reload(&state.store).await {
+            tracing::debug!(error = %e, "credential refresh failed; keeping the last known keys, tokens and sessions");
         }
         rounds += 1;
-        if rounds.is_multiple_of(720)
-            && let Err(e) = state.store.prune_change_log(10_000).await
-        {
-            tracing::debug!(error = %e, "change log pruning failed");
+        if rounds.is_multiple_of(720) {
+            if let Err(e) = state.store.prune_change_log(10_000).await {
+                tracing::debug!(error = %e, "change log pruning failed");
+            }
+            if let Err(e) = state.store.prune_sessions().await {
+                tracing::debug!(error = %e, "session pruning failed");
+            }
+        }
+    }
+}
+
+/// Reloads the credentials kept in memory whenever another replica changed some (PostgreSQL notifications).
+async fn reload_credentials_on_notice(state: AppState, notice: Arc<tokio::sync::Notify>) {
+    loop {
+        notice.notified().await;
+        if let Err(e) = state.auth.reload(&state.store).await {
+            tracing::debug!(error = %e, "credential reload failed; the refresh loop will retry");
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: each connection holds a file descriptor, and the
+/// soft limit a process inherits is often far below what the system allows (1,024). Returns the limit in
+/// effect.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return limit.current;
+    }
+    let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::info!(from = limit.current, to = limit.maximum, "raised the open-file limit");
+            limit.maximum
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, limit = limit.current, "could not raise the open-file limit");
+            limit.current
         }
     }
 }
 
 /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let open_files = raise_open_file_limit();
+    if let Some(open_files) = open_files
+        && open_files < u64::from(config.max_connections)
+    {
+        tracing::warn!(
+            open_files,
+            max_connections = config.max_connections,
+            "the open-file limit is below --max-connections: past it, new connections wait for others to close"
+        );
+    }
     let mut server = spawn(config).await?;
     tokio::select! {
         result = server.wait() => result,
@@ -201,7 +262,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

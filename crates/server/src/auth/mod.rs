@@ -7,23 +7,33 @@
 //! flags, configs and segments, [`Admin`] for environments, users, keys and tokens; [`Authenticated`] for
 //! any valid admin credential. A handler without one never gets a [`Caller`], and every store write needs
 //! the caller's actor, so an unchecked write does not compile. Missing or invalid credentials answer 401;
-//! a role too low answers 403 and is recorded in the audit log.
+//! a role too low answers 403 and is recorded in the audit log. A change carried by the session cookie alone
+//! must look like the dashboard's own request ([`check_forgery`]), or it answers 403.
 
+mod api_tokens;
 mod credentials;
 mod jwt;
 mod limiter;
 pub mod passwords;
+mod revoked;
 mod sdk_keys;
 pub mod secrets;
 mod service;
+mod trigger_limits;
+mod trigger_table;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-pub use credentials::{Caller, Principal, SESSION_COOKIE, authenticate, bearer};
-pub use jwt::{AUDIENCE, Claims, ISSUER, Sessions};
-pub use sdk_keys::{KeyGrant, KeyTable};
+pub use credentials::{
+    CSRF_HEADER, Caller, ENVIRONMENT_HEADER, Principal, SESSION_COOKIE, authenticate, bearer, check_forgery,
+};
+pub use jwt::{AUDIENCE, Claims, ISSUER, Issued, Sessions};
+pub use limiter::LoginPolicy;
+pub use sdk_keys::{KeyGrant, KeyTable, RelayRefusal, RelayedKey};
 pub use service::AuthService;
+pub use trigger_limits::TriggerLimiter;
+pub use trigger_table::TriggerTable;
 
 use crate::app::state::AppState;
 use crate::http::error::ApiError;
@@ -39,6 +49,7 @@ macro_rules! role_extractor {
             type Rejection = ApiError;
 
             async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+                credentials::check_forgery(&parts.method, &parts.headers)?;
                 let caller = credentials::authenticate(&parts.headers, state).await?;
                 let action = format!("{} {}", parts.method, parts.uri.path());
                 Ok($name(credentials::authorize(caller, $role, &action, state).await?))
@@ -75,7 +86,9 @@ role_extractor!(
     Role::Admin
 );
 
-/// A request made with a server SDK key: the full config of its environment, the stream, metrics.
+/// A request made with a server SDK key: the full config of its environment, the stream, metrics. A relay
+/// credential (`pnn_rly_...`) is taken too, for an environment it names, chosen by the
+/// [`credentials::ENVIRONMENT_HEADER`] header or the `environment` query parameter.
 #[derive(Debug, Clone)]
 pub struct ServerKey(pub KeyGrant);
 
@@ -83,6 +96,9 @@ impl FromRequestParts<AppState> for ServerKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(grant) = credentials::relay_key(parts, state)? {
+            return Ok(ServerKey(grant));
+        }
         let grant = credentials::sdk_key(&parts.headers, state)?;
         if grant.kind != KeyKind::Server {
             return Err(ApiError::Forbidden("this needs a server SDK key".into()));

@@ -9,6 +9,11 @@ pub const API_TOKEN_PREFIX: &str = "pnn_api_";
 pub const SERVER_KEY_PREFIX: &str = "pnn_srv_";
 /// Prefix of client SDK keys.
 pub const CLIENT_KEY_PREFIX: &str = "pnn_cli_";
+/// Prefix of relay credentials (one secret naming several environments, for `pennon relay`).
+pub const RELAY_KEY_PREFIX: &str = "pnn_rly_";
+
+/// Prefix of the secrets in trigger URLs.
+pub const TRIGGER_PREFIX: &str = "pnn_trg_";
 
 /// A new secret: `prefix` followed by 256 random bits in lower-case hex.
 pub fn generate(prefix: &str) -> String {

@@ -5,7 +5,7 @@
 //!
 //! [`EvaluationList`]: crate::api::evaluate::EvaluationList
 
-use pennon_engine::{Evaluation, Reason, Snapshot};
+use pennon_engine::{Evaluation, Reason, SnapshotFlag};
 use serde_json::Value;
 
 /// Appends one evaluation: `{"flag","value","variant","version","reason"}`.
@@ -42,47 +42,39 @@ fn write_tail(out: &mut Vec<u8>, reason: &Reason<'_>) {
     out.push(b'}');
 }
 
-/// Every evaluation a snapshot can give, written up to its reason, by flag and variant position: all of it
-/// but the reason is fixed for a snapshot, so an answer copies one piece where it would write ten. Built
-/// with the snapshot it belongs to.
-#[derive(Debug, Default)]
-pub struct Prewritten {
-    flags: Vec<PrewrittenFlag>,
-}
-
+/// Every evaluation one flag can give, written up to its reason, by variant position: all of it but the
+/// reason is fixed for a flag's version, so an answer copies one piece where it would write ten. Built with
+/// the flag when a snapshot takes it in, and shared by the snapshot versions that keep the flag.
 #[derive(Debug)]
-struct PrewrittenFlag {
+pub struct PrewrittenFlag {
     key: String,
     version: u64,
     variants: Vec<Vec<u8>>,
 }
 
-impl Prewritten {
-    /// The heads of every flag's variants, in snapshot order (the order a compiled snapshot evaluates in).
-    pub fn new(snapshot: &Snapshot) -> Self {
-        let flags = snapshot.flags.iter().map(|flag| {
-            let (key, version) = (&flag.definition.key, flag.config.version);
-            let variants = flag.definition.variants.iter().map(|variant| {
-                let mut head = Vec::with_capacity(64);
-                write_head(&mut head, key, Some(&variant.value), Some(&variant.key), version);
-                head
-            });
-            PrewrittenFlag { key: key.clone(), version, variants: variants.collect() }
+impl PrewrittenFlag {
+    /// The heads of a flag's variants.
+    pub fn new(flag: &SnapshotFlag) -> Self {
+        let (key, version) = (&flag.definition.key, flag.config.version);
+        let variants = flag.definition.variants.iter().map(|variant| {
+            let mut head = Vec::with_capacity(64);
+            write_head(&mut head, key, Some(&variant.value), Some(&variant.key), version);
+            head
         });
-        Prewritten { flags: flags.collect() }
+        PrewrittenFlag { key: key.clone(), version, variants: variants.collect() }
     }
+}
+
+/// The prewritten heads of a snapshot's flags, by position (the order a compiled snapshot evaluates in).
+pub trait Prewritten {
+    /// The heads of the flag at `position`, if there is one.
+    fn head(&self, position: usize) -> Option<&PrewrittenFlag>;
 
     /// Appends the evaluation of the flag at `position` that served the variant at `variant`, as
-    /// [`write_evaluation`] would. Written in full when these positions are not the evaluation's (as with
+    /// `write_evaluation` would. Written in full when these positions are not the evaluation's (as with
     /// another snapshot's positions).
-    pub(crate) fn write(
-        &self,
-        out: &mut Vec<u8>,
-        evaluation: &Evaluation<'_>,
-        position: usize,
-        variant: Option<usize>,
-    ) {
-        let head = self.flags.get(position).and_then(|flag| {
+    fn write(&self, out: &mut Vec<u8>, evaluation: &Evaluation<'_>, position: usize, variant: Option<usize>) {
+        let head = self.head(position).and_then(|flag| {
             let same = flag.key == evaluation.flag && flag.version == evaluation.version;
             same.then(|| flag.variants.get(variant?)).flatten()
         });
@@ -96,6 +88,12 @@ impl Prewritten {
     }
 }
 
+impl Prewritten for [PrewrittenFlag] {
+    fn head(&self, position: usize) -> Option<&PrewrittenFlag> {
+        self.get(position)
+    }
+}
+
 /// Appends every flag's evaluations, `{"environment","revision","evaluations":[...]}` (an
 /// [`EvaluationList`](super::evaluate::EvaluationList)), from what `evaluate_all_served` gives and the snapshot's [`Prewritten`] heads.
 pub(crate) fn write_all(
@@ -103,7 +101,7 @@ pub(crate) fn write_all(
     environment: &str,
     revision: u64,
     evaluations: &[(Evaluation<'_>, Option<usize>)],
-    prewritten: &Prewritten,
+    prewritten: &(impl Prewritten + ?Sized),
 ) {
     out.extend_from_slice(b"{\"environment\":");
     write_str(out, environment);
@@ -198,12 +196,16 @@ fn write_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 
 #[cfg(test)]
 mod tests {
-    use pennon_engine::{CompiledSnapshot, Context, ErrorCode};
+    use pennon_engine::{CompiledSnapshot, Context, ErrorCode, Snapshot};
 
     use crate::api::evaluate::EvaluationList;
     use serde_json::json;
 
     use super::*;
+
+    fn prewrite(snapshot: &Snapshot) -> Vec<PrewrittenFlag> {
+        snapshot.flags.iter().map(PrewrittenFlag::new).collect()
+    }
 
     fn by_hand(evaluation: &Evaluation<'_>) -> String {
         let mut out = Vec::new();
@@ -265,12 +267,12 @@ mod tests {
             }
             let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             let snapshot: Snapshot = serde_json::from_value(file["snapshot"].clone()).unwrap();
-            let (compiled, prewritten) = (CompiledSnapshot::compile(&snapshot), Prewritten::new(&snapshot));
+            let (compiled, prewritten) = (CompiledSnapshot::compile(&snapshot), prewrite(&snapshot));
             for case in file["cases"].as_array().unwrap() {
                 let ctx: Context = serde_json::from_value(case["context"].clone()).unwrap();
                 let served = compiled.evaluate_all_served(&ctx);
                 let mut out = Vec::new();
-                write_all(&mut out, compiled.environment(), compiled.revision(), &served, &prewritten);
+                write_all(&mut out, compiled.environment(), compiled.revision(), &served, prewritten.as_slice());
                 let evaluations = served.iter().map(|(e, _)| e.clone()).collect();
                 let list =
                     EvaluationList { environment: compiled.environment(), revision: compiled.revision(), evaluations };
@@ -282,7 +284,7 @@ mod tests {
                 );
                 for (i, (evaluation, variant)) in served.iter().enumerate() {
                     let mut one = Vec::new();
-                    prewritten.write(&mut one, evaluation, i, *variant);
+                    prewritten.as_slice().write(&mut one, evaluation, i, *variant);
                     assert_eq!(one, serde_json::to_vec(evaluation).unwrap());
                 }
                 lists += 1;
@@ -304,20 +306,20 @@ mod tests {
             ]
         }))
         .unwrap();
-        let (compiled, prewritten) = (CompiledSnapshot::compile(&snapshot), Prewritten::new(&snapshot));
+        let (compiled, prewritten) = (CompiledSnapshot::compile(&snapshot), prewrite(&snapshot));
         let (evaluation, _) = compiled.evaluate_served("a", &Context::default());
         let expected = serde_json::to_vec(&evaluation).unwrap();
         for (position, variant) in [(0, None), (0, Some(7)), (1, Some(0)), (usize::MAX, Some(1))] {
             let mut out = Vec::new();
-            prewritten.write(&mut out, &evaluation, position, variant);
+            prewritten.as_slice().write(&mut out, &evaluation, position, variant);
             assert_eq!(out, expected, "position {position}, variant {variant:?}");
         }
         let stale = Evaluation { version: 5, ..evaluation.clone() };
         let mut out = Vec::new();
-        prewritten.write(&mut out, &stale, 0, Some(1));
+        prewritten.as_slice().write(&mut out, &stale, 0, Some(1));
         assert_eq!(out, serde_json::to_vec(&stale).unwrap(), "another version of the flag");
         let mut out = Vec::new();
-        prewritten.write(&mut out, &evaluation, 0, Some(1));
+        prewritten.as_slice().write(&mut out, &evaluation, 0, Some(1));
         assert_eq!(out, expected, "the right positions");
     }
 }

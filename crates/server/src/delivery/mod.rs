@@ -6,6 +6,7 @@
 //! Uses [`crate::store`], [`crate::telemetry`] and the engine; nothing here knows of HTTP requests except the
 //! stream bodies it hands to the API.
 
+pub mod env_snapshot;
 pub mod evaluation_json;
 pub mod origins;
 pub mod replication;

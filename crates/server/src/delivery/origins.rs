@@ -38,6 +38,11 @@ impl OriginTable {
         self.current.store(Arc::new(origins));
     }
 
+    /// The origins `environment` allows (what a relay learns from its upstream).
+    pub fn of(&self, environment: &str) -> Vec<String> {
+        self.current.load().by_environment.get(environment).cloned().unwrap_or_default()
+    }
+
     /// Whether `environment` allows `origin`.
     pub fn allows(&self, environment: &str, origin: &str) -> bool {
         self.current

@@ -5,7 +5,10 @@
 //! pushes the changes to its SSE subscribers. A change to an environment itself (created, renamed, new
 //! allowed origins, deleted) sends `NOTIFY pennon_environments, '<environment>'`, on which every replica
 //! reloads its list of environments and their allowed origins. A change to a guard sends
-//! `NOTIFY pennon_guards, '<environment>'`, on which every replica reloads the metrics guards watch. Notifications can be lost while a replica's listening
+//! `NOTIFY pennon_guards, '<environment>'`, on which every replica reloads the metrics guards watch. A change
+//! to credentials (an ended session, an API token created or revoked) sends `NOTIFY pennon_credentials`, on
+//! which the listener wakes the reload of the credentials kept in memory (`credentials`, owned by the app,
+//! which reloads them). Notifications can be lost while a replica's listening
 //! connection is down; on reconnecting it catches every environment up by revision, and the periodic
 //! refresh is the last safety net.
 
@@ -16,20 +19,26 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::postgres::PgListener;
 
 use crate::delivery::snapshots::Snapshots;
-use crate::store::{CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL};
+use tokio::sync::Notify;
 
-/// Listens until the task is dropped, reconnecting with backoff.
-pub async fn listen(database_url: SecretString, snapshots: Arc<Snapshots>) {
+use crate::store::{CHANNEL, CREDENTIALS_CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL};
+
+/// Listens until the task is dropped, reconnecting with backoff. `credentials` is woken on every credential
+/// change and after every reconnection.
+pub async fn listen(database_url: SecretString, snapshots: Arc<Snapshots>, credentials: Arc<Notify>) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match PgListener::connect(database_url.expose_secret()).await {
             Ok(mut listener) => {
-                if let Err(e) = listener.listen_all([CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL]).await {
+                if let Err(e) =
+                    listener.listen_all([CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL, CREDENTIALS_CHANNEL]).await
+                {
                     tracing::warn!(error = %e, "could not LISTEN for changes");
                 } else {
                     backoff = Duration::from_millis(200);
                     catch_up_all(&snapshots).await;
-                    receive(&mut listener, &snapshots).await;
+                    credentials.notify_one();
+                    receive(&mut listener, &snapshots, &credentials).await;
                 }
             }
             Err(e) => tracing::debug!(error = %e, "change listener cannot connect; retrying"),
@@ -39,9 +48,10 @@ pub async fn listen(database_url: SecretString, snapshots: Arc<Snapshots>) {
     }
 }
 
-async fn receive(listener: &mut PgListener, snapshots: &Snapshots) {
+async fn receive(listener: &mut PgListener, snapshots: &Snapshots, credentials: &Notify) {
     loop {
         match listener.try_recv().await {
+            Ok(Some(notification)) if notification.channel() == CREDENTIALS_CHANNEL => credentials.notify_one(),
             Ok(Some(notification)) if notification.channel() == ENVIRONMENTS_CHANNEL => catch_up_all(snapshots).await,
             Ok(Some(notification)) if notification.channel() == GUARDS_CHANNEL => {
                 if let Err(e) = snapshots.reload_watched().await {
@@ -56,7 +66,10 @@ async fn receive(listener: &mut PgListener, snapshots: &Snapshots) {
                 }
             }
             // The connection was lost and re-established: notifications may have been missed.
-            Ok(None) => catch_up_all(snapshots).await,
+            Ok(None) => {
+                catch_up_all(snapshots).await;
+                credentials.notify_one();
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "change listener lost its connection");
                 return;

@@ -8,56 +8,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use pennon_engine::{CompiledSnapshot, Snapshot};
 use tokio::sync::{Mutex, broadcast};
 
-use crate::delivery::evaluation_json::Prewritten;
+pub use crate::delivery::env_snapshot::{EnvSnapshot, ServedFlag};
 use crate::delivery::origins::OriginTable;
 use crate::delivery::watched::WatchedMetrics;
-use crate::store::{ChangeRow, ObjectKind, Store, StoreError, StoreResult};
-use crate::telemetry::metrics::FlagCounters;
-
-/// One environment's state: the snapshot as SDKs receive it, and its compiled form.
-#[derive(Debug)]
-pub struct EnvSnapshot {
-    /// As delivered to SDKs.
-    pub raw: Snapshot,
-    /// As evaluated.
-    pub compiled: CompiledSnapshot,
-    /// Evaluation counters by the flag's position in `raw.flags` (the order of `compiled` too).
-    pub counters: FlagCounters,
-    /// Its evaluations' JSON, but for the reason, by flag and variant position.
-    pub json: Prewritten,
-}
-
-impl EnvSnapshot {
-    fn new(raw: Snapshot) -> Self {
-        let compiled = CompiledSnapshot::compile(&raw);
-        let counters = FlagCounters::new(raw.flags.len());
-        let json = Prewritten::new(&raw);
-        EnvSnapshot { raw, compiled, counters, json }
-    }
-
-    /// The position of a flag in `raw.flags` (sorted by key), if it is there.
-    pub fn position(&self, key: &str) -> Option<usize> {
-        let flags = &self.raw.flags;
-        match flags.binary_search_by(|f| f.definition.key.as_str().cmp(key)) {
-            Ok(i) => Some(i),
-            Err(_) => flags.iter().position(|f| f.definition.key == key),
-        }
-    }
-
-    /// The environment revision it reflects.
-    pub fn revision(&self) -> u64 {
-        self.raw.revision
-    }
-}
+use crate::store::{ChangeRow, Store, StoreError, StoreResult};
 
 /// What subscribers (SSE streams) hear after snapshots move.
 #[derive(Debug, Clone)]
 pub enum SnapshotEvent {
     /// Changes applied in order; the snapshot is now at the last one's revision.
-    Changes { environment: String, changes: Arc<Vec<ChangeRow>> },
+    /// `applied_at`: when this replica's snapshot took them in (Unix milliseconds).
+    Changes { environment: String, changes: Arc<Vec<ChangeRow>>, applied_at: i64 },
     /// The environment was reloaded whole (or created): subscribers should send a fresh snapshot.
     Reloaded { environment: String, revision: u64 },
     /// The environment no longer exists.
@@ -85,17 +48,56 @@ impl std::fmt::Debug for Snapshots {
 impl Snapshots {
     /// Loads every environment from the store.
     pub async fn load(store: Store) -> StoreResult<Self> {
+        let snapshots = Snapshots::empty(store);
+        snapshots.refresh_all().await?;
+        Ok(snapshots)
+    }
+
+    /// No environment yet. A relay starts so, and is fed by its upstream ([`Snapshots::receive_whole`],
+    /// [`Snapshots::receive_changes`]) instead of a database: `store` is then never opened, and a catch-up
+    /// asked of it fails (a client ahead of the relay is answered 503, as by a server whose database is away).
+    pub fn empty(store: Store) -> Self {
         let (events, _) = broadcast::channel(1024);
-        let snapshots = Snapshots {
+        Snapshots {
             current: ArcSwap::from_pointee(Map::new()),
             updating: Mutex::new(()),
             store,
             events,
             origins: OriginTable::default(),
             watched: WatchedMetrics::default(),
-        };
-        snapshots.refresh_all().await?;
-        Ok(snapshots)
+        }
+    }
+
+    /// Installs a whole snapshot received from elsewhere (a relay's upstream, or its cache); subscribers get a
+    /// fresh `put`. A snapshot older than the one held is ignored.
+    pub async fn receive_whole(&self, raw: pennon_engine::Snapshot) {
+        let _one_at_a_time = self.updating.lock().await;
+        let environment = raw.environment.clone();
+        let revision = raw.revision;
+        if self.get(&environment).is_some_and(|s| s.revision() > revision) {
+            return;
+        }
+        self.install(blocking(move || EnvSnapshot::new(raw)).await);
+        let _ = self.events.send(SnapshotEvent::Reloaded { environment, revision });
+    }
+
+    /// Applies changes received from elsewhere (a relay's upstream stream), as the change log's rows would be:
+    /// the same incremental step and the same events, so subscribers get `patch` and `delete` frames. Rows the
+    /// snapshot already holds are skipped; an environment without a snapshot is an error.
+    pub async fn receive_changes(&self, environment: &str, changes: Vec<ChangeRow>) -> StoreResult<()> {
+        let _one_at_a_time = self.updating.lock().await;
+        let have = self.get(environment).ok_or_else(|| StoreError::NotFound(format!("environment {environment}")))?;
+        let changes: Vec<ChangeRow> = changes.into_iter().filter(|c| c.revision > have.revision()).collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let changes = Arc::new(changes);
+        let batch = changes.clone();
+        let next = blocking(move || have.changed(&batch)).await?;
+        self.install(next);
+        let applied_at = crate::store::now_millis();
+        let _ = self.events.send(SnapshotEvent::Changes { environment: environment.to_owned(), changes, applied_at });
+        Ok(())
     }
 
     /// The current snapshot of an environment. Lock-free.
@@ -137,14 +139,21 @@ impl Snapshots {
         self.catch_up_locked(environment).await
     }
 
-    /// Catches up after a commit that touched these environments. Failures are logged: the periodic refresh
-    /// repairs them.
+    /// Catches up after a commit that touched these environments, and returns once the snapshots reflect
+    /// it. Commits that land while an update is under way are taken together by the next one: writers
+    /// waiting here find their revision already in and do nothing, so a burst of N writes makes a few
+    /// batches, not N updates. Failures are logged: the periodic refresh repairs them.
     pub async fn after_commit(&self, revisions: &[(String, u64)]) {
         for (environment, revision) in revisions {
-            if self.get(environment).is_some_and(|s| s.revision() >= *revision) {
+            let caught_up = || self.get(environment).is_some_and(|s| s.revision() >= *revision);
+            if caught_up() {
                 continue;
             }
-            if let Err(e) = self.catch_up(environment).await {
+            let _one_at_a_time = self.updating.lock().await;
+            if caught_up() {
+                continue;
+            }
+            if let Err(e) = self.catch_up_locked(environment).await {
                 tracing::warn!(environment, error = %e, "could not catch the snapshot up after a commit");
             }
         }
@@ -195,14 +204,24 @@ impl Snapshots {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut raw = have.raw.clone();
-        for change in &changes {
-            apply(&mut raw, change)?;
-        }
-        self.install(EnvSnapshot::new(raw));
-        let _ = self
-            .events
-            .send(SnapshotEvent::Changes { environment: environment.to_owned(), changes: Arc::new(changes) });
+        // Parsing and compiling run on a blocking thread, not on the async workers serving requests; the
+        // snapshots are swapped in (and the other writers let in) once the new version is ready.
+        let changes = Arc::new(changes);
+        let batch = changes.clone();
+        let next = blocking(move || have.changed(&batch)).await?;
+        tracing::debug!(
+            environment,
+            changes = changes.len(),
+            flags_compiled = next.build.flags_compiled,
+            segments_compiled = next.build.segments_compiled,
+            "snapshot changed"
+        );
+        self.install(next);
+        let _ = self.events.send(SnapshotEvent::Changes {
+            environment: environment.to_owned(),
+            changes,
+            applied_at: crate::store::now_millis(),
+        });
         Ok(())
     }
 
@@ -210,7 +229,7 @@ impl Snapshots {
         match self.store.load_snapshot(environment).await {
             Ok(raw) => {
                 let revision = raw.revision;
-                self.install(EnvSnapshot::new(raw));
+                self.install(blocking(move || EnvSnapshot::new(raw)).await);
                 let _ = self.events.send(SnapshotEvent::Reloaded { environment: environment.to_owned(), revision });
                 Ok(())
             }
@@ -224,31 +243,15 @@ impl Snapshots {
 
     fn install(&self, snapshot: EnvSnapshot) {
         let mut map = Map::clone(&self.current.load());
-        map.insert(snapshot.raw.environment.clone(), Arc::new(snapshot));
+        map.insert(snapshot.environment().to_owned(), Arc::new(snapshot));
         self.current.store(Arc::new(map));
     }
 }
 
-/// Applies one change to a snapshot: replaces, adds or removes the object, and moves the revision.
-fn apply(raw: &mut Snapshot, change: &ChangeRow) -> StoreResult<()> {
-    match (change.kind, &change.payload) {
-        (ObjectKind::Flag, Some(payload)) => {
-            let flag = crate::store::parse_flag_payload(payload)?;
-            match raw.flags.binary_search_by(|f| f.definition.key.as_str().cmp(&change.key)) {
-                Ok(i) => raw.flags[i] = flag,
-                Err(i) => raw.flags.insert(i, flag),
-            }
-        }
-        (ObjectKind::Flag, None) => raw.flags.retain(|f| f.definition.key != change.key),
-        (ObjectKind::Segment, Some(payload)) => {
-            let segment = crate::store::parse_segment_payload(payload)?;
-            match raw.segments.binary_search_by(|s| s.key.as_str().cmp(&change.key)) {
-                Ok(i) => raw.segments[i] = segment,
-                Err(i) => raw.segments.insert(i, segment),
-            }
-        }
-        (ObjectKind::Segment, None) => raw.segments.retain(|s| s.key != change.key),
+/// Runs `work` on a blocking thread; a panic there goes on here, as if `work` had run inline.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
-    raw.revision = raw.revision.max(change.revision);
-    Ok(())
 }

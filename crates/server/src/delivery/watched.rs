@@ -38,6 +38,18 @@ impl WatchedMetrics {
         self.current.store(Arc::new(table.into_iter().map(|(env, flags)| (env, Arc::new(flags))).collect()));
     }
 
+    /// Every (flag, metric) watched in `environment`, sorted (what a relay learns from its upstream).
+    pub fn pairs_of(&self, environment: &str) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = self
+            .current
+            .load()
+            .get(environment)
+            .map(|flags| flags.iter().flat_map(|(f, ms)| ms.iter().map(move |m| (f.clone(), m.clone()))).collect())
+            .unwrap_or_default();
+        pairs.sort();
+        pairs
+    }
+
     /// What is watched in `environment` now.
     pub fn of(&self, environment: &str) -> EnvironmentWatch {
         EnvironmentWatch(self.current.load().get(environment).cloned())

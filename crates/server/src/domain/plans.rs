@@ -126,6 +126,7 @@ pub fn ramp_split(variant: &str, control: &str, weight: u32, bucket_by: &str) ->
             Weight { variant: variant.to_owned(), weight },
             Weight { variant: control.to_owned(), weight: BUCKETS - weight },
         ],
+        bucketing: None,
     }
 }
 

@@ -38,6 +38,10 @@ pub struct ProblemBody {
     pub current_version: Option<u64>,
 }
 
+/// The `Retry-After` of a 503 for an unreachable database, in seconds: about how long the store takes to
+/// notice that it is back.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 2;
+
 /// Everything a handler can answer besides success.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -56,6 +60,9 @@ pub enum ApiError {
     /// 404.
     #[error("{0} not found")]
     NotFound(String),
+    /// 405: the path exists, the method does not.
+    #[error("this path does not take this method")]
+    MethodNotAllowed,
     /// 409: stale version.
     #[error("version conflict: the current version is {current}")]
     VersionConflict { current: u64 },
@@ -74,8 +81,8 @@ pub enum ApiError {
     /// 422: the document is well-formed but invalid.
     #[error("validation failed")]
     Invalid(Vec<FieldProblem>),
-    /// 503: the database cannot be reached.
-    #[error("the database is unavailable; writes are refused until it returns")]
+    /// 503: the database cannot be reached (answered with `Retry-After`).
+    #[error("the database is unavailable; try again in a few seconds")]
     Unavailable,
     /// 500: logged, never shown.
     #[error("internal error")]
@@ -100,6 +107,7 @@ impl ApiError {
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::VersionConflict { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -117,6 +125,7 @@ impl ApiError {
             ApiError::TooManyRequests => "too-many-requests",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::VersionConflict { .. } => "version-conflict",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
@@ -169,6 +178,9 @@ impl ApiError {
     pub fn problem_response(&self) -> Response {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if matches!(self, ApiError::Unavailable) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_SECS));
+        }
         response
     }
 }
@@ -240,6 +252,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             _ => ApiError::BadRequest { detail: e.body_text(), field: None },
         })?;
         Ok(Json(parse_object(&bytes)?))
+    }
+}
+
+/// A JSON body that may be left out: an empty body reads as `T::default()`, any other as [`Json`] reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ => ApiError::BadRequest { detail: e.body_text(), field: None },
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        Ok(OptionalJson(parse_object(&bytes)?))
     }
 }
 

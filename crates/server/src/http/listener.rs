@@ -1,4 +1,4 @@
-//! The listening socket: accepted connections are closed when their writes stall.
+//! The write stall guard of every accepted connection: it is closed when its writes stall.
 //!
 //! A client that stops reading (a stuck SSE subscriber, a hung proxy) fills the socket's buffers, and from
 //! then on the server can neither send to it nor finish its response. Nothing in HTTP notices: the connection
@@ -7,42 +7,12 @@
 //! configured time, which makes hyper drop the connection.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
-
-/// A TCP listener whose connections are wrapped in a [`StallGuard`].
-#[derive(Debug)]
-pub struct GuardedListener {
-    inner: TcpListener,
-    stall_limit: Duration,
-}
-
-impl GuardedListener {
-    /// Wraps `inner`; writes stalled for `stall_limit` fail.
-    pub fn new(inner: TcpListener, stall_limit: Duration) -> Self {
-        GuardedListener { inner, stall_limit }
-    }
-}
-
-impl axum::serve::Listener for GuardedListener {
-    type Io = StallGuard<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        (StallGuard::new(io, self.stall_limit), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
 
 /// An I/O stream whose writes fail with `TimedOut` once they have been pending, without any progress, for
 /// longer than a limit. Reads are untouched: an idle connection is not a stalled one.

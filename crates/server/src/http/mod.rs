@@ -1,10 +1,12 @@
 //! HTTP around the API: the router and its one route layer (request metrics, CORS on the evaluation routes,
-//! the body limit), the request span, the error answer (`application/problem+json`), the listening socket,
-//! the operations endpoints and the embedded dashboard.
+//! the body limit), the request span, the error answer (`application/problem+json`), the accept loop and
+//! the clocks of each connection, the socket's write stall guard, the operations endpoints and the embedded
+//! dashboard.
 //!
 //! May use every layer below it; [`crate::api`] and [`crate::auth`] use its [`error`] type.
 
 pub mod catch_panic;
+pub mod connection;
 pub mod cors;
 pub mod cors_step;
 pub mod dashboard;
@@ -14,3 +16,4 @@ pub mod ops;
 pub mod request_span;
 pub mod route_layer;
 pub mod router;
+pub mod serve;

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -14,9 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::state::AppState;
-
-/// The Prometheus text exposition format.
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use crate::telemetry::exposition::{
+    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, to_prometheus, wants_openmetrics,
+};
 
 /// The API reference page: self-contained (no CDN), it renders `/openapi.json`.
 const API_DOCS_HTML: &str = include_str!("../../assets/api-docs.html");
@@ -63,7 +63,7 @@ pub struct Readiness {
 /// Liveness: the process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is up and answering", body = Health)))]
-async fn healthz() -> Json<Health> {
+pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
@@ -92,14 +92,24 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
 
 /// Prometheus metrics.
 ///
-/// The text exposition format: requests by route, method and status with their latency, evaluations, and
-/// each environment's snapshot revision.
+/// Requests by route, method and status with their latency, evaluations, each environment's snapshot
+/// revision, streams, SDK metrics and guards. In OpenMetrics 1.0 when `Accept` asks for
+/// `application/openmetrics-text` (as Prometheus does), else in the Prometheus text format 0.0.4.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition", body = String,
-        content_type = "text/plain; version=0.0.4")))]
-async fn metrics(State(state): State<AppState>) -> Response {
+    params(("Accept" = Option<String>, Header, description = "`application/openmetrics-text` for OpenMetrics")),
+    responses((status = 200, description = "The metrics, in the format `Accept` asks for",
+        content((String = "text/plain; version=0.0.4"), (String = "application/openmetrics-text; version=1.0.0")))))]
+pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     state.metrics.set_snapshot_revisions(&state.snapshots.revisions());
-    with_content_type(state.metrics.encode(), METRICS_CONTENT_TYPE)
+    let text = state.metrics.encode();
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut response = if wants_openmetrics(accept) {
+        with_content_type(text, OPENMETRICS_CONTENT_TYPE)
+    } else {
+        with_content_type(to_prometheus(&text), PROMETHEUS_CONTENT_TYPE)
+    };
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
+    response
 }
 
 /// This OpenAPI document.

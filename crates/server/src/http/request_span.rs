@@ -101,12 +101,14 @@ where
     }
 }
 
-/// The span a request is served in.
+/// The span a request is served in. A trigger URL's secret is not logged: its path is logged as the route.
 fn request_span(method: &Method, uri: &Uri, id: &HeaderValue) -> tracing::Span {
+    let path = uri.path();
+    let trigger = path.strip_prefix(crate::api::TRIGGER_PATH).is_some_and(|rest| !rest.is_empty());
     tracing::info_span!(
         "request",
         method = method.as_str(),
-        path = uri.path(),
+        path = if trigger { "/api/v1/triggers/{secret}" } else { path },
         request_id = id.to_str().unwrap_or("(not text)"),
     )
 }
@@ -261,5 +263,13 @@ mod tests {
             assert!(logged.contains(&format!("request{{method=POST path={path} request_id=req-1}}")), "{logged}");
             assert!(logged.contains("response failed") && logged.contains("status=500"), "{logged}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_trigger_secret_is_not_logged() {
+        let secret = format!("pnn_trg_{}", "ab".repeat(32));
+        let (logged, _) = serve(&[&format!("/api/v1/triggers/{secret}")], 500).await;
+        assert!(logged.contains("path=/api/v1/triggers/{secret}"), "{logged}");
+        assert!(!logged.contains(&secret[8..]), "{logged}");
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! It sits inside the router (a layer on it), where [`MatchedPath`] is known. axum clones a route's
 //! service, layers included, for every request: this layer's service is one reference count and the route.
-//! It also sets the limit on request bodies ([`DefaultBodyLimit`]) and takes the CORS step of the client-key
+//! It also sets the limit on request bodies ([`DefaultBodyLimit`], and a 413 at once for a body announced
+//! over it) and takes the CORS step of the client-key
 //! routes ([`crate::http::cors_step`]): every layer on the router boxes every route once more, and each box is
 //! another allocation per request.
 
@@ -14,12 +15,14 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::{Method, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::Response;
 use futures_util::future::BoxFuture;
 use tower::{Layer, Service};
 
 use crate::http::cors::{ClientCors, CorsStep};
+use crate::http::error::ApiError;
 use crate::telemetry::metrics::{Metrics, UNMATCHED_ROUTE};
 
 /// Counts the requests of the routes it wraps into `metrics`, limits their bodies to `max_body` bytes, and
@@ -40,7 +43,7 @@ impl<S> Layer<S> for RequestMetricsLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         let inner = DefaultBodyLimit::max(self.max_body).layer(inner);
-        RequestMetrics { shared: Arc::new((self.metrics.clone(), self.cors.clone())), inner }
+        RequestMetrics { shared: Arc::new((self.metrics.clone(), self.cors.clone(), self.max_body)), inner }
     }
 }
 
@@ -48,7 +51,7 @@ impl<S> Layer<S> for RequestMetricsLayer {
 #[derive(Clone)]
 pub struct RequestMetrics<S> {
     /// One reference count per clone.
-    shared: Arc<(Arc<Metrics>, Option<ClientCors>)>,
+    shared: Arc<(Arc<Metrics>, Option<ClientCors>, usize)>,
     inner: S,
 }
 
@@ -84,9 +87,21 @@ where
                 CorsStep::Actual(allowed) => cors = Some(allowed),
             }
         }
-        let answer = self.inner.call(request);
+        // A body announced larger than the limit is refused before anything reads it: at once, and without
+        // the `100 Continue` that would invite the client to send it (hyper sends that on the first read).
+        // OFREP answers its failures in its own shape; every other route answers problems.
+        let ofrep = route.as_ref().is_some_and(|route| route.as_str().starts_with("/ofrep/"));
+        let answer = (!declares_too_large(&request, shared.2)).then(|| self.inner.call(request));
         Box::pin(async move {
-            let mut response = answer.await?;
+            let mut response = match answer {
+                Some(answer) => answer.await?,
+                None if ofrep => crate::api::evaluate::ofrep::too_large(),
+                None => ApiError::PayloadTooLarge.problem_response(),
+            };
+            if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !ofrep && !is_problem(&response) {
+                // axum's own rejections answer in plain text; every answer of this server is a problem.
+                response = ApiError::PayloadTooLarge.problem_response();
+            }
             if let Some(allowed) = cors {
                 crate::http::cors_step::finish_actual(response.headers_mut(), allowed);
             }
@@ -94,6 +109,20 @@ where
             Ok(response)
         })
     }
+}
+
+/// Whether the request's `Content-Length` is over `max_body`.
+fn declares_too_large(request: &Request<Body>, max_body: usize) -> bool {
+    request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .is_some_and(|length| length > max_body as u64)
+}
+
+fn is_problem(response: &Response) -> bool {
+    response.headers().get(CONTENT_TYPE).is_some_and(|value| value == "application/problem+json")
 }
 
 /// Counts one answered request.

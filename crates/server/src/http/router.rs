@@ -18,9 +18,10 @@ fn routes() -> OpenApiRouter<AppState> {
     crate::api::router().merge(super::ops::router())
 }
 
-/// The OpenAPI document, generated from the handlers.
+/// The OpenAPI document, generated from the handlers and completed with the answers every operation of a
+/// kind can give ([`crate::api::doc`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    crate::api::doc::complete(routes().split_for_parts().1)
 }
 
 /// The whole HTTP application: every route, then the request id and span layer.
@@ -48,8 +49,14 @@ pub fn router(state: AppState, own_cors: bool) -> Router {
     let max_body = state.config.max_body_bytes;
     routes
         .fallback(crate::http::dashboard::fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(crate::http::route_layer::RequestMetricsLayer { metrics: state.metrics.clone(), max_body, cors })
         .with_state(state)
+}
+
+/// 405, as a problem like every other refusal.
+async fn method_not_allowed() -> Response {
+    crate::http::error::ApiError::MethodNotAllowed.problem_response()
 }
 
 #[cfg(test)]

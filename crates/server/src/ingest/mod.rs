@@ -6,9 +6,11 @@
 //! database, so that no sum the store or the guards compute can overflow. The flush writes in chunks
 //! (`flush`): rows the database refuses are set aside without holding up the rest.
 //!
-//! Uses only [`crate::store`] and [`crate::telemetry`]; the API hands it batches and the jobs flush it.
+//! Uses only [`crate::store`], [`crate::domain`] and [`crate::telemetry`]; the API hands it batches and the
+//! jobs flush it. [`usage`] writes the flag usage counts the same way.
 
 mod flush;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -32,6 +34,12 @@ pub const MAX_PENDING: usize = 200_000;
 /// The start of the bucket holding `millis`.
 pub fn bucket_of(millis: i64) -> i64 {
     millis - millis.rem_euclid(BUCKET_MS)
+}
+
+/// The start of the first bucket that starts at or after `millis`: the first whose data all came after it.
+pub fn first_bucket_from(millis: i64) -> i64 {
+    let start = bucket_of(millis);
+    if start == millis { start } else { start + BUCKET_MS }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -187,6 +195,36 @@ impl MetricsIntake {
         Ok(())
     }
 
+    /// Takes every pending aggregate out (a relay forwards them upstream instead of writing them).
+    pub fn take(&self) -> (Vec<ExposureBucket>, Vec<MetricBucket>) {
+        std::mem::take(&mut *self.lock()).into_rows()
+    }
+
+    /// Puts back aggregates taken by [`MetricsIntake::take`] that could not be forwarded, as long as fewer than
+    /// `limit` aggregates are pending; returns how many did not fit (they are lost).
+    pub fn put_back(&self, exposures: Vec<ExposureBucket>, metrics: Vec<MetricBucket>, limit: usize) -> usize {
+        let mut pending = self.lock();
+        let mut dropped = 0;
+        let rows = Pending::of(flush::Chunk::Exposures(exposures));
+        let tracked = Pending::of(flush::Chunk::Metrics(metrics));
+        for (key, count) in rows.exposures {
+            if pending.len() >= limit && !pending.exposures.contains_key(&key) {
+                dropped += 1;
+                continue;
+            }
+            let total = pending.exposures.entry(key).or_default();
+            *total = add_counts(*total, count);
+        }
+        for (key, sums) in tracked.metrics {
+            if pending.len() >= limit && !pending.metrics.contains_key(&key) {
+                dropped += 1;
+                continue;
+            }
+            pending.metrics.entry(key).or_default().add(sums);
+        }
+        dropped
+    }
+
     /// How many aggregates wait for the database.
     pub fn pending(&self) -> usize {
         self.lock().len()
@@ -275,15 +313,30 @@ impl Pending {
     }
 }
 
-/// Flushes every `interval` until `stop` turns true, and prunes buckets older than `retention` about once an
-/// hour. It never stops in the middle of a flush; the last flush after the server stopped is the caller's.
-pub async fn run_flusher(
-    intake: std::sync::Arc<MetricsIntake>,
-    store: Store,
-    interval: Duration,
-    retention: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+/// What the flusher writes and how often.
+#[derive(Debug, Clone)]
+pub struct Flusher {
+    /// The SDK metrics.
+    pub intake: std::sync::Arc<MetricsIntake>,
+    /// Where the flag usage counts are, and the gauge of cleanup candidates.
+    pub metrics: std::sync::Arc<crate::telemetry::metrics::Metrics>,
+    /// The database.
+    pub store: Store,
+    /// How often it flushes.
+    pub interval: Duration,
+    /// How long metric buckets and hourly usage counts are kept.
+    pub retention: Duration,
+    /// After how long unused or rolled-out flags are cleanup candidates.
+    pub stale_after: Duration,
+}
+
+/// Flushes SDK metrics and flag usage every `interval` until `stop` turns true, updates the gauge of cleanup
+/// candidates about once a minute, and prunes buckets older than `retention` about once an hour. It never
+/// stops in the middle of a flush; the last flush after the server stopped is the caller's.
+pub async fn run_flusher(flusher: Flusher, mut stop: watch::Receiver<bool>) {
+    let Flusher { intake, metrics, store, interval, retention, stale_after } = flusher;
+    let stale_after_ms = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
+    let gauge_every = (Duration::from_mins(1).as_millis() / interval.as_millis().max(1)).max(1) as u64;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let prune_every = (Duration::from_hours(1).as_millis() / interval.as_millis().max(1)).max(1) as u64;
@@ -296,11 +349,22 @@ pub async fn run_flusher(
         if let Err(e) = intake.flush(&store).await {
             tracing::warn!(error = %e, pending = intake.pending(), "could not write SDK metrics; keeping them for the next flush");
         }
+        if let Err(e) = usage::flush(&metrics.usage, &store, now_millis()).await {
+            tracing::warn!(error = %e, "could not write flag usage; keeping it for the next flush");
+        }
+        if rounds.is_multiple_of(gauge_every)
+            && let Err(e) = usage::update_gauge(&metrics, &store, now_millis(), stale_after_ms).await
+        {
+            tracing::debug!(error = %e, "could not count the cleanup candidates");
+        }
         rounds += 1;
         if rounds.is_multiple_of(prune_every) {
             let before = now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
             if let Err(e) = store.prune_metric_buckets(before).await {
                 tracing::debug!(error = %e, "could not prune old SDK metrics");
+            }
+            if let Err(e) = store.prune_usage(before).await {
+                tracing::debug!(error = %e, "could not prune old flag usage counts");
             }
         }
     }

@@ -7,24 +7,37 @@
 //! 2. for each guard: when it is breached and its flag's config has changed since the breach (a person
 //!    turned the flag back on, or changed the rollout), starts it over: state `insufficient_data`, data from
 //!    the next 10-second bucket (the current one still holds data of the breach). A breached guard stays breached otherwise, and guards of disabled configs are not checked;
-//! 3. adds up both arms from the 10-second bucket holding `max(since, now − window)` up to now (the current,
-//!    unfinished bucket included), runs [`evaluate_guard`], and stores the state and evidence;
+//! 3. for a guard with a Prometheus source, reads both arms with its PromQL templates over `{{range}}`, the
+//!    time since the guard's start ([`crate::jobs::prometheus_source`]); a query that fails or finds no
+//!    series is stored as the guard's `source_error` and decides nothing. Otherwise it
+//!    adds up both arms over every bucket that starts at or after the guard's start (creation, last change or
+//!    reset), up to now, the current unfinished bucket included ([`counted_from`]): the statistics are
+//!    cumulative, as the engine's always-valid test assumes. The guard's `window` shapes its charts only; a
+//!    bucket that starts before the guard never counts, so data sent before a guard existed cannot breach it.
+//!    It runs [`evaluate_guard`] ([`verdict_of`]) and stores the state and evidence;
 //! 4. on a breach, writes the action, the breached state and the audited evidence in one transaction
 //!    ([`Store::breach_guard`]), and catches the snapshots up, which pushes the change to every SDK stream.
 //!    When a person changed the config or the guard in between, the write fails on its version check and the
 //!    next round tries again with what is current.
 //!
+//! The guarantee (the engine's, see [`pennon_engine::guards`]): for a guard whose treatment is in fact within
+//! its threshold, the chance that it ever breaches during its life is at most `alpha`, however often it is
+//! checked, provided samples are independent, the metric buckets of the guard's life are still kept
+//! (`--metrics-retention`), and the guard is not changed (a change or reset starts a new test).
+//!
 //! [`Store::breach_guard`]: crate::store::Store::breach_guard
 
 use std::time::Duration;
 
-use pennon_engine::guards::{ArmStats, GuardState, evaluate_guard};
+use pennon_engine::guards::{ArmStats, GuardState, GuardVerdict, Threshold, evaluate_guard};
 use tokio::sync::watch;
 
 use crate::app::state::AppState;
+use crate::domain::guard_sources::{Fill, GuardSource, PrometheusSource};
 use crate::ingest::{BUCKET_MS, bucket_of};
 use crate::jobs::leader::Leader;
-use crate::store::{GuardToCheck, StoreError, StoreResult, VariantTotals, now_millis};
+use crate::jobs::prometheus_source::{self, Target};
+use crate::store::{Guard, GuardToCheck, StoreError, StoreResult, VariantTotals, now_millis};
 
 /// What one round did, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,6 +84,35 @@ fn arm(totals: &[VariantTotals], variant: Option<&str>) -> ArmStats {
     })
 }
 
+/// The start of the first bucket a guard's test counts: the first that starts at or after the guard's start.
+/// Data of a bucket that started before the guard never count toward it.
+pub fn counted_from(guard_since: i64) -> i64 {
+    crate::ingest::first_bucket_from(guard_since)
+}
+
+/// The verdict of a guard on the cumulative totals of its arms (as [`crate::store::Store::metric_totals`]
+/// reads them over the buckets from [`counted_from`]).
+pub fn verdict_of(guard: &Guard, totals: &[VariantTotals]) -> GuardVerdict {
+    let d = &guard.draft;
+    let treatment = arm(totals, Some(&d.variant));
+    let control = arm(totals, d.control.as_deref());
+    evaluate_guard(&d.spec, &control, &treatment)
+}
+
+/// What [`check_at`] did with one guard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Checked {
+    /// Not checked: its flag is off, or it is breached and its flag has not changed since.
+    Skipped,
+    /// A breached guard started over after its flag changed.
+    Reset,
+    /// Checked; a breach has been written with its action.
+    Verdict(Box<GuardVerdict>),
+    /// Its source could not be read (a Prometheus query failed or found no series): the error is stored
+    /// as the guard's `source_error`, and nothing was decided.
+    SourceError(String),
+}
+
 /// One round over every guard (see the module docs). Errors of one guard are logged and do not stop the
 /// others; an error reading the guards ends the round.
 pub async fn round(state: &AppState) -> StoreResult<Round> {
@@ -78,27 +120,87 @@ pub async fn round(state: &AppState) -> StoreResult<Round> {
         tracing::warn!(error = %e, "could not write this replica's SDK metrics before checking guards");
     }
     let mut done = Round::default();
+    let mut states = Vec::new();
     for item in state.store.guards_to_check().await? {
         let (flag, environment, id) = (item.guard.flag.clone(), item.guard.environment.clone(), item.guard.id);
-        match check(state, item, &mut done).await {
-            Ok(()) => {}
+        let mut now_in = item.guard.state;
+        match check_at(state, item, now_millis()).await {
+            Ok(Checked::Skipped) => {}
+            Ok(Checked::SourceError(error)) => {
+                state.metrics.guard_source_errors.inc();
+                tracing::debug!(flag, environment, guard = id, error, "guard source could not be read");
+            }
+            Ok(Checked::Reset) => {
+                done.reset += 1;
+                now_in = GuardState::InsufficientData;
+            }
+            Ok(Checked::Verdict(v)) => {
+                done.checked += 1;
+                done.breached += usize::from(v.state == GuardState::Breached);
+                state.metrics.guard_checks.inc();
+                if v.state == GuardState::Breached {
+                    state.metrics.guard_breaches.inc();
+                }
+                now_in = v.state;
+            }
             Err(StoreError::VersionConflict { .. }) => {
                 tracing::debug!(flag, environment, guard = id, "guard or config changed during the check; next round");
             }
             Err(e) => tracing::warn!(flag, environment, guard = id, error = %e, "guard check failed"),
         }
+        states.push((environment, flag, id, state_label(now_in)));
     }
+    state.metrics.set_guard_states(&states);
     Ok(done)
 }
 
-async fn check(state: &AppState, item: GuardToCheck, done: &mut Round) -> StoreResult<()> {
+/// Both arms of a guard with a Prometheus source, read over the time since the guard's start: (control,
+/// treatment). An absolute threshold reads the treatment only.
+async fn prometheus_arms(
+    state: &AppState,
+    guard: &Guard,
+    source: &PrometheusSource,
+    now: i64,
+) -> Result<(ArmStats, ArmStats), String> {
+    let url = source
+        .url
+        .as_deref()
+        .or(state.config.prometheus_url.as_deref())
+        .ok_or("the guard names no Prometheus url and the server has no --prometheus-url")?;
+    let target = Target { url, timeout: state.config.prometheus_timeout };
+    let d = &guard.draft;
+    let range_secs = u64::try_from((now - guard.since + 999) / 1000).unwrap_or(1).max(1);
+    let fill = |variant| Fill { flag: &guard.flag, environment: &guard.environment, variant, range_secs };
+    let treatment = prometheus_source::arm(target, source, d.spec.statistic, fill(&d.variant)).await?;
+    let control = match (&d.spec.threshold, d.control.as_deref()) {
+        (Threshold::Relative(_), Some(control)) => {
+            prometheus_source::arm(target, source, d.spec.statistic, fill(control)).await?
+        }
+        _ => ArmStats::default(),
+    };
+    Ok((control, treatment))
+}
+
+/// A guard state as a metric label.
+fn state_label(state: GuardState) -> &'static str {
+    match state {
+        GuardState::InsufficientData => "insufficient_data",
+        GuardState::Healthy => "healthy",
+        GuardState::Breached => "breached",
+    }
+}
+
+/// Checks one guard at `now` (Unix milliseconds): the function every round calls, with the clock passed in
+/// so that simulations can drive it. Reads the arms' totals over the buckets from [`counted_from`] up to
+/// `now`, decides with [`verdict_of`], and writes the verdict, or the breach and its action.
+pub async fn check_at(state: &AppState, item: GuardToCheck, now: i64) -> StoreResult<Checked> {
     let GuardToCheck { guard, config_enabled, config_version } = item;
     if !config_enabled {
-        return Ok(());
+        return Ok(Checked::Skipped);
     }
     if guard.state == GuardState::Breached {
         if guard.breach_config_version.is_none_or(|v| config_version > v)
-            && state.store.reset_guard(&guard, config_version, bucket_of(now_millis()) + BUCKET_MS).await?
+            && state.store.reset_guard(&guard, config_version, bucket_of(now) + BUCKET_MS).await?
         {
             tracing::info!(
                 flag = guard.flag,
@@ -106,23 +208,42 @@ async fn check(state: &AppState, item: GuardToCheck, done: &mut Round) -> StoreR
                 guard = guard.id,
                 "guard reset: its flag changed after the breach"
             );
-            done.reset += 1;
+            return Ok(Checked::Reset);
         }
         // Its data start now: nothing to check yet.
-        return Ok(());
+        return Ok(Checked::Skipped);
     }
-    let now = now_millis();
-    let since = bucket_of(guard.since.max(now.saturating_sub(guard.draft.window_ms)));
     let d = &guard.draft;
-    let totals = state.store.metric_totals(&guard.environment, &guard.flag, &d.spec.metric, since, i64::MAX).await?;
-    let treatment = arm(&totals, Some(&d.variant));
-    let control = arm(&totals, d.control.as_deref());
-    let verdict = evaluate_guard(&d.spec, &control, &treatment);
-    done.checked += 1;
+    let verdict = match &d.source {
+        GuardSource::Sdk => {
+            let totals = state
+                .store
+                .metric_totals(
+                    &guard.environment,
+                    &guard.flag,
+                    &d.spec.metric,
+                    counted_from(guard.since),
+                    bucket_of(now) + 1,
+                )
+                .await?;
+            verdict_of(&guard, &totals)
+        }
+        GuardSource::Prometheus(source) => {
+            if now <= guard.since {
+                return Ok(Checked::Skipped);
+            }
+            match prometheus_arms(state, &guard, source, now).await {
+                Ok((control, treatment)) => evaluate_guard(&d.spec, &control, &treatment),
+                Err(error) => {
+                    state.store.record_guard_source_error(&guard, &error, now).await?;
+                    return Ok(Checked::SourceError(error));
+                }
+            }
+        }
+    };
     if verdict.state == GuardState::Breached {
         let breach = state.store.breach_guard(&guard, &verdict, config_version).await?;
         state.snapshots.after_commit(&breach.revisions).await;
-        done.breached += 1;
         tracing::warn!(
             flag = guard.flag,
             environment = guard.environment,
@@ -134,7 +255,7 @@ async fn check(state: &AppState, item: GuardToCheck, done: &mut Round) -> StoreR
             "guard breached; action applied"
         );
     } else {
-        state.store.record_guard_check(&guard, &verdict).await?;
+        state.store.record_guard_check(&guard, &verdict, now).await?;
     }
-    Ok(())
+    Ok(Checked::Verdict(Box::new(verdict)))
 }

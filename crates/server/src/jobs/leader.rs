@@ -1,4 +1,5 @@
-//! One replica at a time: leadership for periodic jobs (the guard loop, the rollout-plan scheduler).
+//! One replica at a time: leadership for periodic jobs (the guard loop, the rollout-plan scheduler, the webhook
+//! sender).
 //!
 //! On PostgreSQL, leadership is a session-level advisory lock (`pg_try_advisory_lock(key)`) held on a
 //! connection of its own. Replicas that do not hold it try again every [`RETRY`]; the holder checks its
@@ -39,6 +40,8 @@ use crate::store::{ACQUIRE_TIMEOUT, Backend, LockSession, Store};
 pub const GUARD_LOOP: i64 = 0x5045_4e4e_4f4e_0001;
 /// The advisory lock key of the rollout-plan scheduler.
 pub const PLAN_SCHEDULER: i64 = 0x5045_4e4e_4f4e_0002;
+/// The advisory lock key of the webhook sender.
+pub const WEBHOOKS: i64 = 0x5045_4e4e_4f4e_0057;
 
 /// How often a replica that is not the leader tries to become it, and how often the leader checks that its
 /// lock connection still answers.

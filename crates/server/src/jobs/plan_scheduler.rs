@@ -1,7 +1,8 @@
 //! The rollout-plan scheduler: every tick (`--plan-tick`, default 1 s) and when a step is due, on the one
 //! replica that holds the [`PLAN_SCHEDULER`](crate::jobs::leader::PLAN_SCHEDULER) lock, each plan in progress whose
 //! flag has a breached guard in its environment is halted (back to 0%), and each running plan whose hold has
-//! passed gets its next step.
+//! passed gets its next step; then the scheduled changes that are due are applied
+//! ([`crate::jobs::scheduled_changes`]).
 //! Everything it needs lives in the database (the step served, when its hold ends), so a restart or a change
 //! of leader picks up where the last one stopped. Its writes are version-checked: a plan changed by someone in
 //! the meantime is left for the next tick, and two replicas that both believe they lead cannot both apply.
@@ -31,9 +32,14 @@ pub async fn run(state: AppState, leader: Leader, tick: Duration, mut stop: watc
         if let Err(e) = round(&state).await {
             tracing::debug!(error = %e, "plan scheduler round failed; trying again next tick");
         }
+        if let Err(e) = crate::jobs::scheduled_changes::round(&state).await {
+            tracing::debug!(error = %e, "scheduled changes round failed; trying again next tick");
+        }
         // Wake up when the next step is due rather than at the tick after it (a step due in the past, one
         // that could not be applied, waits for the next tick).
-        if let Ok(Some(next)) = state.store.next_due().await {
+        let plans = state.store.next_due().await.ok().flatten();
+        let changes = state.store.next_scheduled().await.ok().flatten();
+        if let Some(next) = plans.into_iter().chain(changes).min() {
             let left = next - now_millis();
             if left > 0 {
                 wait = wait.min(Duration::from_millis(left as u64 + 1));

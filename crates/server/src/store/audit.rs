@@ -37,6 +37,31 @@ pub struct AuditEntry {
     pub detail: Option<Value>,
 }
 
+/// What a redacted audit row shows in place of its actor and key.
+pub const REDACTED: &str = "(redacted)";
+
+impl AuditEntry {
+    /// Whether the row is about accounts and credentials (users, sessions, API tokens, SDK keys, failed
+    /// sign-ins), which only admins read in full.
+    pub fn is_about_accounts(&self) -> bool {
+        matches!(self.resource.as_str(), "user" | "session" | "token" | "sdk_key") || self.action == "auth.login_failed"
+    }
+
+    /// The row as a non-admin reads it: one about accounts keeps only when, what and the kind of object
+    /// (no actor, key, contents or detail); any other row is unchanged.
+    #[must_use]
+    pub fn for_non_admins(mut self) -> Self {
+        if self.is_about_accounts() {
+            REDACTED.clone_into(&mut self.actor);
+            REDACTED.clone_into(&mut self.resource_key);
+            self.before = None;
+            self.after = None;
+            self.detail = None;
+        }
+        self
+    }
+}
+
 /// Audit log filters; all optional.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -109,6 +134,18 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    /// One audit row, by id.
+    pub async fn get_audit(&self, id: i64) -> StoreResult<Option<AuditEntry>> {
+        let row = sqlx::query(
+            "SELECT id, at, actor, action, resource, resource_key, flag, environment, version, before, after, detail \
+             FROM audit_log WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(entry_from_row).transpose()
     }
 
     /// The id of the newest audit row (0 when there is none).

@@ -97,7 +97,40 @@ pub(crate) fn initial_config(flag: &Flag, environment: &str) -> FlagConfig {
     }
 }
 
-async fn fetch_flag(conn: &mut AnyConnection, key: &str) -> StoreResult<FlagRecord> {
+/// Inserts a flag (already validated) with its initial config in every environment, inside `tx`; the caller
+/// writes the audit row. A flag with the key already is a conflict.
+pub(crate) async fn insert_flag(tx: &mut WriteTx, flag: &Flag, actor: &Actor) -> StoreResult<FlagRecord> {
+    let at = tx.at();
+    let inserted = sqlx::query(
+        "INSERT INTO flags (key, name, description, tags, kind, variants, salt, archived, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 1, $8, $8) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(&flag.key)
+    .bind(&flag.name)
+    .bind(&flag.description)
+    .bind(to_json(&flag.tags))
+    .bind(flag.kind.as_str())
+    .bind(to_json(&flag.variants))
+    .bind(&flag.salt)
+    .bind(at)
+    .execute(tx.conn())
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!("a flag with key \"{}\" exists already", flag.key)));
+    }
+    write_tags(tx, &flag.key, &flag.tags).await?;
+    let environments: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM environments ORDER BY key").fetch_all(tx.conn()).await?;
+    for env in &environments {
+        let config = initial_config(flag, env);
+        super::configs::insert_config(tx, &config, "flag.create", actor).await?;
+        let payload = to_json(&SnapshotFlag { definition: flag.clone(), config });
+        tx.changed(env, ObjectKind::Flag, &flag.key, Some(payload)).await?;
+    }
+    Ok(FlagRecord { flag: flag.clone(), version: 1, created_at: at, updated_at: at })
+}
+
+pub(crate) async fn fetch_flag(conn: &mut AnyConnection, key: &str) -> StoreResult<FlagRecord> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {FLAG_COLUMNS} FROM flags WHERE key = $1")))
         .bind(key)
         .fetch_optional(conn)
@@ -126,8 +159,9 @@ pub(crate) async fn lock_flag(tx: &mut WriteTx, key: &str) -> StoreResult<()> {
 /// The other flags' configs that name `flag` as a prerequisite, in any environment.
 async fn prerequisite_users(conn: &mut AnyConnection, flag: &str) -> StoreResult<Vec<FlagConfig>> {
     let with_prerequisites: Vec<String> = sqlx::query_scalar(
-        "SELECT config FROM flag_configs WHERE flag <> $1 AND config LIKE '%\"prerequisites\":[{%' \
-         ORDER BY flag, environment",
+        "SELECT c.config FROM prerequisite_edges e \
+         JOIN flag_configs c ON c.flag = e.flag AND c.environment = e.environment \
+         WHERE e.prerequisite = $1 AND e.flag <> $1 ORDER BY c.flag, c.environment",
     )
     .bind(flag)
     .fetch_all(conn)
@@ -182,41 +216,24 @@ impl Store {
     #[tracing::instrument(skip(self, flag, actor), fields(flag = %flag.key))]
     pub async fn create_flag(&self, flag: &Flag, actor: &Actor) -> StoreResult<(FlagRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
-        let at = tx.at();
-        let inserted = sqlx::query(
-            "INSERT INTO flags (key, name, description, tags, kind, variants, salt, archived, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 1, $8, $8) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&flag.key)
-        .bind(&flag.name)
-        .bind(&flag.description)
-        .bind(to_json(&flag.tags))
-        .bind(flag.kind.as_str())
-        .bind(to_json(&flag.variants))
-        .bind(&flag.salt)
-        .bind(at)
-        .execute(tx.conn())
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!("a flag with key \"{}\" exists already", flag.key)));
-        }
-        write_tags(&mut tx, &flag.key, &flag.tags).await?;
-        let environments: Vec<String> =
-            sqlx::query_scalar("SELECT key FROM environments ORDER BY key").fetch_all(tx.conn()).await?;
-        for env in &environments {
-            let config = initial_config(flag, env);
-            super::configs::insert_config(&mut tx, &config, "flag.create", actor).await?;
-            let payload = to_json(&SnapshotFlag { definition: flag.clone(), config });
-            tx.changed(env, ObjectKind::Flag, &flag.key, Some(payload)).await?;
-        }
-        let record = FlagRecord { flag: flag.clone(), version: 1, created_at: at, updated_at: at };
+        let (record, audit) = Self::create_flag_in(&mut tx, flag, actor).await?;
+        let revisions = tx.commit(audit).await?;
+        Ok((record, revisions))
+    }
+
+    /// [`Store::create_flag`] inside a transaction the caller commits: returns the record and its audit row.
+    pub(crate) async fn create_flag_in(
+        tx: &mut WriteTx,
+        flag: &Flag,
+        actor: &Actor,
+    ) -> StoreResult<(FlagRecord, Audit)> {
+        let record = insert_flag(tx, flag, actor).await?;
         let audit = Audit::new(actor, "flag.create", "flag", &flag.key).on(Some(&flag.key), None).change(
             None,
             Some(&flag),
             Some(1),
         );
-        let revisions = tx.commit(audit).await?;
-        Ok((record, revisions))
+        Ok((record, audit))
     }
 
     /// Changes a definition. `expected` is the version the change was based on, if the caller named one.
@@ -231,7 +248,21 @@ impl Store {
         check: impl FnOnce(&Flag, &[FlagConfig]) -> Vec<pennon_engine::Problem>,
     ) -> StoreResult<(FlagRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
-        lock_flag(&mut tx, key).await?;
+        let (out, audit) = Self::update_flag_in(&mut tx, key, patch, expected, actor, check).await?;
+        let revisions = tx.commit(audit).await?;
+        Ok((out, revisions))
+    }
+
+    /// [`Store::update_flag`] inside a transaction the caller commits.
+    pub(crate) async fn update_flag_in(
+        tx: &mut WriteTx,
+        key: &str,
+        patch: FlagPatch,
+        expected: Option<u64>,
+        actor: &Actor,
+        check: impl FnOnce(&Flag, &[FlagConfig]) -> Vec<pennon_engine::Problem>,
+    ) -> StoreResult<(FlagRecord, Audit)> {
+        lock_flag(tx, key).await?;
         let current = fetch_flag(tx.conn(), key).await?;
         if let Some(expected) = expected
             && expected != current.version
@@ -288,7 +319,7 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::VersionConflict { current: fetch_flag(tx.conn(), key).await?.version });
         }
-        write_tags(&mut tx, key, &flag.tags).await?;
+        write_tags(tx, key, &flag.tags).await?;
         if !flag.archived {
             for config in configs {
                 let env = config.environment.clone();
@@ -302,8 +333,7 @@ impl Store {
             Some(&flag),
             Some(version),
         );
-        let revisions = tx.commit(audit).await?;
-        Ok((record, revisions))
+        Ok((record, audit))
     }
 
     /// Archives or unarchives a flag: archived flags leave every environment's snapshot.
@@ -314,6 +344,18 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<(FlagRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
+        let (out, audit) = Self::set_archived_in(&mut tx, key, archived, actor).await?;
+        let revisions = tx.commit(audit).await?;
+        Ok((out, revisions))
+    }
+
+    /// [`Store::set_archived`] inside a transaction the caller commits.
+    pub(crate) async fn set_archived_in(
+        tx: &mut WriteTx,
+        key: &str,
+        archived: bool,
+        actor: &Actor,
+    ) -> StoreResult<(FlagRecord, Audit)> {
         let mut record = fetch_flag(tx.conn(), key).await?;
         if record.flag.archived == archived {
             let state = if archived { "archived" } else { "not archived" };
@@ -343,13 +385,19 @@ impl Store {
         let action = if archived { "flag.archive" } else { "flag.unarchive" };
         let audit =
             Audit::new(actor, action, "flag", key).on(Some(key), None).change::<Flag>(None, None, Some(record.version));
-        let revisions = tx.commit(audit).await?;
-        Ok((record, revisions))
+        Ok((record, audit))
     }
 
     /// Deletes an archived flag with its configs and history (the audit log keeps its story).
     pub async fn delete_flag(&self, key: &str, actor: &Actor) -> StoreResult<Vec<(String, u64)>> {
         let mut tx = self.begin_write().await?;
+        let (out, audit) = Self::delete_flag_in(&mut tx, key, actor).await?;
+        let () = out;
+        tx.commit(audit).await
+    }
+
+    /// [`Store::delete_flag`] inside a transaction the caller commits.
+    pub(crate) async fn delete_flag_in(tx: &mut WriteTx, key: &str, actor: &Actor) -> StoreResult<((), Audit)> {
         let record = fetch_flag(tx.conn(), key).await?;
         if !record.flag.archived {
             return Err(StoreError::Conflict(format!("flag \"{key}\" must be archived before it is deleted")));
@@ -367,11 +415,13 @@ impl Store {
             )));
         }
         sqlx::query("DELETE FROM flag_configs WHERE flag = $1").bind(key).execute(tx.conn()).await?;
+        // Its usage goes with it: a flag created again under the key starts unseen.
+        sqlx::query("DELETE FROM flag_last_seen WHERE flag = $1").bind(key).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM flag_usage_hours WHERE flag = $1").bind(key).execute(tx.conn()).await?;
         sqlx::query("DELETE FROM flags WHERE key = $1").bind(key).execute(tx.conn()).await?;
         let audit =
             Audit::new(actor, "flag.delete", "flag", key).on(Some(key), None).change(Some(&record.flag), None, None);
-        let revisions = tx.commit(audit).await?;
-        Ok(revisions)
+        Ok(((), audit))
     }
 }
 

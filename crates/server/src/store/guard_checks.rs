@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use super::configs::ConfigRecord;
 use super::guards::{COLUMNS, Guard, GuardAction, audit_key, evidence_text, guard_from_row, text_of};
 use super::write::{Actor, Audit, WriteTx};
-use super::{Store, StoreError, StoreResult, from_json, now_millis};
+use super::{Store, StoreError, StoreResult, from_json};
 
 /// Transitions kept per guard; older ones are pruned.
 pub const TRANSITIONS_KEPT: i64 = 200;
@@ -57,6 +57,8 @@ pub struct BucketTotals {
     pub count: u64,
     /// Their sum.
     pub sum: f64,
+    /// The sum of their squares.
+    pub sum_squares: f64,
 }
 
 /// The outcome of a breach: the config after the action, and the new revisions to deliver.
@@ -157,14 +159,15 @@ impl Store {
     }
 
     /// Stores a routine check's verdict (not a breach) when the guard is still at `guard.version` and not
-    /// breached; a change of state is kept as a transition. Returns whether it was stored.
-    pub async fn record_guard_check(&self, guard: &Guard, verdict: &GuardVerdict) -> StoreResult<bool> {
+    /// breached, as checked at `at` (Unix milliseconds); a change of state is kept as a transition. Returns
+    /// whether it was stored.
+    pub async fn record_guard_check(&self, guard: &Guard, verdict: &GuardVerdict, at: i64) -> StoreResult<bool> {
         debug_assert!(verdict.state != GuardState::Breached, "breaches go through breach_guard");
         // An observation, not a change: no audit row, no revision (a breach, which changes the flag, is both).
         let (_writer, mut tx) = self.begin_plain_write().await?;
-        let at = now_millis();
         let updated = sqlx::query(
-            "UPDATE guards SET state = $2, evidence = $3, checked_at = $4 WHERE id = $1 AND version = $5 AND state <> $6",
+            "UPDATE guards SET state = $2, evidence = $3, checked_at = $4, source_error = NULL \
+             WHERE id = $1 AND version = $5 AND state <> $6",
         )
         .bind(guard.id)
         .bind(text_of(&verdict.state))
@@ -182,6 +185,26 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Stores why a check could not read the guard's source (a Prometheus query that failed, answered an
+    /// error or found no series), when the guard is still at `guard.version` and not breached. The state and
+    /// the last evidence stay as they were: a check that cannot read decides nothing. Returns whether it was
+    /// stored.
+    pub async fn record_guard_source_error(&self, guard: &Guard, error: &str, at: i64) -> StoreResult<bool> {
+        let (_writer, mut tx) = self.begin_plain_write().await?;
+        let updated = sqlx::query(
+            "UPDATE guards SET source_error = $2, checked_at = $3 WHERE id = $1 AND version = $4 AND state <> $5",
+        )
+        .bind(guard.id)
+        .bind(error)
+        .bind(at)
+        .bind(guard.version as i64)
+        .bind(text_of(&GuardState::Breached))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(updated.rows_affected() > 0)
     }
 
     /// A breach, in one transaction: the guard's action on the flag's config (based on `config_version`),
@@ -214,7 +237,8 @@ impl Store {
             "bound": e.bound,
             "alpha": e.alpha,
             "relative_change": e.relative_change,
-            "since": guard.since.max(tx.at() - guard.draft.window_ms),
+            "since": guard.since,
+            "source": guard.draft.source,
             "evidence": e,
         });
         let audit =
@@ -249,7 +273,7 @@ impl Store {
             .await?;
         let marked = sqlx::query(
             "UPDATE guards SET state = $2, evidence = $3, checked_at = $4, breach_config_version = $5, \
-             version = version + 1, updated_at = $4 WHERE id = $1 AND version = $6",
+             source_error = NULL, version = version + 1, updated_at = $4 WHERE id = $1 AND version = $6",
         )
         .bind(guard.id)
         .bind(text_of(&GuardState::Breached))
@@ -275,7 +299,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let at = tx.at();
         let updated = sqlx::query(
-            "UPDATE guards SET state = $2, evidence = NULL, checked_at = NULL, since = $3, breach_config_version = NULL, \
+            "UPDATE guards SET state = $2, evidence = NULL, checked_at = NULL, source_error = NULL, since = $3, breach_config_version = NULL, \
              version = version + 1, updated_at = $6 WHERE id = $1 AND version = $4 AND state = $5",
         )
         .bind(guard.id)
@@ -356,7 +380,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let values = sqlx::query(
-            "SELECT bucket, variant, count, sum FROM metric_buckets \
+            "SELECT bucket, variant, count, sum, sum_squares FROM metric_buckets \
              WHERE environment = $1 AND flag = $2 AND metric = $3 AND bucket >= $4 AND bucket < $5",
         )
         .bind(environment)
@@ -375,6 +399,7 @@ impl Store {
             if let Some(totals) = totals_of(&mut out, variants, row)? {
                 totals.count = row.try_get::<i64, _>("count")?.max(0) as u64;
                 totals.sum = row.try_get("sum")?;
+                totals.sum_squares = row.try_get("sum_squares")?;
             }
         }
         Ok(out.into_values().collect())

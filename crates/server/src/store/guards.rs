@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::write::{Actor, Audit, WriteTx};
 use super::{Store, StoreError, StoreResult, from_json, to_json};
+use crate::domain::guard_sources::GuardSource;
 
 /// What a breach does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -29,10 +30,12 @@ pub struct GuardDraft {
     pub variant: String,
     /// The variant it is compared with; `None` for an absolute threshold with `disable_flag`.
     pub control: Option<String>,
-    /// Data older than this are not counted, in milliseconds.
+    /// How far back charts look by default, in milliseconds (the test counts all data since the start).
     pub window_ms: i64,
     /// What a breach does.
     pub action: GuardAction,
+    /// Where its numbers come from.
+    pub source: GuardSource,
 }
 
 /// A guard as stored.
@@ -50,6 +53,8 @@ pub struct Guard {
     pub state: GuardState,
     /// The last check's numbers.
     pub evidence: Option<Evidence>,
+    /// Why the last check could not read the guard's source (and decided nothing); `None` when it read.
+    pub source_error: Option<String>,
     /// When it was last checked (Unix milliseconds).
     pub checked_at: Option<i64>,
     /// When its data start: creation, last change or last reset (Unix milliseconds).
@@ -67,7 +72,7 @@ pub struct Guard {
 /// The columns [`guard_from_row`] reads.
 pub(crate) const COLUMNS: &str = "g.id, g.environment, g.flag, g.metric, g.statistic, g.direction, g.threshold_kind, \
      g.threshold, g.min_samples, g.alpha, g.tuning_samples, g.variant, g.control, g.window_ms, g.action, g.state, \
-     g.evidence, g.checked_at, g.since, g.breach_config_version, g.version, g.created_at, g.updated_at";
+     g.evidence, g.source, g.source_error, g.checked_at, g.since, g.breach_config_version, g.version, g.created_at, g.updated_at";
 
 /// A unit enum as its snake_case text.
 pub(crate) fn text_of<T: Serialize>(value: &T) -> String {
@@ -104,6 +109,7 @@ pub(crate) fn guard_from_row(row: &AnyRow) -> StoreResult<Guard> {
         tuning_samples: as_u64(row.try_get("tuning_samples")?),
     };
     let evidence: Option<String> = row.try_get("evidence")?;
+    let source: Option<String> = row.try_get("source")?;
     Ok(Guard {
         id: row.try_get("id")?,
         environment: row.try_get("environment")?,
@@ -114,9 +120,11 @@ pub(crate) fn guard_from_row(row: &AnyRow) -> StoreResult<Guard> {
             control: row.try_get("control")?,
             window_ms: row.try_get("window_ms")?,
             action: parse_text(&row.try_get::<String, _>("action")?)?,
+            source: source.as_deref().map(from_json).transpose()?.unwrap_or_default(),
         },
         state: parse_text(&row.try_get::<String, _>("state")?)?,
         evidence: evidence.as_deref().map(from_json).transpose()?,
+        source_error: row.try_get("source_error")?,
         checked_at: row.try_get("checked_at")?,
         since: row.try_get("since")?,
         breach_config_version: row.try_get::<Option<i64>, _>("breach_config_version")?.map(as_u64),
@@ -133,7 +141,7 @@ pub(crate) fn audit_view(guard: &Guard) -> serde_json::Value {
         "id": guard.id, "metric": d.spec.metric, "statistic": d.spec.statistic, "direction": d.spec.direction,
         "threshold": d.spec.threshold, "min_samples": d.spec.min_samples, "alpha": d.spec.alpha,
         "tuning_samples": d.spec.tuning_samples, "variant": d.variant, "control": d.control,
-        "window_ms": d.window_ms, "action": d.action, "state": guard.state, "since": guard.since,
+        "window_ms": d.window_ms, "action": d.action, "source": d.source, "state": guard.state, "since": guard.since,
         "version": guard.version,
     })
 }
@@ -183,11 +191,70 @@ fn bind_draft<'q>(
         .bind(text_of(&GuardState::InsufficientData))
 }
 
+/// Refuses (422, field `metric` or `statistic`) a guard on a metric that is not known, or known as the other
+/// kind; inside the guard's write, so that the metric cannot go in between.
+async fn check_metric_in(tx: &mut WriteTx, draft: &GuardDraft) -> StoreResult<()> {
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM metrics WHERE key = $1")
+        .bind(&draft.spec.metric)
+        .fetch_optional(tx.conn())
+        .await?;
+    let problem =
+        |path: &str, message: String| StoreError::Invalid(vec![pennon_engine::Problem { path: path.into(), message }]);
+    match kind {
+        None => Err(problem(
+            "metric",
+            format!("metric \"{}\" is not known; create it under /api/v1/metrics first", draft.spec.metric),
+        )),
+        Some(kind) if kind != text_of(&draft.spec.statistic) => {
+            Err(problem("statistic", format!("metric \"{}\" is a {kind} metric", draft.spec.metric)))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Stores a guard's source (NULL for the SDK intake, as before sources existed) and clears its last error.
+async fn write_source(tx: &mut WriteTx, id: i64, source: &GuardSource) -> StoreResult<()> {
+    let text = match source {
+        GuardSource::Sdk => None,
+        GuardSource::Prometheus(_) => Some(to_json(source)),
+    };
+    sqlx::query("UPDATE guards SET source = $2, source_error = NULL WHERE id = $1")
+        .bind(id)
+        .bind(text)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 impl Store {
-    /// Every (environment, flag, metric) some guard watches.
+    /// Every (environment, flag, metric) whose data the intake keeps: the known metrics some guard of the flag
+    /// watches, and every known metric of a flag whose config serves a split by default (an experiment, read
+    /// by the results endpoint).
     pub async fn watched_metrics(&self) -> StoreResult<Vec<(String, String, String)>> {
-        let rows = sqlx::query("SELECT DISTINCT environment, flag, metric FROM guards").fetch_all(&self.pool).await?;
-        rows.iter().map(|row| Ok((row.try_get("environment")?, row.try_get("flag")?, row.try_get("metric")?))).collect()
+        let rows = sqlx::query(
+            "SELECT DISTINCT g.environment, g.flag, g.metric FROM guards g JOIN metrics m ON m.key = g.metric",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|row| Ok((row.try_get("environment")?, row.try_get("flag")?, row.try_get("metric")?)))
+            .collect::<StoreResult<Vec<(String, String, String)>>>()?;
+        let metrics: Vec<String> = sqlx::query_scalar("SELECT key FROM metrics").fetch_all(&self.pool).await?;
+        if metrics.is_empty() {
+            return Ok(out);
+        }
+        let configs = sqlx::query("SELECT environment, flag, config FROM flag_configs WHERE config LIKE '%\"split\"%'")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &configs {
+            let config: pennon_engine::FlagConfig = from_json(&row.try_get::<String, _>("config")?)?;
+            if matches!(config.default, pennon_engine::Serve::Split(_)) {
+                let (environment, flag): (String, String) = (row.try_get("environment")?, row.try_get("flag")?);
+                out.extend(metrics.iter().map(|m| (environment.clone(), flag.clone(), m.clone())));
+            }
+        }
+        Ok(out)
     }
 
     /// The guards of a flag in an environment, oldest first; 404 when the flag has no config there.
@@ -213,19 +280,36 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<Guard> {
         let mut tx = self.begin_write().await?;
+        match Self::create_guard_in(&mut tx, environment, flag, draft, actor).await {
+            Ok((guard, audit)) => {
+                tx.commit(audit).await?;
+                Ok(guard)
+            }
+            Err(StoreError::NotFound(what)) => {
+                drop(tx);
+                Err(self.get_config(flag, environment).await.err().unwrap_or(StoreError::NotFound(what)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Store::create_guard`] inside a transaction the caller commits.
+    pub(crate) async fn create_guard_in(
+        tx: &mut WriteTx,
+        environment: &str,
+        flag: &str,
+        draft: &GuardDraft,
+        actor: &Actor,
+    ) -> StoreResult<(Guard, Audit)> {
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM flag_configs WHERE flag = $1 AND environment = $2")
             .bind(flag)
             .bind(environment)
             .fetch_optional(tx.conn())
             .await?;
         if exists.is_none() {
-            drop(tx);
-            return Err(self
-                .get_config(flag, environment)
-                .await
-                .err()
-                .unwrap_or(StoreError::NotFound(format!("flag \"{flag}\""))));
+            return Err(StoreError::NotFound(format!("flag \"{flag}\" in environment \"{environment}\"")));
         }
+        check_metric_in(tx, draft).await?;
         let at = tx.at();
         let row = bind_draft(
             sqlx::query(
@@ -242,13 +326,13 @@ impl Store {
         .fetch_one(tx.conn())
         .await?;
         let id: i64 = row.try_get("id")?;
+        write_source(tx, id, &draft.source).await?;
         let guard = fetch_guard(tx.conn(), environment, flag, id).await?;
         tx.guards_changed(environment);
         let audit = Audit::new(actor, "guard.create", "guard", audit_key(&guard))
             .on(Some(flag), Some(environment))
             .change(None, Some(&audit_view(&guard)), Some(1));
-        tx.commit(audit).await?;
-        Ok(guard)
+        Ok((guard, audit))
     }
 
     /// Replaces what a person set on a guard; `expected` is the version the change is based on. The test
@@ -263,12 +347,28 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<Guard> {
         let mut tx = self.begin_write().await?;
+        let (next, audit) = Self::update_guard_in(&mut tx, environment, flag, id, expected, draft, actor).await?;
+        tx.commit(audit).await?;
+        Ok(next)
+    }
+
+    /// [`Store::update_guard`] inside a transaction the caller commits.
+    pub(crate) async fn update_guard_in(
+        tx: &mut WriteTx,
+        environment: &str,
+        flag: &str,
+        id: i64,
+        expected: Option<u64>,
+        draft: &GuardDraft,
+        actor: &Actor,
+    ) -> StoreResult<(Guard, Audit)> {
         let current = fetch_guard(tx.conn(), environment, flag, id).await?;
         if let Some(expected) = expected
             && expected != current.version
         {
             return Err(StoreError::VersionConflict { current: current.version });
         }
+        check_metric_in(tx, draft).await?;
         let updated = bind_draft(
             sqlx::query(
                 "UPDATE guards SET metric = $2, statistic = $3, direction = $4, threshold_kind = $5, threshold = $6, \
@@ -287,27 +387,47 @@ impl Store {
             let now = fetch_guard(tx.conn(), environment, flag, id).await?;
             return Err(StoreError::VersionConflict { current: now.version });
         }
+        write_source(tx, id, &draft.source).await?;
         let next = fetch_guard(tx.conn(), environment, flag, id).await?;
         tx.guards_changed(environment);
         let audit = Audit::new(actor, "guard.update", "guard", audit_key(&next))
             .on(Some(flag), Some(environment))
             .change(Some(&audit_view(&current)), Some(&audit_view(&next)), Some(next.version));
-        tx.commit(audit).await?;
-        Ok(next)
+        Ok((next, audit))
     }
 
     /// Deletes a guard (and its transitions).
     pub async fn delete_guard(&self, environment: &str, flag: &str, id: i64, actor: &Actor) -> StoreResult<()> {
         let mut tx: WriteTx = self.begin_write().await?;
+        let audit = Self::delete_guard_in(&mut tx, environment, flag, id, actor).await?;
+        tx.commit(audit).await?;
+        Ok(())
+    }
+
+    /// [`Store::delete_guard`] inside a transaction the caller commits.
+    pub(crate) async fn delete_guard_in(
+        tx: &mut WriteTx,
+        environment: &str,
+        flag: &str,
+        id: i64,
+        actor: &Actor,
+    ) -> StoreResult<Audit> {
         let current = fetch_guard(tx.conn(), environment, flag, id).await?;
         sqlx::query("DELETE FROM guard_transitions WHERE guard_id = $1").bind(id).execute(tx.conn()).await?;
         sqlx::query("DELETE FROM guards WHERE id = $1").bind(id).execute(tx.conn()).await?;
         tx.guards_changed(environment);
-        let audit = Audit::new(actor, "guard.delete", "guard", audit_key(&current))
-            .on(Some(flag), Some(environment))
-            .change(Some(&audit_view(&current)), None, None);
-        tx.commit(audit).await?;
-        Ok(())
+        Ok(Audit::new(actor, "guard.delete", "guard", audit_key(&current)).on(Some(flag), Some(environment)).change(
+            Some(&audit_view(&current)),
+            None,
+            None,
+        ))
+    }
+
+    /// Every guard of every flag, by flag, environment and id.
+    pub async fn all_guards(&self) -> StoreResult<Vec<Guard>> {
+        let sql = format!("SELECT {COLUMNS} FROM guards g ORDER BY g.flag, g.environment, g.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(guard_from_row).collect()
     }
 }
 

@@ -75,9 +75,9 @@ pub struct VariantTotals {
 }
 
 /// Rows per statement: well below the bind-parameter limits of both databases.
-const ROWS_PER_STATEMENT: usize = 200;
+pub(super) const ROWS_PER_STATEMENT: usize = 200;
 
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(super) fn placeholders(rows: usize, columns: usize) -> String {
     let mut out = String::new();
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });

@@ -11,21 +11,34 @@
 //! Every write goes through [`WriteTx`], whose only way to commit appends the audit row in the same
 //! transaction: a change without its audit row cannot be written.
 
+mod apply;
+mod approvals;
 mod audit;
+mod change_requests;
 mod configs;
 mod environments;
 mod flag_states;
 mod flags;
 mod guard_checks;
 mod guards;
+mod import;
 mod locks;
 mod metric_buckets;
+mod metrics;
 mod plan_steps;
 mod plans;
+mod relay_keys;
+mod scheduled;
+mod scheduled_apply;
 mod segments;
+mod sessions;
 mod snapshot;
 mod tokens;
+mod triggers;
+mod usage;
 mod users;
+mod webhook_queue;
+mod webhooks;
 mod write;
 
 use std::sync::Arc;
@@ -35,7 +48,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::Mutex;
 
-pub use audit::{AuditEntry, AuditFilter};
+pub use apply::{ApplyFailure, ApplyStep, DefinitionCheck};
+pub use audit::{AuditEntry, AuditFilter, REDACTED};
+pub use change_requests::{ApprovalRecord, ChangeMode, ChangeOutcome, ChangeRequest, RequestFilter, RequestState};
 pub use configs::{ConfigRecord, ConfigVersion};
 pub use environments::{Environment, EnvironmentPatch, NewEnvironment};
 pub use flag_states::{FlagEnvironmentState, FlagState};
@@ -44,16 +59,26 @@ pub use guard_checks::{
     Breach, BucketTotals, GuardToCheck, GuardTransition, TRANSITIONS_KEPT, apply_action, guard_actor,
 };
 pub use guards::{Guard, GuardAction, GuardDraft};
+pub use import::{ImportAction, ImportChange, ImportPlan};
 pub use locks::LockSession;
 pub use metric_buckets::{ExposureBucket, MetricBucket, VariantTotals};
+pub use metrics::{MetricDirection, MetricDraft, MetricKind, MetricRecord};
 pub use plan_steps::DuePlan;
 pub use plans::{PlanAction, PlanEvent, PlanRecord};
+pub use relay_keys::RelayKey;
+pub use scheduled::{EditMaker, ScheduledChange};
+pub use scheduled_apply::ScheduleOutcome;
 pub use segments::SegmentRecord;
+pub use sessions::SessionRecord;
 pub use snapshot::{ChangeRow, ObjectKind, parse_flag_payload, parse_segment_payload};
 pub use tokens::{ApiToken, KeyKind, SdkKey};
+pub use triggers::{Fired, Trigger, TriggerDraft};
+pub use usage::{FlagFacts, FlagUsage, UsageRow};
 pub use users::{Role, User};
+pub use webhook_queue::{Attempt, Delivery, DeliveryStatus, DueDelivery};
+pub use webhooks::{Webhook, WebhookDraft};
 pub use write::{Actor, Audit, WriteTx};
-pub use write::{CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL};
+pub use write::{CHANNEL, CREDENTIALS_CHANNEL, ENVIRONMENTS_CHANNEL, GUARDS_CHANNEL};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -294,7 +294,21 @@ impl Store {
         draft: &PlanDraft,
     ) -> StoreResult<(PlanRecord, bool)> {
         let mut tx = self.begin_write().await?;
-        super::flags::lock_flag(&mut tx, flag).await?;
+        let (plan, created, audit) = Self::put_plan_in(&mut tx, flag, environment, expected, actor, draft).await?;
+        tx.commit(audit).await?;
+        Ok((plan, created))
+    }
+
+    /// [`Store::put_plan`] inside a transaction the caller commits.
+    pub(crate) async fn put_plan_in(
+        tx: &mut WriteTx,
+        flag: &str,
+        environment: &str,
+        expected: Option<u64>,
+        actor: &Actor,
+        draft: &PlanDraft,
+    ) -> StoreResult<(PlanRecord, bool, Audit)> {
+        super::flags::lock_flag(tx, flag).await?;
         let definition = read_definition(tx.conn(), flag).await?;
         fetch_config(tx.conn(), flag, environment).await?;
         let existing = fetch_plan(tx.conn(), flag, environment).await?;
@@ -328,7 +342,7 @@ impl Store {
             updated_by: actor.as_str().to_owned(),
         };
         if existing.is_some() {
-            save(&mut tx, &plan).await?;
+            save(tx, &plan).await?;
         } else {
             let sql = format!(
                 "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL, NULL, 1, $8, $8, $9)"
@@ -347,9 +361,9 @@ impl Store {
                 .await?;
         }
         let (event, action) = if existing.is_some() { ("updated", "plan.replace") } else { ("created", "plan.create") };
-        record(&mut tx, &plan, event, actor, None).await?;
-        tx.commit(plan_audit(actor, action, existing.as_ref(), Some(&plan))).await?;
-        Ok((plan, existing.is_none()))
+        record(tx, &plan, event, actor, None).await?;
+        let audit = plan_audit(actor, action, existing.as_ref(), Some(&plan));
+        Ok((plan, existing.is_none(), audit))
     }
 
     /// Deletes a plan that is not in progress, with its history.
@@ -362,7 +376,20 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        super::flags::lock_flag(&mut tx, flag).await?;
+        let audit = Self::delete_plan_in(&mut tx, flag, environment, expected, actor).await?;
+        tx.commit(audit).await?;
+        Ok(())
+    }
+
+    /// [`Store::delete_plan`] inside a transaction the caller commits.
+    pub(crate) async fn delete_plan_in(
+        tx: &mut WriteTx,
+        flag: &str,
+        environment: &str,
+        expected: Option<u64>,
+        actor: &Actor,
+    ) -> StoreResult<Audit> {
+        super::flags::lock_flag(tx, flag).await?;
         let plan = require_plan(tx.conn(), flag, environment).await?;
         check_version(&plan, expected)?;
         if plan.state.in_progress() {
@@ -377,7 +404,13 @@ impl Store {
         ] {
             sqlx::query(sql).bind(flag).bind(environment).execute(tx.conn()).await?;
         }
-        tx.commit(plan_audit(actor, "plan.delete", Some(&plan), None)).await?;
-        Ok(())
+        Ok(plan_audit(actor, "plan.delete", Some(&plan), None))
+    }
+
+    /// Every plan, by flag and environment.
+    pub async fn all_plans(&self) -> StoreResult<Vec<PlanRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM plans ORDER BY flag, environment");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(plan_from_row).collect()
     }
 }

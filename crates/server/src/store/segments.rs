@@ -18,7 +18,7 @@ pub struct SegmentRecord {
     pub updated_at: i64,
 }
 
-async fn fetch(conn: &mut sqlx::AnyConnection, key: &str) -> StoreResult<SegmentRecord> {
+pub(crate) async fn fetch(conn: &mut sqlx::AnyConnection, key: &str) -> StoreResult<SegmentRecord> {
     let row = sqlx::query("SELECT body, created_at, updated_at FROM segments WHERE key = $1")
         .bind(key)
         .fetch_optional(conn)
@@ -31,7 +31,7 @@ async fn fetch(conn: &mut sqlx::AnyConnection, key: &str) -> StoreResult<Segment
     })
 }
 
-async fn announce(tx: &mut WriteTx, key: &str, segment: Option<&Segment>) -> StoreResult<()> {
+pub(crate) async fn announce(tx: &mut WriteTx, key: &str, segment: Option<&Segment>) -> StoreResult<()> {
     let environments: Vec<String> =
         sqlx::query_scalar("SELECT key FROM environments ORDER BY key").fetch_all(tx.conn()).await?;
     let payload = segment.map(to_json);
@@ -69,9 +69,20 @@ impl Store {
         segment: &Segment,
         actor: &Actor,
     ) -> StoreResult<(SegmentRecord, Vec<(String, u64)>)> {
+        let mut tx = self.begin_write().await?;
+        let (out, audit) = Self::create_segment_in(&mut tx, segment, actor).await?;
+        let revisions = tx.commit(audit).await?;
+        Ok((out, revisions))
+    }
+
+    /// [`Store::create_segment`] inside a transaction the caller commits.
+    pub(crate) async fn create_segment_in(
+        tx: &mut WriteTx,
+        segment: &Segment,
+        actor: &Actor,
+    ) -> StoreResult<(SegmentRecord, Audit)> {
         let mut segment = segment.clone();
         segment.version = 1;
-        let mut tx = self.begin_write().await?;
         let at = tx.at();
         let inserted = sqlx::query(
             "INSERT INTO segments (key, version, body, created_at, updated_at) VALUES ($1, 1, $2, $3, $3) \
@@ -85,10 +96,9 @@ impl Store {
         if inserted.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("a segment with key \"{}\" exists already", segment.key)));
         }
-        announce(&mut tx, &segment.key, Some(&segment)).await?;
+        announce(tx, &segment.key, Some(&segment)).await?;
         let audit = Audit::new(actor, "segment.create", "segment", &segment.key).change(None, Some(&segment), Some(1));
-        let revisions = tx.commit(audit).await?;
-        Ok((SegmentRecord { segment, created_at: at, updated_at: at }, revisions))
+        Ok((SegmentRecord { segment, created_at: at, updated_at: at }, audit))
     }
 
     /// Replaces a segment (already validated); `expected` is the version it was based on. Returns it with the
@@ -100,6 +110,18 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<(SegmentRecord, Vec<(String, u64)>)> {
         let mut tx = self.begin_write().await?;
+        let (out, audit) = Self::update_segment_in(&mut tx, segment, expected, actor).await?;
+        let revisions = tx.commit(audit).await?;
+        Ok((out, revisions))
+    }
+
+    /// [`Store::update_segment`] inside a transaction the caller commits.
+    pub(crate) async fn update_segment_in(
+        tx: &mut WriteTx,
+        segment: &Segment,
+        expected: Option<u64>,
+        actor: &Actor,
+    ) -> StoreResult<(SegmentRecord, Audit)> {
         let current = fetch(tx.conn(), &segment.key).await?;
         let current_version = current.segment.version;
         if let Some(expected) = expected
@@ -121,21 +143,27 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::VersionConflict { current: fetch(tx.conn(), &next.key).await?.segment.version });
         }
-        announce(&mut tx, &next.key, Some(&next)).await?;
+        announce(tx, &next.key, Some(&next)).await?;
         let audit = Audit::new(actor, "segment.update", "segment", &next.key).change(
             Some(&current.segment),
             Some(&next),
             Some(next.version),
         );
         let at = tx.at();
-        let revisions = tx.commit(audit).await?;
-        Ok((SegmentRecord { segment: next, created_at: current.created_at, updated_at: at }, revisions))
+        Ok((SegmentRecord { segment: next, created_at: current.created_at, updated_at: at }, audit))
     }
 
     /// Deletes a segment; refused while a rule uses it, naming the flags. Returns the new revision of every
     /// environment.
     pub async fn delete_segment(&self, key: &str, actor: &Actor) -> StoreResult<Vec<(String, u64)>> {
         let mut tx = self.begin_write().await?;
+        let (out, audit) = Self::delete_segment_in(&mut tx, key, actor).await?;
+        let () = out;
+        tx.commit(audit).await
+    }
+
+    /// [`Store::delete_segment`] inside a transaction the caller commits.
+    pub(crate) async fn delete_segment_in(tx: &mut WriteTx, key: &str, actor: &Actor) -> StoreResult<((), Audit)> {
         let current = fetch(tx.conn(), key).await?;
         let users: Vec<(String, String)> =
             sqlx::query("SELECT flag, environment FROM segment_uses WHERE segment = $1 ORDER BY flag, environment")
@@ -150,8 +178,8 @@ impl Store {
             return Err(StoreError::Conflict(format!("segment \"{key}\" is used by rules of {}", list.join(", "))));
         }
         sqlx::query("DELETE FROM segments WHERE key = $1").bind(key).execute(tx.conn()).await?;
-        announce(&mut tx, key, None).await?;
+        announce(tx, key, None).await?;
         let audit = Audit::new(actor, "segment.delete", "segment", key).change(Some(&current.segment), None, None);
-        tx.commit(audit).await
+        Ok(((), audit))
     }
 }

@@ -20,6 +20,8 @@ pub struct ChangeRow {
     pub key: String,
     /// The object after the change as JSON (`SnapshotFlag` or `Segment`); `None` when it was removed.
     pub payload: Option<String>,
+    /// When the change was written (Unix milliseconds, the writing replica's clock).
+    pub committed_at: i64,
 }
 
 impl Store {
@@ -75,7 +77,7 @@ impl Store {
             return Ok(Some((Vec::new(), current)));
         }
         let rows = sqlx::query(
-            "SELECT revision, kind, key, payload FROM change_log \
+            "SELECT revision, kind, key, payload, created_at FROM change_log \
              WHERE environment = $1 AND revision > $2 AND revision <= $3 ORDER BY revision, kind, key",
         )
         .bind(environment)
@@ -94,6 +96,7 @@ impl Store {
                 kind,
                 key: row.try_get("key")?,
                 payload: row.try_get("payload")?,
+                committed_at: row.try_get("created_at")?,
             });
         }
         // Every revision in between must be present, or the log was pruned past `revision`.

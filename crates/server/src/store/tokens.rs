@@ -141,6 +141,7 @@ impl Store {
             revoked_at: None,
         };
         let audit = Audit::new(actor, "token.create", "token", id.to_string()).change(None, Some(&token), None);
+        tx.credentials_changed();
         tx.commit(audit).await?;
         Ok(token)
     }
@@ -159,6 +160,13 @@ impl Store {
         row.as_ref().map(token_from_row).transpose()
     }
 
+    /// Every API token not revoked, with its hash, for the in-memory credential table.
+    pub async fn usable_tokens(&self) -> StoreResult<Vec<(String, ApiToken)>> {
+        let sql = format!("SELECT token_hash, {TOKEN_COLUMNS} FROM api_tokens WHERE revoked_at IS NULL");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("token_hash")?, token_from_row(r)?))).collect()
+    }
+
     /// Revokes an API token.
     pub async fn revoke_token(&self, id: i64, actor: &Actor) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
@@ -170,6 +178,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("active API token {id}")));
         }
+        tx.credentials_changed();
         tx.commit(Audit::new(actor, "token.revoke", "token", id.to_string())).await?;
         Ok(())
     }

@@ -70,6 +70,9 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
     })
 }
 
+/// The advisory lock key under which changes to users take turns on PostgreSQL (beside `jobs::leader`'s).
+const USER_CHANGES_LOCK: i64 = 0x5045_4e4e_4f4e_0003;
+
 const USER_COLUMNS: &str = "id, email, role, disabled, created_at, updated_at";
 
 impl Store {
@@ -128,37 +131,68 @@ impl Store {
         Ok(user)
     }
 
-    /// Changes a user's role, disabled mark or password hash.
+    /// Changes a user's role, disabled mark or password hash. The last enabled admin cannot be demoted or
+    /// disabled: checked inside the transaction, which on PostgreSQL first takes a transaction-level advisory
+    /// lock, so concurrent changes cannot each leave the other as the last one and both go through. A role change or
+    /// disabling ends all of the user's sessions; a new password ends all of them but `keep_session` (the one
+    /// that made the change).
     pub async fn update_user(
         &self,
         id: i64,
         role: Option<Role>,
         disabled: Option<bool>,
         password_hash: Option<&str>,
+        keep_session: Option<&str>,
         actor: &Actor,
     ) -> StoreResult<User> {
-        let before = self.get_user(id).await?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE users SET role = $2, disabled = $3, password_hash = COALESCE($4, password_hash), updated_at = $5 \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(role.unwrap_or(before.role).as_str())
-        .bind(i64::from(disabled.unwrap_or(before.disabled)))
-        .bind(password_hash)
-        .bind(tx.at())
-        .execute(tx.conn())
-        .await?;
+        if self.backend == super::Backend::Postgres {
+            // Changes to users take turns (SQLite's single writer does the same), so each sees the admins the
+            // previous one left. Row locks on the admins alone could deadlock with a change to a non-admin.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(USER_CHANGES_LOCK).execute(tx.conn()).await?;
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        let before = user_from_row(&row)?;
         let after = User {
             role: role.unwrap_or(before.role),
             disabled: disabled.unwrap_or(before.disabled),
             updated_at: tx.at(),
             ..before.clone()
         };
+        sqlx::query(
+            "UPDATE users SET role = $2, disabled = $3, password_hash = COALESCE($4, password_hash), updated_at = $5 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(after.role.as_str())
+        .bind(i64::from(after.disabled))
+        .bind(password_hash)
+        .bind(tx.at())
+        .execute(tx.conn())
+        .await?;
+        let was_admin = before.role == Role::Admin && !before.disabled;
+        if was_admin && (after.role != Role::Admin || after.disabled) {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+                .fetch_one(tx.conn())
+                .await?;
+            if admins == 0 {
+                return Err(StoreError::Conflict("the last enabled admin cannot be demoted or disabled".into()));
+            }
+        }
+        let ended = if after.role != before.role || (after.disabled && !before.disabled) {
+            tx.revoke_user_sessions(id, None).await?
+        } else if password_hash.is_some() {
+            tx.revoke_user_sessions(id, keep_session).await?
+        } else {
+            0
+        };
         let audit = Audit::new(actor, "user.update", "user", &after.email)
             .change(Some(&before), Some(&after), None)
-            .detail(serde_json::json!({ "password_changed": password_hash.is_some() }));
+            .detail(serde_json::json!({ "password_changed": password_hash.is_some(), "sessions_ended": ended }));
         tx.commit(audit).await?;
         Ok(after)
     }

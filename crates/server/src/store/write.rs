@@ -7,6 +7,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
 use super::snapshot::ObjectKind;
+use super::webhooks::HookMatcher;
 use super::{Backend, Store, StoreResult, now_millis};
 
 /// The channel a committed write notifies on (PostgreSQL), with `<environment>:<revision>`; replicas listen
@@ -19,6 +20,10 @@ pub const ENVIRONMENTS_CHANNEL: &str = "pennon_environments";
 /// The channel a change to a guard (created, changed, deleted) notifies on, with the environment: replicas
 /// reload the metrics guards watch.
 pub const GUARDS_CHANNEL: &str = "pennon_guards";
+
+/// The channel a change to credentials (a session ended, an API token or a trigger URL created or revoked)
+/// notifies on: replicas reload the ended sessions, API tokens and trigger URLs they keep in memory.
+pub const CREDENTIALS_CHANNEL: &str = "pennon_credentials";
 
 /// Who makes a change: recorded in the audit log and the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,9 +39,17 @@ impl Actor {
     pub fn token(name: &str) -> Self {
         Actor(format!("token:{name}"))
     }
+    /// A trigger URL, by its name (or id).
+    pub fn trigger(name: &str) -> Self {
+        Actor(format!("trigger:{name}"))
+    }
     /// The server itself (rollout scheduler, guards, startup).
     pub fn system(what: &str) -> Self {
         Actor(format!("system:{what}"))
+    }
+    /// A scheduled change, applied by the server on behalf of its author: `schedule:<id> by <author>`.
+    pub fn schedule(id: i64, author: &str) -> Self {
+        Actor(format!("schedule:{id} by {author}"))
     }
     /// A caller not yet identified (before authentication is configured).
     pub fn anonymous() -> Self {
@@ -125,8 +138,13 @@ pub struct WriteTx {
     environments: Vec<String>,
     /// Environments where a guard was created, changed or deleted.
     guards: Vec<String>,
+    /// Whether sessions or API tokens changed.
+    credentials: bool,
     /// PostgreSQL: tell the other replicas about the new revisions and changed environments on commit.
     notify: bool,
+    /// The enabled webhooks, read by the first audit row: each audit row queues a delivery for every hook
+    /// it passes.
+    hooks: Option<HookMatcher>,
 }
 
 impl Store {
@@ -141,7 +159,9 @@ impl Store {
             revisions: Vec::new(),
             environments: Vec::new(),
             guards: Vec::new(),
+            credentials: false,
             notify,
+            hooks: None,
         })
     }
 }
@@ -229,6 +249,12 @@ impl WriteTx {
         }
     }
 
+    /// Records that sessions ended or API tokens or trigger URLs changed, so that other replicas reload the
+    /// credentials they hold in memory when this commits.
+    pub(crate) fn credentials_changed(&mut self) {
+        self.credentials = true;
+    }
+
     /// Appends the audit row and commits. Returns the new revision of every environment touched.
     pub async fn commit(mut self, audit: Audit) -> StoreResult<Vec<(String, u64)>> {
         self.audit(&audit).await?;
@@ -255,17 +281,21 @@ impl WriteTx {
                     .execute(&mut *self.tx)
                     .await?;
             }
+            if self.credentials {
+                sqlx::query("SELECT pg_notify($1, '')").bind(CREDENTIALS_CHANNEL).execute(&mut *self.tx).await?;
+            }
         }
         self.tx.commit().await?;
         Ok(self.revisions)
     }
 
-    /// Appends an audit row without committing (for changes that need more than one).
+    /// Appends an audit row without committing (for changes that need more than one), and queues its
+    /// delivery to every webhook it passes.
     pub(crate) async fn audit(&mut self, a: &Audit) -> StoreResult<()> {
         let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
-        sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO audit_log (at, actor, action, resource, resource_key, flag, environment, version, before, after, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(self.at)
         .bind(a.actor.as_str())
@@ -278,8 +308,14 @@ impl WriteTx {
         .bind(json(&a.before))
         .bind(json(&a.after))
         .bind(json(&a.detail))
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
-        Ok(())
+        let hooks = match self.hooks.take() {
+            Some(hooks) => hooks,
+            None => HookMatcher::load(self).await?,
+        };
+        let queued = hooks.enqueue(self, id, a).await;
+        self.hooks = Some(hooks);
+        queued
     }
 }

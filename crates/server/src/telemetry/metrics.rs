@@ -1,16 +1,20 @@
-//! Prometheus metrics, exposed at `/metrics` in the text exposition format.
+//! Prometheus metrics, exposed at `/metrics` in OpenMetrics or the Prometheus text format
+//! ([`super::exposition`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Mutex, RwLock};
 
 use axum::http::Method;
-use pennon_engine::Reason;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+pub use super::flag_counters::FlagCounters;
+use super::webhooks::register_webhook_metrics;
+pub use super::webhooks::{WebhookLabels, WebhookOutcome};
 
 /// Labels of HTTP request metrics.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -83,10 +87,34 @@ pub struct DropLabels {
     pub reason: &'static str,
 }
 
+/// Labels of a guard's state: one series per guard, valued 1, labelled with the state it is in.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GuardStateLabels {
+    /// Environment key.
+    pub environment: String,
+    /// Flag key.
+    pub flag: String,
+    /// The guard's id.
+    pub guard: String,
+    /// `healthy`, `insufficient_data` or `breached`.
+    pub state: &'static str,
+}
+
+/// Labels of connections closed by a clock.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// `header`, `body` or `idle`.
+    pub phase: &'static str,
+}
+
 /// Every metric the server keeps.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
+    /// Webhook requests sent, by outcome.
+    pub webhook_attempts: Family<WebhookLabels, Counter>,
+    /// Webhook deliveries given up (failed for good).
+    pub webhook_failed: Counter,
     /// Requests served.
     pub requests: Family<RequestLabels, Counter>,
     /// Request latency in seconds.
@@ -107,10 +135,41 @@ pub struct Metrics {
     pub sdk_metrics_set_aside: Counter,
     /// SDK metrics entries answered but not kept, by reason.
     pub sdk_metrics_dropped: Family<DropLabels, Counter>,
+    /// SDK metrics entries (exposures and tracked metrics) accepted into the intake.
+    pub sdk_metrics_accepted: Counter,
+    /// Relay: aggregates forwarded to the upstream.
+    pub relay_metrics_forwarded: Counter,
+    /// Relay: aggregates lost, because the buffer kept through an upstream outage was full or the upstream
+    /// refused them.
+    pub relay_metrics_dropped: Counter,
+    /// Guard checks that reached a verdict.
+    pub guard_checks: Counter,
+    /// Guard breaches (each applied its action).
+    pub guard_breaches: Counter,
+    /// Time from a change's write to this replica's snapshot and to its stream frame.
+    pub propagation: super::propagation::Propagation,
+    /// Guard checks that could not read their source (a Prometheus query failed or found no series).
+    pub guard_source_errors: Counter,
+    /// Each guard's state as the last round saw it (on the replica that checks guards).
+    pub guard_state: Family<GuardStateLabels, Gauge>,
+    /// The series `guard_state` has, so that a guard that changed state or is gone loses its old one.
+    guard_series: Mutex<HashSet<GuardStateLabels>>,
+    /// Open client connections.
+    pub connections_open: Gauge,
+    /// Connections refused (answered 503 and closed) because as many as allowed were open.
+    pub connections_refused: Counter,
+    /// Connections closed because their client was too slow to send a request, or sent none.
+    pub connections_timed_out: Family<PhaseLabels, Counter>,
+    /// Failed accepts (such as the open-file limit reached).
+    pub accept_errors: Counter,
     /// The series of `requests` and `request_seconds` by route, then method and status, found by the route's
     /// text without building a label set (routes are a fixed set, so this stays small). The keys are the
     /// server's own route templates, methods and statuses, never a caller's text, so a fast hash is safe.
     request_series: RwLock<HashMap<Box<str>, SeriesByMethodAndStatus, FastHash>>,
+    /// Evaluations per environment and flag since the last usage flush (`last_seen`).
+    pub usage: super::usage::Usage,
+    /// Flags that are cleanup candidates (unused or rolled out for `--stale-after`), by environment.
+    pub cleanup_candidates: Family<EnvironmentLabels, Gauge>,
 }
 
 type FastHash = foldhash::fast::RandomState;
@@ -148,26 +207,46 @@ impl Default for Metrics {
             "Streams disconnected because their subscriber fell too far behind",
             sse_lagged.clone(),
         );
-        let handler_panics = Counter::default();
-        registry.register(
-            "http_handler_panics",
-            "Requests whose handler panicked (answered 500)",
-            handler_panics.clone(),
-        );
-        let sdk_metrics_set_aside = Counter::default();
-        registry.register(
+        let handler_panics =
+            counter(&mut registry, "http_handler_panics", "Requests whose handler panicked (answered 500)");
+        let sdk_metrics_set_aside = counter(
+            &mut registry,
             "sdk_metrics_set_aside",
             "Aggregated SDK metric rows the database refused, set aside so that the rest is written",
-            sdk_metrics_set_aside.clone(),
         );
+        let (relay_metrics_forwarded, relay_metrics_dropped) = relay_counters(&mut registry);
         let sdk_metrics_dropped = Family::<DropLabels, Counter>::default();
         registry.register(
             "sdk_metrics_dropped",
             "SDK metrics entries answered but not kept: unknown flags or variants, metrics no guard watches",
             sdk_metrics_dropped.clone(),
         );
+        let sdk_metrics_accepted = counter(
+            &mut registry,
+            "sdk_metrics_accepted",
+            "SDK metrics entries (exposures and tracked metrics) accepted into the intake",
+        );
+        let (guard_checks, guard_breaches, guard_source_errors, guard_state) = register_guard_metrics(&mut registry);
+        let cleanup_candidates = Family::<EnvironmentLabels, Gauge>::default();
+        registry.register(
+            "flag_cleanup_candidates",
+            "Flags not evaluated, or serving one variant to everyone, in the environment for --stale-after",
+            cleanup_candidates.clone(),
+        );
+        let (connections_open, connections_refused, connections_timed_out, accept_errors) =
+            register_connection_metrics(&mut registry);
+        let (webhook_attempts, webhook_failed) = register_webhook_metrics(&mut registry);
+        let propagation = super::propagation::Propagation::register(&mut registry);
         Metrics {
+            webhook_attempts,
+            webhook_failed,
+            usage: super::usage::Usage::default(),
+            cleanup_candidates,
             registry,
+            connections_open,
+            connections_refused,
+            connections_timed_out,
+            accept_errors,
             handler_panics,
             requests,
             request_seconds,
@@ -178,12 +257,86 @@ impl Default for Metrics {
             sse_lagged,
             sdk_metrics_set_aside,
             sdk_metrics_dropped,
+            sdk_metrics_accepted,
+            relay_metrics_forwarded,
+            relay_metrics_dropped,
+            guard_checks,
+            guard_breaches,
+            guard_source_errors,
+            propagation,
+            guard_state,
+            guard_series: Mutex::default(),
             request_series: RwLock::default(),
         }
     }
 }
 
+/// The guard loop's counters (checks, breaches, source errors) and each guard's state.
+fn register_guard_metrics(registry: &mut Registry) -> (Counter, Counter, Counter, Family<GuardStateLabels, Gauge>) {
+    let checks = counter(registry, "guard_checks", "Guard checks that reached a verdict");
+    let breaches = counter(registry, "guard_breaches", "Guard breaches, each of which applied its action");
+    let source_errors = counter(
+        registry,
+        "guard_source_errors",
+        "Guard checks that could not read their source (a Prometheus query failed or found no series)",
+    );
+    let state = Family::<GuardStateLabels, Gauge>::default();
+    registry.register(
+        "guard_state",
+        "1 for each guard, labelled with its state as the last guard round saw it",
+        state.clone(),
+    );
+    (checks, breaches, source_errors, state)
+}
+
+/// The connection metrics: open, refused at the limit, timed out by phase, failed accepts.
+fn register_connection_metrics(registry: &mut Registry) -> (Gauge, Counter, Family<PhaseLabels, Counter>, Counter) {
+    let connections_open = Gauge::default();
+    registry.register("http_connections_open", "Open client connections", connections_open.clone());
+    let connections_refused = counter(
+        registry,
+        "http_connections_refused",
+        "Connections answered 503 and closed because as many as --max-connections were open",
+    );
+    let connections_timed_out = Family::<PhaseLabels, Counter>::default();
+    registry.register(
+        "http_connections_timed_out",
+        "Connections closed because a request's head or body came too slowly (phase header, body) or no \
+         request came (idle)",
+        connections_timed_out.clone(),
+    );
+    let accept_errors =
+        counter(registry, "http_accept_errors", "Failed accepts of new connections, such as at the open-file limit");
+    (connections_open, connections_refused, connections_timed_out, accept_errors)
+}
+
+/// A counter registered under `name`.
+/// The relay's counters: aggregates forwarded upstream, and lost.
+fn relay_counters(registry: &mut Registry) -> (Counter, Counter) {
+    let forwarded = counter(registry, "relay_metrics_forwarded", "Relay: SDK metric aggregates forwarded upstream");
+    let dropped = counter(
+        registry,
+        "relay_metrics_dropped",
+        "Relay: SDK metric aggregates lost (the outage buffer was full, or the upstream refused them)",
+    );
+    (forwarded, dropped)
+}
+
+fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
+    let counter = Counter::default();
+    registry.register(name, help, counter.clone());
+    counter
+}
+
 impl Metrics {
+    /// Counts one webhook delivery attempt.
+    pub fn webhook_attempt(&self, outcome: WebhookOutcome) {
+        self.webhook_attempts.get_or_create(&WebhookLabels { outcome: outcome.as_str() }).inc();
+        if outcome == WebhookOutcome::GaveUp {
+            self.webhook_failed.inc();
+        }
+    }
+
     /// Counts one evaluation.
     pub fn evaluation(&self, environment: &str, flag: &str, reason: &'static str) {
         self.evaluation_counter(environment, flag, reason).inc();
@@ -215,6 +368,32 @@ impl Metrics {
             DropReason::Unwatched => "unwatched",
         };
         self.sdk_metrics_dropped.get_or_create(&DropLabels { reason }).inc_by(entries as u64);
+    }
+
+    /// Sets `guard_state` to these guards (environment, flag, guard id, state) and drops every other series.
+    pub fn set_guard_states(&self, guards: &[(String, String, i64, &'static str)]) {
+        let mut known = self.guard_series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current: HashSet<GuardStateLabels> = guards
+            .iter()
+            .map(|(environment, flag, guard, state)| GuardStateLabels {
+                environment: environment.clone(),
+                flag: flag.clone(),
+                guard: guard.to_string(),
+                state,
+            })
+            .collect();
+        for gone in known.difference(&current) {
+            self.guard_state.remove(gone);
+        }
+        for labels in &current {
+            self.guard_state.get_or_create(labels).set(1);
+        }
+        *known = current;
+    }
+
+    /// Counts a connection closed because the clock of `phase` (`header`, `body`, `idle`) ran out.
+    pub fn connection_timed_out(&self, phase: &'static str) {
+        self.connections_timed_out.get_or_create(&PhaseLabels { phase }).inc();
     }
 
     /// Counts one served request and its latency.
@@ -257,47 +436,6 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
         out
-    }
-}
-
-/// How many kinds of [`Reason`] there are.
-const REASON_KINDS: usize = 6;
-
-fn reason_index(reason: &Reason<'_>) -> usize {
-    match reason {
-        Reason::Off => 0,
-        Reason::PrerequisiteFailed { .. } => 1,
-        Reason::TargetMatch => 2,
-        Reason::RuleMatch { .. } => 3,
-        Reason::Fallthrough { .. } => 4,
-        Reason::Error { .. } => 5,
-    }
-}
-
-/// The evaluation counters of one snapshot's flags, by the flag's position and the reason, taken from
-/// [`Metrics`] on first use and kept with the snapshot: counting an evaluation is then an atomic add, not two
-/// label strings and a map lookup under a lock. Each handle counts in the same series as
-/// [`Metrics::evaluation`], so a new snapshot carries on where the last one stopped.
-#[derive(Debug)]
-pub struct FlagCounters {
-    counters: Box<[[OnceLock<Counter>; REASON_KINDS]]>,
-}
-
-impl FlagCounters {
-    /// Room for `flags` flags.
-    pub fn new(flags: usize) -> Self {
-        FlagCounters { counters: (0..flags).map(|_| Default::default()).collect() }
-    }
-
-    /// Counts one evaluation of the flag at `position` in `environment`.
-    pub fn count(&self, metrics: &Metrics, environment: &str, position: usize, flag: &str, reason: &Reason<'_>) {
-        let kind = reason.kind();
-        match self.counters.get(position) {
-            Some(slots) => {
-                slots[reason_index(reason)].get_or_init(|| metrics.evaluation_counter(environment, flag, kind)).inc();
-            }
-            None => metrics.evaluation(environment, flag, kind),
-        }
     }
 }
 

@@ -28,7 +28,17 @@ async fn login_sets_a_strict_cookie_and_me_answers(db: Db) {
     assert_eq!(reply.body["user"]["role"], "admin");
 
     let me = app.get("/api/v1/auth/me").await.expect(200);
-    assert_eq!(me.body, json!({ "kind": "user", "id": 1, "name": ADMIN_EMAIL, "role": "admin" }));
+    let expires_at = me.body["expires_at"].as_str().expect("the session's expiry").to_owned();
+    assert_eq!(
+        me.body,
+        json!({ "kind": "user", "id": 1, "name": ADMIN_EMAIL, "role": "admin", "expires_at": expires_at })
+    );
+    let bearer = format!("Bearer {}", reply.body["token"].as_str().unwrap());
+    let this_session = app.call(Method::GET, "/api/v1/auth/me", None, &[("authorization", &bearer)]).await;
+    assert_eq!(this_session.expect(200).body["expires_at"], reply.body["expires_at"], "the session's own expiry");
+    let left =
+        pennon_server::api::common::parse_time("expires_at", &expires_at).unwrap() - pennon_server::store::now_millis();
+    assert!((3_000_000..=3_600_000).contains(&left), "an hour's session by default, {left} ms left");
     let session = cookie.split(';').next().unwrap();
     let by_cookie = app.call(Method::GET, "/api/v1/auth/me", None, &[("authorization", ""), ("cookie", session)]).await;
     assert_eq!(by_cookie.expect(200).body["name"], ADMIN_EMAIL);
@@ -53,13 +63,15 @@ async fn wrong_email_and_wrong_password_look_alike(db: Db) {
 async fn repeated_failures_are_limited(db: Db) {
     let app = TestApp::spawn(db).await;
     let wrong = json!({ "email": ADMIN_EMAIL, "password": "guess-guess-guess" });
-    for _ in 0..5 {
+    // The first failures cost nothing (PENNON_LOGIN_FREE_FAILURES, 3 by default) ...
+    for _ in 0..3 {
         app.call(Method::POST, "/api/v1/auth/login", Some(wrong.clone()), &NONE).await.expect(401);
     }
+    // ... then this address waits before it may try this account again, even with the right password.
     let right = json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
     let limited = app.call(Method::POST, "/api/v1/auth/login", Some(right), &NONE).await.expect(429);
     assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 0));
-    // Other accounts from elsewhere are not locked out by it.
+    // Other accounts are not locked out by it, even from the same address.
     app.post("/api/v1/users", json!({ "email": "v@pennon.test", "password": "viewer-password", "role": "viewer" }))
         .await
         .expect(201);
@@ -92,7 +104,7 @@ async fn roles_are_enforced_and_refusals_audited(db: Db) {
     as_user(&app, &editor, Method::GET, "/api/v1/users", None).await.expect(403);
     let denied = app.get("/api/v1/audit?actor=user:viewer@pennon.test").await.expect(200);
     let actions: Vec<_> = denied.body["items"].as_array().unwrap().iter().map(|e| e["action"].clone()).collect();
-    assert_eq!(actions, vec![json!("auth.denied"), json!("auth.denied")]);
+    assert_eq!(actions, vec![json!("auth.denied"), json!("auth.denied"), json!("session.create")]);
     assert_eq!(app.get("/api/v1/environments").await.body["items"], json!([]), "nothing was created");
 }
 
@@ -120,6 +132,7 @@ async fn api_tokens_are_shown_once_and_revocable(db: Db) {
     let me = app.call(Method::GET, "/api/v1/auth/me", None, &[("authorization", &auth)]).await.expect(200);
     assert_eq!(me.body["kind"], "token");
     assert_eq!(me.body["role"], "editor");
+    assert_eq!(me.body["expires_at"], Value::Null, "a token without expiry");
     let made =
         as_user(&app, &secret, Method::POST, "/api/v1/flags", Some(json!({ "key": "by-ci", "kind": "boolean" })));
     assert_eq!(made.await.expect(201).body["key"], "by-ci");
@@ -134,11 +147,12 @@ async fn api_tokens_are_shown_once_and_revocable(db: Db) {
     let soon = pennon_server::api::common::rfc3339(pennon_server::store::now_millis() + 1_000);
     let short = app.post("/api/v1/tokens", json!({ "name": "brief", "role": "viewer", "expires_at": soon })).await;
     let short = format!("Bearer {}", short.expect(201).body["token"].as_str().unwrap());
-    app.call(Method::GET, "/api/v1/auth/me", None, &[("authorization", &short)]).await.expect(200);
+    let me = app.call(Method::GET, "/api/v1/auth/me", None, &[("authorization", &short)]).await.expect(200);
+    assert_eq!(me.body["expires_at"], soon);
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
     app.call(Method::GET, "/api/v1/auth/me", None, &[("authorization", &short)]).await.expect(401);
     let past = json!({ "name": "old", "role": "viewer", "expires_at": "2001-01-01T00:00:00Z" });
-    assert_eq!(app.post("/api/v1/tokens", past).await.expect(400).body["field"], "expires_at");
+    assert_eq!(app.post("/api/v1/tokens", past).await.expect(422).body["field"], "expires_at");
 }
 
 async fn the_last_admin_stays(db: Db) {
@@ -148,8 +162,12 @@ async fn the_last_admin_stays(db: Db) {
     let bad = app.post("/api/v1/users", json!({ "email": "x", "password": "a-good-password", "role": "admin" })).await;
     assert_eq!(bad.expect(400).body["field"], "email");
     let short = app.post("/api/v1/users", json!({ "email": "x@y.z", "password": "short", "role": "admin" })).await;
-    assert_eq!(short.expect(400).body["field"], "password");
+    assert_eq!(short.expect(422).body["field"], "password");
     user_with_role(&app, "second@pennon.test", "admin").await;
     app.patch("/api/v1/users/1", json!({ "role": "viewer" })).await.expect(200);
-    app.get("/api/v1/users").await.expect(403);
+    // The role change ended the session that made it.
+    app.get("/api/v1/users").await.expect(401);
+    let viewer = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let auth = format!("Bearer {viewer}");
+    app.call(Method::GET, "/api/v1/users", None, &[("authorization", &auth)]).await.expect(403);
 }

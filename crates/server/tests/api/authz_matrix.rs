@@ -110,6 +110,7 @@ async fn credentials(app: &TestApp) -> Vec<(String, Cred, String)> {
         exp,
         role: Role::Admin,
         email: "admin@pennon.test".into(),
+        sid: "a-session-never-issued".into(),
     };
     let valid = claims(now + 600);
     creds.push(("expired JWT".into(), Cred::Invalid, jwt(&claims(now - 3600), SECRET)));
@@ -169,6 +170,8 @@ fn concrete(method: &str, path: &str) -> String {
         ("{key}", "matrix"),
         ("{id}", "999999"),
         ("{guard}", "g"),
+        ("{metric}", "m"),
+        ("{secret}", "pnn_trg_unknown"),
     ]);
     if path.starts_with("/api/v1/users/") {
         params.insert("{id}", "1");
@@ -206,7 +209,8 @@ async fn every_route_checks_every_credential() {
     let doc = serde_json::to_value(pennon_server::http::router::openapi()).unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (path, item) in doc["paths"].as_object().unwrap() {
+    // Signing out ends the session the matrix goes on using (`sessions.rs` tests it).
+    for (path, item) in doc["paths"].as_object().unwrap().iter().filter(|(path, _)| *path != "/api/v1/auth/logout") {
         for (method, op) in item.as_object().unwrap() {
             let need = need(op, path);
             let url = concrete(method, path);

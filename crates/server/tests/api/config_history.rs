@@ -108,7 +108,7 @@ async fn revert(db: Db) {
     );
     let disagree =
         app.call(Method::POST, &revert, Some(json!({ "version": 2, "base_version": 7 })), &[("if-match", "6")]);
-    assert_eq!(disagree.await.expect(400).body["field"], "base_version");
+    assert_eq!(disagree.await.expect(422).body["field"], "base_version");
     app.post(&revert, json!({})).await.expect(400);
     app.post(&revert, json!({ "version": -1 })).await.expect(400);
     app.post("/api/v1/flags/checkout/environments/nowhere/revert", json!({ "version": 1 })).await.expect(404);
@@ -158,7 +158,7 @@ async fn promote(db: Db) {
     assert_eq!(app.get(staging).await.body["version"], 2, "the source is untouched");
 
     let promote = "/api/v1/flags/checkout/promote";
-    let same = app.post(promote, json!({ "from": "staging", "to": "staging" })).await.expect(400);
+    let same = app.post(promote, json!({ "from": "staging", "to": "staging" })).await.expect(422);
     assert_eq!(same.body["field"], "to");
     let stale = app.call(
         Method::POST,

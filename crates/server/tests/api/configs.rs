@@ -74,7 +74,7 @@ async fn get_and_replace(db: Db) {
     assert_eq!(stale.header("content-type"), Some("application/problem+json"));
     round_trip["version"] = json!(1);
     assert_eq!(app.put(CONFIG, round_trip.clone()).await.expect(409).body["current_version"], 3);
-    let disagree = app.call(Method::PUT, CONFIG, Some(round_trip), &[("if-match", "3")]).await.expect(400);
+    let disagree = app.call(Method::PUT, CONFIG, Some(round_trip), &[("if-match", "3")]).await.expect(422);
     assert_eq!(disagree.body["field"], "version");
 
     let history = app.get(&format!("{CONFIG}/history")).await.expect(200);
@@ -94,10 +94,10 @@ async fn replace_refuses_bad_input(db: Db) {
 
     let mut other_flag = valid.clone();
     other_flag["flag"] = json!("another");
-    assert_eq!(app.put(CONFIG, other_flag).await.expect(400).body["field"], "flag");
+    assert_eq!(app.put(CONFIG, other_flag).await.expect(422).body["field"], "flag");
     let mut other_env = valid.clone();
     other_env["environment"] = json!("staging");
-    assert_eq!(app.put(CONFIG, other_env).await.expect(400).body["field"], "environment");
+    assert_eq!(app.put(CONFIG, other_env).await.expect(422).body["field"], "environment");
     let mut unknown = valid.clone();
     unknown["colour"] = json!("red");
     assert_eq!(app.put(CONFIG, unknown).await.expect(400).body["field"], "colour");
@@ -240,10 +240,10 @@ async fn default_split_and_rollout(db: Db) {
 
     let bad = |body: Value| app.put(&default, body);
     assert_eq!(
-        bad(json!({ "variant": "on", "split": { "weights": weights } })).await.expect(400).body["field"],
+        bad(json!({ "variant": "on", "split": { "weights": weights } })).await.expect(422).body["field"],
         "default"
     );
-    assert_eq!(bad(json!({})).await.expect(400).body["field"], "default");
+    assert_eq!(bad(json!({})).await.expect(422).body["field"], "default");
     assert_eq!(bad(json!({ "rollout": { "variant": "on" } })).await.expect(400).body["field"], "rollout");
     assert_eq!(
         paths(&bad(json!({ "rollout": { "variant": "on", "percent": 101 } })).await.expect(422).body),

@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both;
 use crate::helpers::{Db, TestApp};
@@ -7,7 +7,9 @@ both!(
     create_list_get_rename_delete,
     bad_input_changes_nothing,
     stale_versions_are_refused,
-    oversized_bodies_are_refused
+    oversized_bodies_are_refused,
+    ordered_by_position_then_key,
+    bad_positions_change_nothing
 );
 
 async fn create_list_get_rename_delete(db: Db) {
@@ -80,4 +82,57 @@ async fn oversized_bodies_are_refused(db: Db) {
 
     let near = json!({ "key": "near", "name": "x".repeat(1000 * 1000) });
     app.post("/api/v1/environments", near).await.expect(400);
+}
+
+fn keys(list: &Value) -> Vec<&str> {
+    list["items"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect()
+}
+
+/// Environments are listed by their position, then by key: a new one goes after the last, an admin moves one
+/// with `position` on create or update, and each move is an audited, versioned change.
+async fn ordered_by_position_then_key(db: Db) {
+    let app = TestApp::spawn(db).await;
+    for key in ["production", "staging", "development"] {
+        app.environment(key).await;
+    }
+    let list = app.get("/api/v1/environments").await.expect(200).body;
+    assert_eq!(keys(&list), ["production", "staging", "development"], "a new one goes after the last");
+    let positions: Vec<_> = list["items"].as_array().unwrap().iter().map(|e| e["position"].clone()).collect();
+    assert_eq!(positions, [json!(0), json!(1), json!(2)]);
+
+    let moved = app.patch("/api/v1/environments/production", json!({ "position": 5, "version": 1 })).await.expect(200);
+    assert_eq!(moved.body["position"], 5);
+    assert_eq!(moved.body["version"], 2);
+    app.patch("/api/v1/environments/development", json!({ "position": 0 })).await.expect(200);
+    app.patch("/api/v1/environments/staging", json!({ "position": 0 })).await.expect(200);
+    let list = app.get("/api/v1/environments").await.expect(200).body;
+    assert_eq!(keys(&list), ["development", "staging", "production"], "by position, ties by key");
+
+    let created = app.post("/api/v1/environments", json!({ "key": "qa", "position": 1 })).await.expect(201);
+    assert_eq!(created.body["position"], 1);
+    let list = app.get("/api/v1/environments").await.expect(200).body;
+    assert_eq!(keys(&list), ["development", "staging", "qa", "production"]);
+    let sandbox = app.post("/api/v1/environments", json!({ "key": "sandbox" })).await.expect(201);
+    assert_eq!(sandbox.body["position"], 6, "after the last one");
+
+    let audit = app.get("/api/v1/audit?environment=production").await.expect(200).body;
+    let update = audit["items"].as_array().unwrap().iter().find(|e| e["action"] == "environment.update").unwrap();
+    assert_eq!(update["before"]["position"], 0);
+    assert_eq!(update["after"]["position"], 5);
+    assert_eq!(update["version"], 2);
+}
+
+async fn bad_positions_change_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    app.environment("production").await;
+    for bad in [json!(-1), json!("first"), json!(1.5), json!(u64::from(u32::MAX) + 1)] {
+        let refused = app.patch("/api/v1/environments/production", json!({ "position": bad })).await.expect(400);
+        assert_eq!(refused.body["field"], "position", "{bad}: {}", refused.body);
+        let refused = app.post("/api/v1/environments", json!({ "key": "qa", "position": bad })).await.expect(400);
+        assert_eq!(refused.body["field"], "position", "{bad}: {}", refused.body);
+    }
+    let production = app.get("/api/v1/environments/production").await.expect(200).body;
+    assert_eq!((production["position"].clone(), production["version"].clone()), (json!(0), json!(1)));
+    app.get("/api/v1/environments/qa").await.expect(404);
+    assert_eq!(app.state().store.count_audit("environment.").await.unwrap(), 1);
 }

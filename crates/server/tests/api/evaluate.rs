@@ -143,7 +143,7 @@ async fn the_environment_comes_from_body_or_header(db: Db) {
     assert_eq!(staging.expect(200).body["reason"]["kind"], "OFF");
 
     let conflict = json!({ "environment": "staging", "flag": "new-checkout", "context": context });
-    assert_eq!(call(conflict, Some("production")).await.expect(400).body["field"], "environment");
+    assert_eq!(call(conflict, Some("production")).await.expect(422).body["field"], "environment");
     let missing = call(json!({ "flag": "new-checkout", "context": context }), None).await.expect(400);
     assert_eq!(missing.body["field"], "environment");
     let unknown = call(json!({ "environment": "qa", "context": context }), None).await.expect(404);

@@ -22,6 +22,7 @@ async fn flags_with_their_state_everywhere(db: Db) {
         app.post("/api/v1/flags", json!({ "key": key, "kind": "boolean" })).await.expect(201);
     }
     app.put(PLAN, ramp()).await.expect(201);
+    app.metric("checkout_error", "rate").await;
     app.post(GUARDS, error_guard()).await.expect(201);
 
     // Without the parameter the list is definitions only, as before.

@@ -22,6 +22,8 @@ async fn one_answer_for_every_flag(db: Db) {
     app.environment("staging").await;
     app.post("/api/v1/flags", json!({ "key": "plain", "kind": "boolean" })).await.expect(201);
     app.put(PLAN, ramp()).await.expect(201);
+    app.metric("checkout_error", "rate").await;
+    app.metric("latency", "mean").await;
     app.post(GUARDS, error_guard()).await.expect(201);
     app.post(
         GUARDS,

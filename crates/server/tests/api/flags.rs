@@ -231,7 +231,7 @@ async fn update_definition(db: Db) {
     let disagree = app
         .call(Method::PATCH, "/api/v1/flags/button", Some(json!({ "name": "x", "version": 3 })), &[("if-match", "2")])
         .await
-        .expect(400);
+        .expect(422);
     assert_eq!(disagree.body["field"], "version");
     assert_eq!(app.patch("/api/v1/flags/button", json!({ "kind": "number" })).await.expect(400).body["field"], "kind");
     assert_eq!(app.patch("/api/v1/flags/button", json!({ "tags": [1] })).await.expect(400).body["field"], "tags[0]");

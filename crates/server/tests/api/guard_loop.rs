@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::flag_setup::{boolean_flag, configure, half_split};
 use crate::guards::{GUARDS, error_guard};
-use crate::helpers::{Db, Reply, TestApp, TestDatabase};
+use crate::helpers::{Db, Reply, TestApp, TestDatabase, until_next_metric_bucket};
 use crate::sse::{SseReader, bearer, sdk_key};
 
 both!(
@@ -42,7 +42,9 @@ async fn app_with_guard(db: Db, guard: Value) -> (TestApp, String, i64) {
     )
     .await;
     let key = sdk_key(&app, "production", "server").await;
+    app.metric("checkout_error", "rate").await;
     let id = app.post(GUARDS, guard).await.expect(201).body["id"].as_i64().unwrap();
+    until_next_metric_bucket().await;
     (app, key, id)
 }
 
@@ -124,6 +126,14 @@ async fn a_breach_turns_the_flag_off_with_evidence(db: Db) {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(app.get(CONFIG).await.expect(200).body["enabled"], false);
     assert_eq!(audit_rows(&app, "guard.breach").await.len(), 1);
+    let metrics = crate::ops::metrics_text(&app).await;
+    let labels =
+        [("environment", "production"), ("flag", "checkout"), ("guard", &id.to_string()), ("state", "breached")];
+    assert_eq!(crate::ops::sample(&metrics, "pennon_guard_state", &labels), Some(1.0), "{metrics}");
+    assert_eq!(crate::ops::sample(&metrics, "pennon_guard_breaches_total", &[]), Some(1.0), "{metrics}");
+    assert!(crate::ops::sample(&metrics, "pennon_guard_checks_total", &[]).unwrap() >= 1.0, "{metrics}");
+    let accepted = crate::ops::sample(&metrics, "pennon_sdk_metrics_accepted_total", &[]);
+    assert_eq!(accepted, Some(8.0), "two batches of two exposures and two metrics: {metrics}");
     let series = app.get(&format!("{GUARDS}/{id}/series?range=1m&step=10s")).await.expect(200).body;
     let states: Vec<&str> =
         series["transitions"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();

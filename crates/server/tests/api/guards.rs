@@ -23,6 +23,9 @@ pub fn error_guard() -> Value {
 async fn app_with_flag(db: Db) -> TestApp {
     let app = TestApp::spawn(db).await;
     app.environment("production").await;
+    for (metric, kind) in [("checkout_error", "rate"), ("clicks", "rate"), ("latency_ms", "mean")] {
+        app.metric(metric, kind).await;
+    }
     app.post("/api/v1/flags", json!({ "key": "checkout", "kind": "boolean" })).await.expect(201);
     app.post(
         "/api/v1/flags",

@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 pub use pennon_tests::database::{Db, TestDatabase};
+pub use pennon_tests::until_next_metric_bucket;
 
 /// Runs a test body once per database, as `mod name { fn sqlite(); fn postgres(); }`.
 #[macro_export]
@@ -173,5 +174,12 @@ impl TestApp {
     /// Creates an environment.
     pub async fn environment(&self, key: &str) -> Value {
         self.post("/api/v1/environments", json!({ "key": key })).await.expect(201).body
+    }
+
+    /// Creates a metric (`rate` or `mean`) that guards may name; one that exists already is left as it is.
+    pub async fn metric(&self, key: &str, kind: &str) {
+        let reply =
+            self.post("/api/v1/metrics", json!({ "key": key, "kind": kind, "direction": "lower_is_better" })).await;
+        assert!(matches!(reply.status.as_u16(), 201 | 409), "metric {key}: {}", reply.body);
     }
 }

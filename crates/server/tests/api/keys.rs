@@ -39,7 +39,7 @@ async fn keys_bind_their_environment(db: Db) {
     assert_eq!(off.body["reason"]["kind"], "OFF", "a staging key reads staging");
     let mut elsewhere = ctx.clone();
     elsewhere["environment"] = json!("staging");
-    assert_eq!(evaluate_with(&app, client, elsewhere).await.expect(400).body["field"], "environment");
+    assert_eq!(evaluate_with(&app, client, elsewhere).await.expect(422).body["field"], "environment");
 
     let none = app.call(Method::POST, "/api/v1/evaluate", Some(ctx.clone()), &[("authorization", "")]).await;
     none.expect(401);

@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Connection};
 
 use crate::both;
 use crate::flag_setup::{boolean_flag, configure, half_split};
-use crate::helpers::{Db, Reply, TestApp, TestDatabase};
+use crate::helpers::{Db, Reply, TestApp, TestDatabase, until_next_metric_bucket};
 use crate::ops::{metrics_text, sample};
 use crate::sse::{bearer, sdk_key};
 
@@ -38,6 +38,7 @@ async fn app_with_guards(db: Db) -> (TestApp, String) {
     config.guard_interval = Duration::from_hours(1);
     let app = TestApp::spawn_with(database, config).await;
     app.environment("production").await;
+    app.metric("errors", "rate").await;
     for flag in ["checkout", "poison"] {
         boolean_flag(&app, flag).await;
         let config = json!({ "enabled": true, "off_variant": "off", "default": half_split("key") });
@@ -102,6 +103,7 @@ async fn sums_that_could_overflow_are_refused(db: Db) {
 
 async fn totals_saturate_so_flushes_and_guards_keep_working(db: Db) {
     let (app, key) = app_with_guards(db).await;
+    until_next_metric_bucket().await;
     // The most exposures, and the largest sums (of a few errors) an entry may carry.
     let largest = |variant: &str| entry("checkout", variant, "errors", 1000, MAX_SUM, MAX_SUM_SQUARES);
     let batch = json!({
@@ -207,12 +209,14 @@ async fn unwatched_metrics_are_dropped_and_counted(db: Db) {
     assert_eq!(dropped("unwatched"), Some(2.0), "{text}");
     assert_eq!(dropped("unknown"), Some(1.0), "{text}");
 
-    // A guard on the metric makes it watched at once; without the guard it is dropped again.
+    // A guard on the metric makes it watched at once; without the guard and the metric it is dropped again.
+    app.metric("made_up_name", "mean").await;
     let guard = json!({ "metric": "made_up_name", "statistic": "mean", "direction": "higher_is_worse",
         "threshold": { "absolute": 10.0 }, "variant": "on" });
     let id = app.post(&guards_of("checkout"), guard).await.expect(201).body["id"].as_i64().unwrap();
     assert_eq!(send(&app, &key, batch.clone()).await.expect(202).body, json!({ "accepted": 4, "ignored": 2 }));
     app.delete(&format!("{}/{id}", guards_of("checkout"))).await.expect(204);
+    app.delete("/api/v1/metrics/made_up_name").await.expect(204);
     assert_eq!(send(&app, &key, batch).await.expect(202).body, json!({ "accepted": 3, "ignored": 3 }));
 }
 
@@ -238,6 +242,7 @@ async fn a_guard_made_on_one_replica_is_watched_on_the_others() {
         sent.expect("sent").json::<Value>().await.expect("an answer")
     };
     assert_eq!(post().await, json!({ "accepted": 0, "ignored": 1 }), "nothing watches it yet");
+    app.metric("errors", "rate").await;
     let guard = json!({ "metric": "errors", "statistic": "rate", "direction": "higher_is_worse",
         "threshold": { "relative": 0.1 }, "variant": "on" });
     app.post(&guards_of("checkout"), guard).await.expect(201);

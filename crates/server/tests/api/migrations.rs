@@ -14,6 +14,57 @@ type Schema = BTreeMap<(String, String), (String, bool)>;
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_environments_keep_the_order_they_were_made_in_postgres() {
+    existing_environments_keep_the_order_they_were_made_in(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_environments_keep_the_order_they_were_made_in_sqlite() {
+    existing_environments_keep_the_order_they_were_made_in(Db::Sqlite).await;
+}
+
+/// Environments made before they had a position get one from the order they were made in (ties by key), so
+/// an upgrade does not reorder the dashboard.
+async fn existing_environments_keep_the_order_they_were_made_in(db: Db) {
+    let database = TestDatabase::new(db).await;
+    let folder = match db {
+        Db::Postgres => "postgres",
+        Db::Sqlite => "sqlite",
+    };
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(folder);
+    let all = sqlx::migrate::Migrator::new(path).await.expect("the migrations");
+    let before_positions: Vec<_> = all.migrations.iter().filter(|m| m.version < 6).cloned().collect();
+    let old = sqlx::migrate::Migrator { migrations: before_positions.into(), ..sqlx::migrate::Migrator::DEFAULT };
+    let insert = "INSERT INTO environments (key, name, production, allowed_origins, created_at, updated_at) \
+                  VALUES ($1, $1, 0, '[]', $2, $2)";
+    let made: [(&str, i64); 4] = [("production", 100), ("staging", 200), ("development", 300), ("alpha", 300)];
+    match db {
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&database.url).await.expect("connect");
+            old.run(&mut conn).await.expect("the earlier migrations apply");
+            for (key, at) in made {
+                sqlx::query(insert).bind(key).bind(at).execute(&mut conn).await.expect("insert");
+            }
+            conn.close().await.expect("close");
+        }
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&database.url).await.expect("connect");
+            old.run(&mut conn).await.expect("the earlier migrations apply");
+            for (key, at) in made {
+                sqlx::query(insert).bind(key).bind(at).execute(&mut conn).await.expect("insert");
+            }
+            conn.close().await.expect("close");
+        }
+    }
+    let store = pennon_server::store::Store::connect_lazy(&database.url, 1).expect("a database URL");
+    store.migrate().await.expect("the remaining migrations apply");
+    let listed: Vec<_> = store.list_environments().await.unwrap().into_iter().map(|e| (e.key, e.position)).collect();
+    store.close().await;
+    let expected = [("production", 0), ("staging", 1), ("alpha", 2), ("development", 3)];
+    assert_eq!(listed, expected.map(|(k, p)| (k.to_owned(), p)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_and_sqlite_have_the_same_tables_and_columns() {
     let postgres = migrated_schema(Db::Postgres).await;
     let sqlite = migrated_schema(Db::Sqlite).await;

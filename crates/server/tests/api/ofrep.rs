@@ -72,7 +72,8 @@ async fn single_flag_shapes_and_reasons(db: Db) {
                 "ruleIndex": 0 } })
     );
     let miss = ofrep(&app, &format!("{FLAG}/targeted"), Some(context("user-1", "free")), &[]).await.expect(200);
-    assert_eq!((miss.body["reason"].clone(), miss.body["value"].clone()), (json!("DEFAULT"), json!(false)));
+    assert_eq!((miss.body["reason"].clone(), miss.body["value"].clone()), (json!("TARGETING_MATCH"), json!(false)));
+    assert_eq!(miss.body["metadata"]["pennonReason"], "FALLTHROUGH", "no rule matched: the default served");
 
     let fixed = ofrep(&app, &format!("{FLAG}/fixed"), Some(json!({ "context": {} })), &[]).await.expect(200);
     assert_eq!(fixed.body["reason"], "STATIC");

@@ -5,7 +5,14 @@ use serde_json::Value;
 use crate::both;
 use crate::helpers::{Db, TestApp};
 
-both!(metrics_count_requests_by_route, metrics_follow_snapshot_revisions, health_and_readiness, request_ids);
+both!(
+    metrics_count_requests_by_route,
+    metrics_follow_snapshot_revisions,
+    metrics_time_change_propagation,
+    metrics_formats_follow_accept,
+    health_and_readiness,
+    request_ids
+);
 
 /// The value of the sample of `name` whose labels include every `label="value"` pair given, if there is one.
 pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -25,6 +32,61 @@ pub async fn metrics_text(app: &TestApp) -> String {
     match reply.body {
         Value::String(text) => text,
         other => panic!("expected the text exposition, got {other}"),
+    }
+}
+
+/// Checks that every sample belongs to the family the `# TYPE` line before it names, the way a strict parser
+/// reads it: in the Prometheus text format a counter's family is named as its samples (`..._total`); in
+/// OpenMetrics it is named without `_total`, which its samples add. Returns the families by name and type.
+fn families(text: &str, openmetrics: bool) -> Vec<(String, String)> {
+    let mut families = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name type");
+            families.push((name.to_owned(), kind.to_owned()));
+            current = Some((name.to_owned(), kind.to_owned()));
+            continue;
+        }
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let sample = line.split(['{', ' ']).next().unwrap();
+        let (family, kind) = current.as_ref().unwrap_or_else(|| panic!("{sample} comes before any # TYPE"));
+        let allowed: Vec<String> = match (kind.as_str(), openmetrics) {
+            ("counter", true) => vec![format!("{family}_total"), format!("{family}_created")],
+            ("counter" | "gauge" | "untyped", false) | ("gauge" | "unknown", true) => vec![family.clone()],
+            ("histogram", _) => ["_bucket", "_sum", "_count"].iter().map(|s| format!("{family}{s}")).collect(),
+            (other, _) => panic!("unexpected type {other} of {family}"),
+        };
+        assert!(allowed.contains(&sample.to_owned()), "{sample} under # TYPE {family} {kind}:\n{text}");
+    }
+    families
+}
+
+async fn metrics_formats_follow_accept(db: Db) {
+    let app = TestApp::spawn(db).await;
+    app.environment("production").await;
+    let plain = metrics_text(&app).await;
+    assert!(!plain.contains("# EOF"), "{plain}");
+    let typed = families(&plain, false);
+    let counter = |name: &str| (name.to_owned(), "counter".to_owned());
+    for name in ["pennon_http_requests_total", "pennon_sdk_metrics_accepted_total", "pennon_guard_checks_total"] {
+        assert!(typed.contains(&counter(name)), "{name} is typed counter: {plain}");
+    }
+    assert!(typed.iter().filter(|(_, kind)| kind == "counter").all(|(name, _)| name.ends_with("_total")));
+    assert!(plain.contains("# HELP pennon_http_requests_total "), "{plain}");
+
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
+        text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let reply = app.call(reqwest::Method::GET, "/metrics", None, &[("accept", prometheus)]).await.expect(200);
+    assert_eq!(reply.header("content-type"), Some("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    assert_eq!(reply.header("vary"), Some("accept"));
+    let Value::String(open) = reply.body else { panic!("expected text") };
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    let typed = families(&open, true);
+    for name in ["pennon_http_requests", "pennon_sdk_metrics_accepted", "pennon_guard_breaches"] {
+        assert!(typed.contains(&counter(name)), "{name} is typed counter: {open}");
     }
 }
 
@@ -77,6 +139,31 @@ async fn metrics_follow_snapshot_revisions(db: Db) {
     let text = metrics_text(&app).await;
     assert_eq!(sample(&text, "pennon_snapshot_revision", &staging), None, "a deleted environment is dropped: {text}");
     assert!(sample(&text, "pennon_snapshot_revision", &production).is_some(), "{text}");
+}
+
+/// Each change written counts once in both propagation histograms (write to snapshot, write to stream frame).
+async fn metrics_time_change_propagation(db: Db) {
+    let app = TestApp::spawn(db).await;
+    app.environment("production").await;
+    let count = |text: &str, name: &str| sample(text, name, &[]).unwrap_or(0.0);
+    let before = metrics_text(&app).await;
+    let flag = serde_json::json!({ "key": "checkout", "kind": "boolean" });
+    app.post("/api/v1/flags", flag).await.expect(201);
+    let toggle = serde_json::json!({ "enabled": true });
+    app.post("/api/v1/flags/checkout/environments/production/toggle", toggle).await.expect(200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = metrics_text(&app).await;
+        let grown = |name: &str| count(&text, name) - count(&before, name);
+        let (framed, applied) =
+            (grown("pennon_change_propagation_seconds_count"), grown("pennon_change_snapshot_lag_seconds_count"));
+        if framed >= 2.0 && applied >= 2.0 {
+            assert!(count(&text, "pennon_change_propagation_seconds_sum") >= 0.0, "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the changes were not timed: {framed} {applied}\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn health_and_readiness(db: Db) {

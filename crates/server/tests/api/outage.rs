@@ -170,3 +170,46 @@ async fn cut_off_replica_catches_up() {
     }
     other.shutdown().await;
 }
+
+/// While the database is away, a signed-in session and an API token are still checked (from memory) and
+/// evaluate; refused writes say the database is unavailable and when to retry; nothing answers 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_work_while_the_database_is_away() {
+    let (app, proxy) = app_behind_proxy(Duration::from_millis(200)).await;
+    checkout_flag_on(&app).await;
+    let token = app.post("/api/v1/tokens", json!({ "name": "ops", "role": "admin" })).await.expect(201);
+    let token = format!("Bearer {}", token.body["token"].as_str().unwrap());
+    let session = format!("Bearer {}", app.admin_token);
+    let body = json!({ "flag": "checkout", "context": { "key": "user-42" } });
+    let evaluate = |auth: String| {
+        let body = body.clone();
+        let app = &app;
+        async move {
+            let headers = [("authorization", auth.as_str()), ("x-pennon-environment", "production")];
+            app.call(Method::POST, "/api/v1/evaluate", Some(body), &headers).await
+        }
+    };
+    assert_eq!(evaluate(token.clone()).await.expect(200).body["variant"], "on");
+
+    proxy.cut().await;
+    for auth in [&token, &session] {
+        for _ in 0..5 {
+            assert_eq!(evaluate(auth.clone()).await.expect(200).body["variant"], "on");
+        }
+        let me = app.call(Method::GET, "/api/v1/auth/me", None, &[("authorization", auth)]).await;
+        me.expect(200);
+        let refused = app
+            .call(Method::POST, "/api/v1/environments", Some(json!({ "key": "refused" })), &[("authorization", auth)])
+            .await
+            .expect(503);
+        assert!(refused.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 0), "{:?}", refused.headers);
+        assert!(refused.body["detail"].as_str().unwrap().contains("database is unavailable"), "{}", refused.body);
+    }
+    let read = app.get("/api/v1/flags").await;
+    if read.status == 503 {
+        let detail = read.body["detail"].as_str().unwrap();
+        assert!(!detail.contains("writes are refused"), "a read does not say writes are refused: {detail}");
+    }
+    proxy.restore().await;
+    wait_until_ready(&app).await;
+}

@@ -8,7 +8,13 @@ use crate::both;
 use crate::flags::{audit_actions, colour_flag};
 use crate::helpers::{Db, TestApp};
 
-both!(create_read_replace_delete, validation_names_every_field, viewers_read_editors_write, start_pause_resume_abort);
+both!(
+    create_read_replace_delete,
+    validation_names_every_field,
+    viewers_read_editors_write,
+    start_pause_resume_abort,
+    approvals_gate_what_raises_exposure
+);
 
 pub const PLAN: &str = "/api/v1/flags/checkout/environments/production/rollout-plan";
 pub const CONFIG: &str = "/api/v1/flags/checkout/environments/production";
@@ -240,4 +246,32 @@ async fn start_pause_resume_abort(db: Db) {
     let whole = app.post(&format!("{PLAN}/start"), json!({})).await.expect(200);
     assert_eq!(whole.body["state"], "completed");
     assert_eq!(default_weights(&app).await, [("on".to_owned(), 100_000), ("off".to_owned(), 0)]);
+}
+
+/// Where config changes need approval, an editor can define a plan, pause it and abort it, but neither start
+/// nor resume it, nor hand out a trigger URL: each would change the config past the change requests (403,
+/// nothing changed). An admin can.
+async fn approvals_gate_what_raises_exposure(db: Db) {
+    let app = app_with_flag(db).await;
+    app.patch("/api/v1/environments/production", json!({ "approvals_required": 1 })).await.expect(200);
+    let editor = app.post("/api/v1/tokens", json!({ "name": "ed", "role": "editor" })).await.expect(201);
+    let editor = format!("Bearer {}", editor.body["token"].as_str().unwrap());
+    let auth = [("authorization", editor.as_str())];
+    app.call(Method::PUT, PLAN, Some(ramp()), &auth).await.expect(201);
+    let before = default_weights(&app).await;
+
+    let refused = app.call(Method::POST, &format!("{PLAN}/start"), None, &auth).await.expect(403);
+    assert!(refused.body["detail"].as_str().unwrap().contains("change request"), "{}", refused.body);
+    assert_eq!(default_weights(&app).await, before, "nothing served differently");
+    assert_eq!(app.get(PLAN).await.expect(200).body["state"], "pending");
+    let triggers = format!("{CONFIG}/triggers");
+    app.call(Method::POST, &triggers, Some(json!({ "action": "on" })), &auth).await.expect(403);
+    assert_eq!(app.get(&triggers).await.expect(200).body["items"].as_array().map_or(0, Vec::len), 0);
+
+    app.post(&format!("{PLAN}/start"), json!({})).await.expect(200);
+    app.call(Method::POST, &format!("{PLAN}/pause"), None, &auth).await.expect(200);
+    app.call(Method::POST, &format!("{PLAN}/resume"), None, &auth).await.expect(403);
+    assert_eq!(app.get(PLAN).await.expect(200).body["state"], "paused");
+    app.call(Method::POST, &format!("{PLAN}/abort"), None, &auth).await.expect(200);
+    app.post(&triggers, json!({ "action": "off" })).await.expect(201);
 }

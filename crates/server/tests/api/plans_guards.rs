@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::both;
 use crate::guards::{GUARDS, error_guard};
-use crate::helpers::{Db, TestApp, TestDatabase};
+use crate::helpers::{Db, TestApp, TestDatabase, until_next_metric_bucket};
 use crate::plans::{CONFIG, PLAN, events};
 use crate::plans_rollout::plan_when;
 use crate::sse::sdk_key;
@@ -27,6 +27,7 @@ async fn ramping_with_guard(db: Db, guard: Value) -> (TestApp, String, i64) {
     app.post("/api/v1/flags", json!({ "key": "checkout", "kind": "boolean" })).await.expect(201);
     app.post(&format!("{CONFIG}/toggle"), json!({ "enabled": true })).await.expect(200);
     let key = sdk_key(&app, "production", "server").await;
+    app.metric("checkout_error", "rate").await;
     let id = app.post(GUARDS, guard).await.expect(201).body["id"].as_i64().unwrap();
     let plan = json!({ "variant": "on", "steps": [
         { "percent": 1, "hold": "300ms" }, { "percent": 5, "hold": "1h" }, { "percent": 25, "hold": "1s" }, { "percent": 100 }
@@ -34,6 +35,7 @@ async fn ramping_with_guard(db: Db, guard: Value) -> (TestApp, String, i64) {
     app.put(PLAN, plan).await.expect(201);
     app.post(&format!("{PLAN}/start"), json!({})).await.expect(200);
     plan_when(&app, |p| p["current_step"] == 1).await;
+    until_next_metric_bucket().await;
     (app, key, id)
 }
 

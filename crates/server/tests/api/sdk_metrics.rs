@@ -31,6 +31,7 @@ async fn app_with_key(db: Db, flush: Duration) -> (TestApp, String) {
     app.post("/api/v1/flags", json!({ "key": "checkout", "kind": "boolean" })).await.expect(201);
     // Only metrics some guard watches are kept.
     for metric in ["checkout_error", "latency_ms"] {
+        app.metric(metric, "mean").await;
         let guard = json!({ "metric": metric, "statistic": "mean", "direction": "higher_is_worse",
             "threshold": { "absolute": 1e6 }, "variant": "on" });
         app.post("/api/v1/flags/checkout/environments/production/guards", guard).await.expect(201);

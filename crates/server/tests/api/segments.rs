@@ -86,7 +86,7 @@ async fn bad_segments_are_refused(db: Db) {
 
     app.post("/api/v1/segments", json!({ "key": "s" })).await.expect(201);
     app.post("/api/v1/segments", json!({ "key": "s" })).await.expect(409);
-    let renamed = app.put("/api/v1/segments/s", json!({ "key": "t" })).await.expect(400);
+    let renamed = app.put("/api/v1/segments/s", json!({ "key": "t" })).await.expect(422);
     assert_eq!(renamed.body["field"], "key");
     assert_eq!(app.get("/api/v1/segments?cursor=zz").await.expect(400).body["field"], "cursor");
     assert_eq!(app.get("/api/v1/segments?limit=0").await.expect(400).body["field"], "limit");
@@ -108,7 +108,7 @@ async fn stale_versions_are_refused(db: Db) {
     let disagree = app
         .call(Method::PUT, "/api/v1/segments/s", Some(json!({ "version": 2 })), &[("if-match", "\"1\"")])
         .await
-        .expect(400);
+        .expect(422);
     assert_eq!(disagree.body["field"], "version");
     assert_eq!(app.get("/api/v1/segments/s").await.expect(200).body["included"], json!(["a"]));
 }
@@ -163,9 +163,9 @@ async fn viewers_read_editors_write(db: Db) {
     for path in ["/api/v1/segments", "/api/v1/segments/s", "/api/v1/audit"] {
         app.call(Method::GET, path, None, &nobody).await.expect(401);
     }
-    let viewer = json!({ "email": "viewer@pennon.test", "password": "viewer password 1", "role": "viewer" });
+    let viewer = json!({ "email": "viewer@pennon.test", "password": "reader pass phrase 1", "role": "viewer" });
     app.post("/api/v1/users", viewer).await.expect(201);
-    let token = app.login("viewer@pennon.test", "viewer password 1").await;
+    let token = app.login("viewer@pennon.test", "reader pass phrase 1").await;
     let bearer = format!("Bearer {token}");
     let as_viewer = [("authorization", bearer.as_str())];
     app.call(Method::GET, "/api/v1/segments/s", None, &as_viewer).await.expect(200);

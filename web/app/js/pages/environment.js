@@ -1,5 +1,6 @@
-// One environment: its name, production mark and allowed origins (admins edit them, with the version so a change
-// made meanwhile is shown), deleting it (with `force` when it still holds flag configs), and its SDK keys.
+// One environment: its name, production mark, allowed origins and the approvals a config change needs (admins
+// edit them, with the version so a change made meanwhile is shown), deleting it (with `force` when it still
+// holds flag configs), and its SDK keys.
 
 import { api, ApiError, seg } from '../api.js';
 import { field, h, replace, time } from '../dom.js';
@@ -9,6 +10,7 @@ import { debounce, onAudit, onChange } from '../live.js';
 import { navigate } from '../router.js';
 import { session } from '../session.js';
 import { keysSection } from './keys.js';
+import { relayKeysSection } from './relay-keys.js';
 import { originsEditor } from './origins-editor.js';
 import { showStale } from './stale-version.js';
 
@@ -26,6 +28,7 @@ export async function environmentPage(view, params) {
   }
   const settings = h('section', { 'aria-labelledby': 'env-settings' });
   const keys = session.can('admin') ? keysSection(key) : null;
+  const relayKeys = session.can('admin') ? relayKeysSection(key) : null;
   const title = h('h1');
   let dirty = false;
   const drawSettings = () => {
@@ -41,9 +44,11 @@ export async function environmentPage(view, params) {
     title,
     h('p', { class: 'key' }, `${env.key} · revision `, h('span', { class: 'revision' }, String(env.revision)), ` · created ${time(env.created_at)}`),
     settings,
-    keys?.el);
+    keys?.el,
+    relayKeys?.el);
   drawSettings();
   await keys?.load();
+  await relayKeys?.load();
 
   const refresh = debounce(async () => {
     /** @type {any} */
@@ -82,6 +87,8 @@ function settingsForm(env, saved, touched) {
   const name = h('input', { name: 'name', value: env.name, disabled: !admin });
   const production = h('input', { type: 'checkbox', name: 'production', checked: env.production, disabled: !admin });
   const origins = originsEditor(env.allowed_origins, { readOnly: !admin });
+  const approvals = h('input', { type: 'number', name: 'approvals_required', min: '0', step: '1', inputmode: 'numeric',
+    value: String(env.approvals_required ?? 0), disabled: !admin });
   const form = h('form', { class: 'card form', 'aria-labelledby': 'env-settings' },
     h('h2', { id: 'env-settings' }, 'Settings'),
     admin ? null : h('p', { class: 'hint' }, 'Read only: changing environments needs the admin role.'),
@@ -90,16 +97,22 @@ function settingsForm(env, saved, touched) {
       h('label', { class: 'check' }, production, ' Production (changes here ask for confirmation)'),
       h('p', { class: 'field-error', hidden: true })),
     origins.el,
+    field('Approvals required', approvals, { path: 'approvals_required',
+      hint: 'An editor\'s config change here becomes a change request that this many others must approve. 0: none.' }),
     admin ? h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'button danger', onclick: () => void remove(form, env) }, 'Delete environment'),
       h('button', { type: 'submit', class: 'button primary' }, 'Save')) : null);
   form.addEventListener('input', touched);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    const required = /** @type {HTMLInputElement} */ (approvals).value.trim();
+    /** @type {any} */
     const body = {
       name: /** @type {HTMLInputElement} */ (name).value.trim(),
       production: /** @type {HTMLInputElement} */ (production).checked,
       allowed_origins: origins.value(),
+      // Sent as typed when it is no whole number, so the server names the field.
+      approvals_required: /^\d+$/.test(required) ? Number(required) : required,
     };
     try {
       const answer = await api.patch(`/environments/${seg(env.key)}`, body, env.version);

@@ -1,4 +1,5 @@
-// The flags list: search, tag filter, each flag's state in every environment with a quick toggle. One request
+// The flags list: search, tag filter, each flag's state in every environment with a quick toggle, when it was
+// last evaluated and whether it is a cleanup candidate (with a filter for those). One request
 // (`GET /flags?environments=true`) brings a page of up to 500 flags with their state everywhere.
 
 import { api, ApiError, seg } from '../api.js';
@@ -12,18 +13,28 @@ import { serveSummary, stateCells } from './flag-state.js';
 /** Flags per request: the API's largest page. */
 const PAGE = 500;
 
+/** What each cleanup reason is called in the list, and what it means. */
+const CLEANUP_LABEL = /** @type {Record<string, string>} */ ({ unused: 'unused', rolled_out: 'rolled out' });
+const CLEANUP_HINT = /** @type {Record<string, string>} */ ({
+  unused: 'Not evaluated in any environment for the stale period: a candidate for removal',
+  rolled_out: 'Serves one variant to everyone in every environment, unchanged for the stale period: the code can keep that path only',
+});
+
 /** @type {import('../router.js').Page} */
 export async function flagsPage(view, _params, query) {
   const q = h('input', { type: 'search', name: 'q', value: query.get('q') ?? '', placeholder: 'Key, name, tag or description' });
   const tag = h('input', { type: 'text', name: 'tag', value: query.get('tag') ?? '', placeholder: 'Any tag' });
   const archived = h('input', { type: 'checkbox', name: 'archived', checked: query.get('archived') === 'include' || query.get('archived') === 'true' });
+  const status = h('select', { name: 'status' },
+    [['', 'All flags'], ['stale', 'Cleanup candidates'], ['unused', 'Not evaluated lately'], ['rolled_out', 'Rolled out everywhere']]
+      .map(([value, label]) => h('option', { value, selected: (query.get('status') ?? '') === value }, label)));
   const table = h('div', { class: 'table-wrap', 'aria-busy': 'true' }, h('p', { class: 'loading', role: 'status' }, 'Loading flags…'));
   const more = h('div', { class: 'more' });
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter flags' },
-    field('Search', q), field('Tag', tag),
+    field('Search', q), field('Tag', tag), field('Show', status),
     h('label', { class: 'check' }, archived, ' Include archived'),
     h('button', { type: 'submit', class: 'button' }, 'Filter'));
-  const filter = { q: query.get('q') ?? '', tag: query.get('tag') ?? '', archived: archived.checked ? 'include' : '', environments: true };
+  const filter = { q: query.get('q') ?? '', tag: query.get('tag') ?? '', archived: archived.checked ? 'include' : '', status: query.get('status') ?? '', environments: true };
   const [sortBy, sortDir] = (query.get('sort') ?? 'key-asc').split('-');
   const sort = { by: sortBy === 'changed' ? 'changed' : 'key', dir: sortDir === 'desc' ? 'desc' : 'asc' };
   /** The filters and sort in the URL, without drawing the page again. */
@@ -32,6 +43,7 @@ export async function flagsPage(view, _params, query) {
     if (filter.q) params.set('q', filter.q);
     if (filter.tag) params.set('tag', filter.tag);
     if (filter.archived) params.set('archived', filter.archived);
+    if (filter.status) params.set('status', filter.status);
     if (sort.by !== 'key' || sort.dir !== 'asc') params.set('sort', `${sort.by}-${sort.dir}`);
     if (environments.current) params.set('env', environments.current);
     history.replaceState(null, '', `#/flags${params.size ? `?${params}` : ''}`);
@@ -40,6 +52,7 @@ export async function flagsPage(view, _params, query) {
     filter.q = /** @type {HTMLInputElement} */ (q).value.trim();
     filter.tag = /** @type {HTMLInputElement} */ (tag).value.trim();
     filter.archived = /** @type {HTMLInputElement} */ (archived).checked ? 'include' : '';
+    filter.status = /** @type {HTMLSelectElement} */ (status).value;
     remember();
     flags = [];
     void load();
@@ -49,6 +62,7 @@ export async function flagsPage(view, _params, query) {
   q.addEventListener('input', typed);
   tag.addEventListener('input', typed);
   archived.addEventListener('change', apply);
+  status.addEventListener('change', apply);
   filters.addEventListener('submit', (e) => {
     e.preventDefault();
     apply();
@@ -136,14 +150,24 @@ export async function flagsPage(view, _params, query) {
  * @param {any[]} flags @param {{by: string, dir: string}} sort
  */
 function sorted(flags, sort) {
-  const key = sort.by === 'changed' ? (/** @type {any} */ f) => f.changed_at ?? f.updated_at : (/** @type {any} */ f) => f.key;
-  const out = [...flags].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  /** @param {any} a @param {any} b */
+  const byKey = (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  // Times are compared as instants: RFC 3339 text drops trailing zeros of the fraction (`…:09.1Z` is before
+  // `…:09.12Z` but sorts after it as text).
+  /** @param {any} f */
+  const at = (f) => Date.parse(f.changed_at ?? f.updated_at ?? '') || 0;
+  const out = [...flags].sort(sort.by === 'changed' ? (a, b) => at(a) - at(b) || byKey(a, b) : byKey);
   return sort.dir === 'desc' ? out.reverse() : out;
 }
 
-/** A time as people say it: `just now`, `5 min ago`, `3 h ago`, `2 days ago`, else the date. @param {string} when */
-export function ago(when) {
-  const seconds = (Date.now() - Date.parse(when)) / 1000;
+/**
+ * A time as people say it: `just now`, `5 min ago`, `3 h ago`, `2 days ago`, else the date. A time known only to
+ * the minute (`last_seen` is stored as the start of its minute) is taken as that minute's end, so an evaluation
+ * made seconds ago does not read as `1 min ago`.
+ * @param {string} when @param {number} [precision] seconds the time may be early by
+ */
+export function ago(when, precision = 0) {
+  const seconds = (Date.now() - Date.parse(when)) / 1000 - precision;
   if (!Number.isFinite(seconds)) return when;
   if (seconds < 60) return 'just now';
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
@@ -171,14 +195,20 @@ function drawTable(table, flags, reload, sort, sortBy) {
       sortable('Flag', 'key', sort, sortBy),
       h('th', { scope: 'col' }, 'Tags'),
       sortable('Last changed', 'changed', sort, sortBy),
+      h('th', { scope: 'col' }, 'Last seen'),
       envs.map((e) => h('th', { scope: 'col', class: e.key === current ? 'current-env' : null }, e.name)))),
     h('tbody', null, flags.map((flag) => h('tr', { dataset: { flag: flag.key } },
       h('th', { scope: 'row' },
         h('a', { href: `#/flags/${seg(flag.key)}` }, flag.name || flag.key),
         flag.name && flag.name !== flag.key ? h('div', { class: 'key' }, flag.key) : null,
-        flag.archived ? h('span', { class: 'badge' }, 'archived') : null),
+        flag.archived ? h('span', { class: 'badge' }, 'archived') : null,
+        (flag.cleanup ?? []).map((/** @type {string} */ c) => h('span', { class: 'badge warn cleanup', dataset: { cleanup: c },
+          title: CLEANUP_HINT[c] ?? '' }, CLEANUP_LABEL[c] ?? c))),
       h('td', null, flag.tags.map((/** @type {string} */ t) => h('a', { class: 'tag', href: `#/flags?tag=${encodeURIComponent(t)}` }, t))),
       h('td', { class: 'changed' }, flag.changed_at ? h('time', { datetime: flag.changed_at, title: time(flag.changed_at) }, ago(flag.changed_at)) : '—'),
+      h('td', { class: 'last-seen' }, flag.last_seen
+        ? h('time', { datetime: flag.last_seen, title: `Last evaluated ${time(flag.last_seen)}` }, ago(flag.last_seen, 60))
+        : h('span', { class: 'hint', title: 'Not evaluated by the server or an SDK yet' }, 'never')),
       envs.map((env) => envCell(flag, env, reload)))))));
 }
 

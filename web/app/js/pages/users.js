@@ -87,7 +87,7 @@ function createForm(after) {
   const form = h('form', { class: 'card form', 'aria-labelledby': 'new-user-title' },
     h('h2', { id: 'new-user-title' }, 'New user'),
     field('Email', email, { path: 'email' }),
-    field('Password', password, { path: 'password', hint: 'At least 10 characters. Tell it to them in person; they can change it later.' }),
+    field('Password', password, { path: 'password', hint: 'At least 10 characters, not a common password, not containing the name of their email. Tell it to them in person; they can change it later.' }),
     field('Role', role, { path: 'role', hint: 'Viewers read; editors change flags and segments; admins also manage environments, keys, users and tokens.' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Create user')));
   form.addEventListener('submit', async (e) => {

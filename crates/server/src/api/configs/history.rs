@@ -6,8 +6,9 @@ use pennon_engine::FlagConfig;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::super::common::{IfMatch, Page, decode_cursor, page_limit, rfc3339};
-use super::{ConfigBody, ConfigPath, write};
+use super::super::common::{IfMatch, Page, cursor_param, not_our_cursor, page_limit, rfc3339};
+use super::{ChangeHeaders, ChangeRequestBody, ConfigBody, ConfigPath, write};
+use crate::api::change_requests::ApprovalHeaders;
 use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
 use crate::http::error::{ApiError, Json, Path, ProblemBody, Query};
@@ -34,6 +35,7 @@ pub(super) struct HistoryParams {
     /// From a previous page's `next_cursor`.
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -42,8 +44,10 @@ pub(super) struct HistoryParams {
 #[serde(deny_unknown_fields)]
 pub struct Revert {
     /// The version whose content becomes current again.
+    #[serde(deserialize_with = "pennon_engine::whole_numbers::integer")]
     pub version: u64,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub base_version: Option<u64>,
 }
 
@@ -60,10 +64,8 @@ pub(super) async fn history(
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<Page<HistoryEntry>>, ApiError> {
     let limit = page_limit(params.limit)?;
-    let before = match params.cursor.as_deref().map(decode_cursor).transpose()? {
-        Some(text) => Some(
-            text.parse::<u64>().map_err(|_| ApiError::bad_field("cursor", "cursor is not one this server gave out"))?,
-        ),
+    let before = match cursor_param(params.cursor.as_deref())? {
+        Some(text) => Some(text.parse::<u64>().map_err(|_| not_our_cursor())?),
         None => None,
     };
     let versions = state.store.config_history(&at.flag, &at.env, before, limit + 1).await?;
@@ -84,12 +86,16 @@ pub(super) async fn history(
 /// content is validated as any edit is: a variant removed since then, for instance, gives 422.
 #[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/revert", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = Revert,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody, description = "No such flag, environment or version"),
         (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub(super) async fn revert(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
@@ -97,11 +103,11 @@ pub(super) async fn revert(
 ) -> Result<impl IntoResponse, ApiError> {
     let expected = match (if_match.0, body.base_version) {
         (Some(h), Some(b)) if h != b => {
-            return Err(ApiError::bad_field("base_version", "If-Match and base_version disagree"));
+            return Err(ApiError::invalid("base_version", "If-Match and base_version disagree"));
         }
         (h, b) => h.or(b),
     };
     let old = state.store.config_version(&at.flag, &at.env, body.version).await?;
     // The store gives the result its flag, environment and next version.
-    write(&state, &at, expected, "config.revert", caller.actor(), move |_, _| Ok(old)).await
+    write(&state, &at, expected, "config.revert", (&caller, change), move |_, _| Ok(old)).await
 }

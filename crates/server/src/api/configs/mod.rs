@@ -6,17 +6,23 @@
 //! result (422 lists every problem with its path, e.g. `rules[2].serve.split.weights`), records history, the
 //! change log and an audit row named after the edit (`config.toggle`, `config.rule.add`, ...). The snapshot
 //! evaluation reads is caught up before the answer goes out.
+//!
+//! In an environment that requires approvals (`approvals_required` above 0), an edit by an editor, or by an
+//! admin without an `X-Pennon-Bypass-Reason` header, is validated the same way but not applied: it answers
+//! 202 with a change request (`/api/v1/change-requests`), which may carry the `X-Pennon-Comment` header's
+//! text. An admin's bypass applies at once and the audit row keeps the reason.
 
 mod history;
 mod promote;
-mod replace;
+pub(super) mod replace;
 mod rules;
-mod serve;
-mod toggle;
+pub(super) mod serve;
+pub(super) mod toggle;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use pennon_engine::{Flag, FlagConfig, Problem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,10 +30,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::change_requests::{ChangeHeaders, ChangeRequestBody, location};
 use super::common::{etag, rfc3339};
 use crate::app::state::AppState;
+use crate::auth::Editor;
 use crate::http::error::{ApiError, Json, is_json, parse_object};
-use crate::store::{Actor, ConfigRecord, StoreError};
+use crate::store::{ChangeOutcome, ConfigRecord, StoreError};
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -73,15 +81,17 @@ pub(crate) struct ConfigPath {
 /// A rule with this id could not be addressed: `.../rules/reorder` is the reorder action.
 const RESERVED_RULE_ID: &str = "reorder";
 
-/// Applies one edit through the store and catches the environment's snapshot up before answering.
+/// Applies one edit through the store and catches the environment's snapshot up before answering; where
+/// the environment requires approvals, keeps it as a change request instead and answers 202 with it.
 async fn write(
     state: &AppState,
     at: &ConfigPath,
     expected: Option<u64>,
     action: &str,
-    actor: &Actor,
+    (caller, change): (&Editor, ChangeHeaders),
     edit: impl FnOnce(&Flag, &FlagConfig) -> Result<FlagConfig, StoreError>,
-) -> Result<(HeaderMap, Json<ConfigBody>), ApiError> {
+) -> Result<Response, ApiError> {
+    let mode = change.mode(&caller.0, &state.config.approvals)?;
     let edit = |flag: &Flag, current: &FlagConfig| {
         let next = edit(flag, current)?;
         if let Some(i) = next.rules.iter().position(|r| r.id == RESERVED_RULE_ID) {
@@ -90,9 +100,17 @@ async fn write(
         }
         Ok(next)
     };
-    let (record, revisions) = state.store.update_config(&at.flag, &at.env, expected, action, actor, edit).await?;
-    state.snapshots.after_commit(&revisions).await;
-    Ok((etag(record.config.version), Json(ConfigBody::from(record))))
+    let outcome = state.store.change_config(&at.flag, &at.env, expected, action, caller.actor(), mode, edit).await?;
+    Ok(match outcome {
+        ChangeOutcome::Applied(record, revisions) => {
+            state.snapshots.after_commit(&revisions).await;
+            (etag(record.config.version), Json(ConfigBody::from(*record))).into_response()
+        }
+        ChangeOutcome::Proposed(request) => {
+            let id = request.id;
+            (StatusCode::ACCEPTED, location(id), Json(ChangeRequestBody::from(*request))).into_response()
+        }
+    })
 }
 
 /// A JSON body that may be left out entirely (`None`); when present, it is read like [`Json`].

@@ -8,7 +8,8 @@ use serde::de::IgnoredAny;
 use utoipa::ToSchema;
 
 use super::super::common::{IfMatch, etag};
-use super::{ConfigBody, ConfigPath, write};
+use super::{ChangeHeaders, ChangeRequestBody, ConfigBody, ConfigPath, write};
+use crate::api::change_requests::ApprovalHeaders;
 use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
@@ -28,6 +29,7 @@ pub struct ReplaceConfig {
     /// The environment's key, if given.
     pub environment: Option<String>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
     /// Whether the flag is on.
     pub enabled: bool,
@@ -70,26 +72,30 @@ pub(super) async fn get_config(
 /// Replace a flag's config in an environment (audited as `config.replace`).
 #[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = ReplaceConfig,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody),
         (status = 409, body = ProblemBody, description = "Stale version (`current_version` says the current one), or the flag is archived"),
         (status = 422, body = ProblemBody, description = "Every problem, each with its path")))]
 pub(super) async fn replace_config(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
     Json(body): Json<ReplaceConfig>,
 ) -> Result<impl IntoResponse, ApiError> {
     if body.flag.as_ref().is_some_and(|f| *f != at.flag) {
-        return Err(ApiError::bad_field("flag", "flag does not match the flag in the path"));
+        return Err(ApiError::invalid("flag", "flag does not match the flag in the path"));
     }
     if body.environment.as_ref().is_some_and(|e| *e != at.env) {
-        return Err(ApiError::bad_field("environment", "environment does not match the environment in the path"));
+        return Err(ApiError::invalid("environment", "environment does not match the environment in the path"));
     }
     let expected = if_match.or(body.version)?;
-    write(&state, &at, expected, "config.replace", caller.actor(), move |_, current| {
+    write(&state, &at, expected, "config.replace", (&caller, change), move |_, current| {
         Ok(FlagConfig {
             enabled: body.enabled,
             off_variant: body.off_variant,

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::common::IfMatch;
-use super::{ConfigBody, ConfigPath, OptionalJson, write};
+use super::{ChangeHeaders, ChangeRequestBody, ConfigBody, ConfigPath, OptionalJson, write};
+use crate::api::change_requests::ApprovalHeaders;
 use crate::app::state::AppState;
 use crate::auth::Editor;
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
@@ -34,8 +35,10 @@ pub struct NewRule {
     /// What a matching context gets.
     pub serve: Serve,
     /// Where to insert it (0 = first); appended when omitted.
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub index: Option<usize>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -57,6 +60,7 @@ pub struct ReplaceRule {
     /// What a matching context gets.
     pub serve: Serve,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -65,6 +69,7 @@ pub struct ReplaceRule {
 #[serde(deny_unknown_fields)]
 pub struct BaseVersion {
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -75,6 +80,7 @@ pub struct Reorder {
     /// Every rule id, each once, in the new order.
     pub order: Vec<String>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -102,11 +108,15 @@ fn invalid(path: &str, message: String) -> StoreError {
 /// Add a rule, at the end or at `index` (audited as `config.rule.add`).
 #[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rules", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = NewRule,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub(super) async fn add_rule(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
@@ -120,7 +130,7 @@ pub(super) async fn add_rule(
         segments: body.segments,
         serve: body.serve,
     };
-    write(&state, &at, expected, "config.rule.add", caller.actor(), move |_, current| {
+    write(&state, &at, expected, "config.rule.add", (&caller, change), move |_, current| {
         let mut next = current.clone();
         let index = body.index.unwrap_or(next.rules.len());
         if index > next.rules.len() {
@@ -137,11 +147,15 @@ pub(super) async fn add_rule(
     request_body = ReplaceRule,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("rule_id" = String, Path, description = "Rule id"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub(super) async fn update_rule(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(path): Path<RulePath>,
     if_match: IfMatch,
@@ -149,7 +163,7 @@ pub(super) async fn update_rule(
 ) -> Result<impl IntoResponse, ApiError> {
     let expected = if_match.or(body.version)?;
     let id = path.rule_id.clone();
-    write(&state, &path.config(), expected, "config.rule.update", caller.actor(), move |_, current| {
+    write(&state, &path.config(), expected, "config.rule.update", (&caller, change), move |_, current| {
         let mut next = current.clone();
         let i = position(&next, &id)?;
         next.rules[i] = Rule {
@@ -169,11 +183,15 @@ pub(super) async fn update_rule(
     request_body(content = Option<BaseVersion>, description = "Optional"),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
         ("rule_id" = String, Path, description = "Rule id"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 pub(super) async fn delete_rule(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(path): Path<RulePath>,
     if_match: IfMatch,
@@ -181,7 +199,7 @@ pub(super) async fn delete_rule(
 ) -> Result<impl IntoResponse, ApiError> {
     let expected = if_match.or(body.unwrap_or_default().version)?;
     let id = path.rule_id.clone();
-    write(&state, &path.config(), expected, "config.rule.delete", caller.actor(), move |_, current| {
+    write(&state, &path.config(), expected, "config.rule.delete", (&caller, change), move |_, current| {
         let mut next = current.clone();
         next.rules.remove(position(&next, &id)?);
         Ok(next)
@@ -193,19 +211,23 @@ pub(super) async fn delete_rule(
 #[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/rules/reorder", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body = Reorder,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody),
         (status = 422, body = ProblemBody, description = "`order` is not a permutation of the rule ids")))]
 pub(super) async fn reorder_rules(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
     Json(body): Json<Reorder>,
 ) -> Result<impl IntoResponse, ApiError> {
     let expected = if_match.or(body.version)?;
-    write(&state, &at, expected, "config.rules.reorder", caller.actor(), move |_, current| {
+    write(&state, &at, expected, "config.rules.reorder", (&caller, change), move |_, current| {
         let mut problems = Vec::new();
         let mut rules = Vec::with_capacity(body.order.len());
         for (i, id) in body.order.iter().enumerate() {

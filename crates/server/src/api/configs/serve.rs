@@ -7,7 +7,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::common::IfMatch;
-use super::{ConfigBody, ConfigPath, write};
+use super::{ChangeHeaders, ChangeRequestBody, ConfigBody, ConfigPath, write};
+use crate::api::change_requests::ApprovalHeaders;
 use crate::app::state::AppState;
 use crate::auth::Editor;
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
@@ -25,6 +26,7 @@ pub struct SetDefault {
     /// Boolean flags only: a shorthand for a split of `on` and `off`.
     pub rollout: Option<Rollout>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -44,7 +46,7 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    fn into_split(self, flag: &Flag) -> Result<Split, StoreError> {
+    pub(crate) fn into_split(self, flag: &Flag) -> Result<Split, StoreError> {
         let invalid = |path: &str, message: &str| {
             StoreError::Invalid(vec![pennon_engine::Problem { path: path.to_owned(), message: message.to_owned() }])
         };
@@ -78,11 +80,15 @@ enum Choice {
 /// Set the default, what contexts no target or rule matched get (audited as `config.default`).
 #[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/default", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetDefault,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub(super) async fn set_default(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
@@ -93,9 +99,9 @@ pub(super) async fn set_default(
         (Some(v), None, None) => Choice::Serve(Serve::Variant(v)),
         (None, Some(s), None) => Choice::Serve(Serve::Split(s)),
         (None, None, Some(r)) => Choice::Rollout(r),
-        _ => return Err(ApiError::bad_field("default", "give exactly one of variant, split or rollout")),
+        _ => return Err(ApiError::invalid("default", "give exactly one of variant, split or rollout")),
     };
-    write(&state, &at, expected, "config.default", caller.actor(), move |flag, current| {
+    write(&state, &at, expected, "config.default", (&caller, change), move |flag, current| {
         let default = match choice {
             Choice::Serve(serve) => serve,
             Choice::Rollout(rollout) => Serve::Split(rollout.into_split(flag)?),
@@ -112,24 +118,29 @@ pub struct SetTargets {
     /// Replace the targets with these; a context key may appear once.
     pub targets: Vec<Target>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
 /// Replace the individual targets (audited as `config.targets`).
 #[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/targets", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])), request_body = SetTargets,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub(super) async fn set_targets(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
     Json(body): Json<SetTargets>,
 ) -> Result<impl IntoResponse, ApiError> {
     let expected = if_match.or(body.version)?;
-    write(&state, &at, expected, "config.targets", caller.actor(), move |_, current| {
+    write(&state, &at, expected, "config.targets", (&caller, change), move |_, current| {
         Ok(FlagConfig { targets: body.targets, ..current.clone() })
     })
     .await
@@ -142,6 +153,7 @@ pub struct SetPrerequisites {
     /// Replace the prerequisites with these; cycles are refused.
     pub prerequisites: Vec<Prerequisite>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -149,18 +161,22 @@ pub struct SetPrerequisites {
 #[utoipa::path(put, path = "/api/v1/flags/{flag}/environments/{env}/prerequisites", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body = SetPrerequisites,
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 pub(super) async fn set_prerequisites(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
     Json(body): Json<SetPrerequisites>,
 ) -> Result<impl IntoResponse, ApiError> {
     let expected = if_match.or(body.version)?;
-    write(&state, &at, expected, "config.prerequisites", caller.actor(), move |_, current| {
+    write(&state, &at, expected, "config.prerequisites", (&caller, change), move |_, current| {
         Ok(FlagConfig { prerequisites: body.prerequisites, ..current.clone() })
     })
     .await

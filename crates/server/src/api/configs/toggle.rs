@@ -7,7 +7,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::common::IfMatch;
-use super::{ConfigBody, ConfigPath, OptionalJson, write};
+use super::{ChangeHeaders, ChangeRequestBody, ConfigBody, ConfigPath, OptionalJson, write};
+use crate::api::change_requests::ApprovalHeaders;
 use crate::app::state::AppState;
 use crate::auth::Editor;
 use crate::http::error::{ApiError, Path, ProblemBody};
@@ -19,6 +20,7 @@ pub struct Toggle {
     /// On or off; flips when omitted.
     pub enabled: Option<bool>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -28,11 +30,15 @@ pub struct Toggle {
 #[utoipa::path(post, path = "/api/v1/flags/{flag}/environments/{env}/toggle", tag = "configs", security(("bearer" = ["editor"]), ("session_cookie" = ["editor"])),
     request_body(content = Option<Toggle>, description = "Optional; without it the flag flips"),
     params(("flag" = String, Path, description = "Flag key"), ("env" = String, Path, description = "Environment key"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
-    responses((status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"),
+        ApprovalHeaders),
+    responses((status = 202, body = ChangeRequestBody, description = "Kept as a change request: the environment requires approvals"),
+        (status = 403, body = ProblemBody, description = "A bypass reason from a non-admin, or while bypass is off"),
+        (status = 200, body = ConfigBody), (status = 400, body = ProblemBody),
         (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 pub(super) async fn toggle(
     caller: Editor,
+    change: ChangeHeaders,
     State(state): State<AppState>,
     Path(at): Path<ConfigPath>,
     if_match: IfMatch,
@@ -40,7 +46,7 @@ pub(super) async fn toggle(
 ) -> Result<impl IntoResponse, ApiError> {
     let body = body.unwrap_or_default();
     let expected = if_match.or(body.version)?;
-    write(&state, &at, expected, "config.toggle", caller.actor(), move |_, current| {
+    write(&state, &at, expected, "config.toggle", (&caller, change), move |_, current| {
         Ok(FlagConfig { enabled: body.enabled.unwrap_or(!current.enabled), ..current.clone() })
     })
     .await

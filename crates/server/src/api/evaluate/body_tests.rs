@@ -179,3 +179,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Whatever the bytes, the reader answers (a reading or "leave it to serde") and never panics.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        if let Some(plain) = parse(&bytes) {
+            let _ = plain.to_owned();
+        }
+    }
+
+    /// Bodies one byte away from a plain one, or cut short anywhere, never panic either.
+    #[test]
+    fn damaged_plain_bodies_never_panic(
+        which in 0..PLAIN.len(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut body = PLAIN[which].as_bytes().to_vec();
+        let at = at.index(body.len());
+        let _ = parse(&body[..at]);
+        body[at] = byte;
+        if let Some(plain) = parse(&body) {
+            let _ = plain.to_owned();
+        }
+    }
+}

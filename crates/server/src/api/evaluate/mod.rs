@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::state::AppState;
+use crate::delivery::evaluation_json::Prewritten as _;
 use crate::delivery::snapshots::{EnvSnapshot, Snapshots};
 use crate::http::error::{ApiError, ProblemBody};
 use crate::telemetry::metrics::Metrics;
@@ -68,6 +69,8 @@ pub struct EvalScope {
     bound: Option<String>,
     named: Option<String>,
     authenticated: bool,
+    /// An admin credential could not be checked because the database is unavailable.
+    unavailable: bool,
 }
 
 /// Why [`EvalScope::resolve`] found no environment.
@@ -75,6 +78,8 @@ pub struct EvalScope {
 pub enum ScopeError {
     /// No valid credential.
     Unauthenticated,
+    /// The credential could not be checked: the database is unavailable (never reported as unauthenticated).
+    Unavailable,
     /// Neither the credential nor the request names one.
     Missing,
     /// The request names another environment than the credential is bound to.
@@ -97,14 +102,18 @@ where
             .map(str::to_owned);
         let state = AppState::from_ref(state);
         let Some(credential) = crate::auth::bearer(&parts.headers) else {
-            return Ok(EvalScope { bound: None, named, authenticated: false });
+            return Ok(EvalScope { bound: None, named, authenticated: false, unavailable: false });
         };
         if let Some(grant) = state.auth.keys.check(credential) {
-            return Ok(EvalScope { bound: Some(grant.environment), named, authenticated: true });
+            return Ok(EvalScope { bound: Some(grant.environment), named, authenticated: true, unavailable: false });
         }
-        let authenticated = !crate::auth::secrets::is_sdk_key(credential)
-            && crate::auth::authenticate(&parts.headers, &state).await.is_ok();
-        Ok(EvalScope { bound: None, named, authenticated })
+        let checked = if crate::auth::secrets::is_sdk_key(credential) {
+            Err(ApiError::Unauthorized)
+        } else {
+            crate::auth::authenticate(&parts.headers, &state).await
+        };
+        let unavailable = matches!(checked, Err(ApiError::Unavailable));
+        Ok(EvalScope { bound: None, named, authenticated: checked.is_ok(), unavailable })
     }
 }
 
@@ -117,6 +126,9 @@ impl EvalScope {
     /// The environment to evaluate in: the key's, or else the one the request (or the header) names. A
     /// request may repeat the key's environment but not name another.
     pub fn resolve<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, ScopeError> {
+        if self.unavailable {
+            return Err(ScopeError::Unavailable);
+        }
         if !self.authenticated {
             return Err(ScopeError::Unauthenticated);
         }
@@ -159,7 +171,7 @@ pub struct EvaluateRequest {
     pub environment: Option<String>,
     /// Who is asking: `{"key": "user-42", "attributes": {"plan": "pro"}}`.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::rules::EvalContext, required = true)]
     pub context: Option<Context>,
     /// One flag's key; every flag when omitted.
     #[serde(default)]
@@ -191,7 +203,6 @@ pub struct EvaluationBody {
     /// The flag key asked for.
     flag: String,
     /// The value served; `null` on error (use your default).
-    #[schema(value_type = Object)]
     value: Option<serde_json::Value>,
     /// The variant served; `null` on error.
     variant: Option<String>,
@@ -228,9 +239,10 @@ pub enum EvaluateResponse {
 pub(crate) fn scope_problem(e: ScopeError) -> ApiError {
     match e {
         ScopeError::Unauthenticated => ApiError::Unauthorized,
+        ScopeError::Unavailable => ApiError::Unavailable,
         ScopeError::Missing => ApiError::bad_field("environment", "environment is required"),
         ScopeError::Conflict => {
-            ApiError::bad_field("environment", "environment differs from the one the SDK key or the header names")
+            ApiError::invalid("environment", "environment differs from the one the SDK key or the header names")
         }
     }
 }
@@ -256,9 +268,25 @@ async fn evaluate(scope: EvalScope, State(state): State<EvalState>, req: Request
         check_attributes(&state, plain.context.as_ref().map_or(0, ContextRef::len))?;
         return answer(&scope, &state, plain.environment, plain.flag, plain.context.as_ref());
     }
-    let body: EvaluateRequest = json_body::parse(&body)?;
+    // Attributes past the limit stop the reading at once (a hostile body costs what its first ones cost).
+    let body: EvaluateRequest = pennon_engine::read_at_most(state.max_attributes, || json_body::parse(&body))
+        .map_err(|e| too_many(&state, e))?;
     check_attributes(&state, body.context.as_ref().map_or(0, |c| c.attributes.len()))?;
     answer(&scope, &state, body.environment.as_deref(), body.flag.as_deref(), body.context.as_ref())
+}
+
+/// serde's refusal of an attributes object past the limit, answered as [`check_attributes`] answers.
+fn too_many(state: &EvalState, error: ApiError) -> ApiError {
+    let limit = state.max_attributes;
+    match &error {
+        ApiError::BadRequest { detail, .. } if detail.contains(&format!("more than {limit} attributes")) => {
+            ApiError::invalid(
+                "context.attributes",
+                format!("a context may carry at most {limit} attributes (--max-context-attributes)"),
+            )
+        }
+        _ => error,
+    }
 }
 
 /// Refuses a context with more attributes than `--max-context-attributes` allows.
@@ -295,7 +323,7 @@ fn answer(
         count(state, &snapshot, position, &evaluation);
         let mut out = Vec::with_capacity(256);
         match served {
-            Some(served) => snapshot.json.write(&mut out, &evaluation, served.flag, Some(served.variant)),
+            Some(served) => snapshot.write(&mut out, &evaluation, served.flag, Some(served.variant)),
             None => crate::delivery::evaluation_json::write_evaluation(&mut out, &evaluation),
         }
         return Ok(json_bytes(out));
@@ -303,12 +331,16 @@ fn answer(
     let evaluations = compiled.evaluate_all_served(context);
     // Every flag of the snapshot, in its order: each evaluation's position is its flag's.
     for (i, (evaluation, _)) in evaluations.iter().enumerate() {
-        debug_assert_eq!(snapshot.raw.flags.get(i).map(|f| f.definition.key.as_str()), Some(evaluation.flag));
-        snapshot.counters.count(&state.metrics, compiled.environment(), i, evaluation.flag, &evaluation.reason);
+        match snapshot.at(i) {
+            Some(flag) => {
+                flag.counters.count(&state.metrics, compiled.environment(), evaluation.flag, &evaluation.reason);
+            }
+            None => state.metrics.evaluation(compiled.environment(), evaluation.flag, evaluation.reason.kind()),
+        }
     }
     let mut out = Vec::with_capacity(64 + 128 * evaluations.len());
     let (environment, revision) = (compiled.environment(), compiled.revision());
-    crate::delivery::evaluation_json::write_all(&mut out, environment, revision, &evaluations, &snapshot.json);
+    crate::delivery::evaluation_json::write_all(&mut out, environment, revision, &evaluations, &*snapshot);
     Ok(json_bytes(out))
 }
 
@@ -341,9 +373,9 @@ pub(crate) fn count(state: &EvalState, snapshot: &EnvSnapshot, position: Option<
         state.metrics.evaluation(environment, UNKNOWN_FLAG_LABEL, reason.kind());
         return;
     }
-    let known = |i: &usize| snapshot.raw.flags.get(*i).is_some_and(|f| f.definition.key == flag);
-    match position.filter(known).or_else(|| snapshot.position(flag)) {
-        Some(i) => snapshot.counters.count(&state.metrics, environment, i, flag, reason),
+    let known = |i: &usize| snapshot.at(*i).is_some_and(|f| f.raw.definition.key == flag);
+    match position.filter(known).or_else(|| snapshot.position(flag)).and_then(|i| snapshot.at(i)) {
+        Some(served) => served.counters.count(&state.metrics, environment, flag, reason),
         None => state.metrics.evaluation(environment, flag, reason.kind()),
     }
 }

@@ -11,12 +11,15 @@
 //! | Pennon | OFREP `reason` |
 //! |---|---|
 //! | `OFF` | `DISABLED` (the off variant's value is served) |
-//! | `PREREQUISITE_FAILED` | `DEFAULT` (the off variant) |
+//! | `PREREQUISITE_FAILED` | `DISABLED` (the off variant is served, as when the flag is off) |
 //! | `TARGET_MATCH` | `TARGETING_MATCH` |
 //! | `RULE_MATCH` serving a variant | `TARGETING_MATCH` |
 //! | `RULE_MATCH` or `FALLTHROUGH` serving a split | `SPLIT` |
 //! | `FALLTHROUGH` of a flag without targets, rules or prerequisites | `STATIC` |
-//! | `FALLTHROUGH` otherwise | `DEFAULT` |
+//! | `FALLTHROUGH` otherwise | `TARGETING_MATCH` (the targeting was evaluated for the context) |
+//!
+//! These are reasons the OFREP specification lists (`STATIC`, `TARGETING_MATCH`, `SPLIT`, `DISABLED`,
+//! `UNKNOWN`); OpenFeature's `DEFAULT` is not one of them, so it is never answered.
 //!
 //! `ERROR` reasons are failures `{"key", "errorCode", "errorDetails"}`: `FLAG_NOT_FOUND` (404 for one flag),
 //! `TARGETING_KEY_MISSING` when a split buckets by a context without `targetingKey`, `INVALID_CONTEXT` when
@@ -28,7 +31,8 @@
 use std::hash::{Hash, Hasher};
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::Path;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -43,7 +47,7 @@ use utoipa_axum::routes;
 use super::{ENVIRONMENT_HEADER, EvalScope, EvalState, ScopeError, count, json_answer};
 use crate::app::state::AppState;
 use crate::delivery::snapshots::EnvSnapshot;
-use crate::http::error::{Json, Path};
+use crate::http::error::Json;
 
 /// Routes of the protocol, at the server's root.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,7 +59,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)]
 pub struct OfrepRequest {
     /// `targetingKey` and any attributes.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     context: Option<Value>,
 }
 
@@ -66,14 +70,28 @@ pub struct OfrepSuccess<'a> {
     /// The flag key.
     key: &'a str,
     /// The value served.
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     value: &'a Value,
-    /// OpenFeature reason: `STATIC`, `TARGETING_MATCH`, `SPLIT`, `DISABLED` or `DEFAULT`.
-    reason: &'static str,
+    /// Why this value (see the module documentation).
+    reason: OfrepReason,
     /// The variant served.
     variant: &'a str,
     /// Pennon's own account of the evaluation.
     metadata: OfrepMetadata<'a>,
+}
+
+/// The reasons of OFREP's specification that Pennon answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OfrepReason {
+    /// The flag serves one value to everyone.
+    Static,
+    /// The context's targeting decided the value.
+    TargetingMatch,
+    /// A percentage split decided the value.
+    Split,
+    /// The flag is off, or off for this context (a prerequisite failed): its off variant is served.
+    Disabled,
 }
 
 /// Pennon's details of an evaluation, as OFREP metadata (booleans, strings and numbers only).
@@ -134,6 +152,12 @@ fn failure<'a>(status: StatusCode, key: Option<&'a str>, code: &'static str, det
     (status, OfrepFailure { key, error_code: code, error_details: details })
 }
 
+/// The 413 of an OFREP route, in OFREP's failure shape (the route layer answers it for a body announced over
+/// the limit, before the handler runs).
+pub fn too_large() -> Response {
+    answer(failure(StatusCode::PAYLOAD_TOO_LARGE, None, "GENERAL", "request body too large".to_owned()))
+}
+
 fn answer(failed: Failed<'_>) -> Response {
     (failed.0, Json(failed.1)).into_response()
 }
@@ -143,6 +167,12 @@ fn snapshot(state: &EvalState, scope: &EvalScope) -> Result<std::sync::Arc<EnvSn
     let unauthorized = |details| failure(StatusCode::UNAUTHORIZED, None, "GENERAL", details);
     let env = scope.resolve(None).map_err(|e| match e {
         ScopeError::Unauthenticated => unauthorized("a valid SDK key is required".to_owned()),
+        ScopeError::Unavailable => failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "GENERAL",
+            "the database is unavailable; try again in a few seconds".to_owned(),
+        ),
         _ => unauthorized(format!("name the environment in {ENVIRONMENT_HEADER}")),
     })?;
     state.snapshots.get(env).ok_or_else(|| unauthorized(format!("environment \"{env}\" not found")))
@@ -153,6 +183,39 @@ async fn read_context(req: Request, max_attributes: usize) -> Result<Context, Fa
     parse_context(Bytes::from_request(req, &()).await, max_attributes)
 }
 
+/// The request body as read: `context` at most once; other members are read (so that they too must be
+/// well-formed JSON) and ignored, as OFREP allows.
+struct OfrepBody {
+    context: Option<Value>,
+}
+
+impl<'de> serde::Deserialize<'de> for OfrepBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = OfrepBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object {\"context\": {...}}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OfrepBody, A::Error> {
+                let mut context = None;
+                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let value: Value = map.next_value()?;
+                    if name != "context" {
+                        continue;
+                    }
+                    if context.is_some() {
+                        return Err(serde::de::Error::duplicate_field("context"));
+                    }
+                    context = Some(value);
+                }
+                Ok(OfrepBody { context })
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
 /// Reads `{"context": {...}}`; an empty body is an empty context.
 fn parse_context(body: Result<Bytes, BytesRejection>, max_attributes: usize) -> Result<Context, Failed<'static>> {
     let body = body.map_err(|r| failure(r.status(), None, "GENERAL", r.body_text()))?;
@@ -161,12 +224,13 @@ fn parse_context(body: Result<Bytes, BytesRejection>, max_attributes: usize) -> 
         return Ok(context);
     }
     let bad = |code, details: &str| failure(StatusCode::BAD_REQUEST, None, code, details.to_owned());
-    let request: Value =
-        serde_json::from_slice(&body).map_err(|e| bad("PARSE_ERROR", &format!("the body is not JSON: {e}")))?;
-    let Value::Object(mut request) = request else {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(bad("PARSE_ERROR", "the body must be a JSON object: {\"context\": {...}}"));
-    };
-    let attributes = match request.remove("context") {
+    }
+    // Read as a struct, so that a repeated `context` is refused rather than one of them silently dropped.
+    let request: OfrepBody =
+        serde_json::from_slice(&body).map_err(|e| bad("PARSE_ERROR", &format!("the body is not JSON: {e}")))?;
+    let attributes = match request.context {
         None | Some(Value::Null) => return Ok(context),
         Some(Value::Object(attributes)) => attributes,
         Some(_) => return Err(bad("INVALID_CONTEXT", "context must be a JSON object")),
@@ -191,12 +255,7 @@ fn parse_context(body: Result<Bytes, BytesRejection>, max_attributes: usize) -> 
 
 /// Whether a flag's fixed default is all it can serve: enabled, no targets, rules or prerequisites.
 fn is_static(snapshot: &EnvSnapshot, key: &str) -> bool {
-    let flags = &snapshot.raw.flags;
-    let found = match flags.binary_search_by(|f| f.definition.key.as_str().cmp(key)) {
-        Ok(i) => flags.get(i),
-        Err(_) => flags.iter().find(|f| f.definition.key == key),
-    };
-    found.is_some_and(|f| {
+    snapshot.flag(key).is_some_and(|f| {
         let c = &f.config;
         c.enabled
             && c.targets.is_empty()
@@ -217,22 +276,21 @@ fn convert<'a>(snapshot: &EnvSnapshot, e: &Evaluation<'a>, context: &Context) ->
         prerequisite: None,
     };
     let reason = match e.reason {
-        Reason::Off => "DISABLED",
+        Reason::Off => OfrepReason::Disabled,
         Reason::PrerequisiteFailed { flag } => {
             metadata.prerequisite = Some(flag);
-            "DEFAULT"
+            OfrepReason::Disabled
         }
-        Reason::TargetMatch => "TARGETING_MATCH",
         Reason::RuleMatch { rule_id, rule_index, bucket } => {
             (metadata.rule_id, metadata.rule_index, metadata.bucket) = (Some(rule_id), Some(rule_index), bucket);
-            if bucket.is_some() { "SPLIT" } else { "TARGETING_MATCH" }
+            if bucket.is_some() { OfrepReason::Split } else { OfrepReason::TargetingMatch }
         }
         Reason::Fallthrough { bucket: Some(bucket) } => {
             metadata.bucket = Some(bucket);
-            "SPLIT"
+            OfrepReason::Split
         }
-        Reason::Fallthrough { bucket: None } if is_static(snapshot, e.flag) => "STATIC",
-        Reason::Fallthrough { bucket: None } => "DEFAULT",
+        Reason::Fallthrough { bucket: None } if is_static(snapshot, e.flag) => OfrepReason::Static,
+        Reason::TargetMatch | Reason::Fallthrough { bucket: None } => OfrepReason::TargetingMatch,
         Reason::Error { error } => return Err(error_failure(e.flag, error, context)),
     };
     match (e.value, e.variant) {
@@ -284,12 +342,16 @@ fn error_failure<'a>(key: &'a str, error: ErrorCode, context: &Context) -> Faile
 async fn evaluate_flag(
     scope: EvalScope,
     State(state): State<EvalState>,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     let snapshot = match snapshot(&state, &scope) {
         Ok(s) => s,
         Err(failed) => return answer(failed),
+    };
+    // A key that is not UTF-8 names no flag (answered in OFREP's shape, as every failure here).
+    let Ok(Path(key)) = key else {
+        return answer(failure(StatusCode::NOT_FOUND, None, "FLAG_NOT_FOUND", "no flag has this key".into()));
     };
     let context = match read_context(req, state.max_attributes).await {
         Ok(c) => c,

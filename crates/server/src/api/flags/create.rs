@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::super::common::{check_key, etag};
 use super::{FlagBody, check_description, check_name, check_tags, dedup_tags};
+use crate::api::rules::{Description, Name, Slug, Tag};
 use crate::app::state::AppState;
 use crate::auth::Editor;
 use crate::http::error::{ApiError, Json, ProblemBody};
@@ -22,15 +23,19 @@ use crate::http::error::{ApiError, Json, ProblemBody};
     "variants": [{ "key": "blue", "value": "#0000ff" }, { "key": "green", "value": "#00ff00" }] }))]
 pub struct CreateFlag {
     /// Slug key, unique among flags.
+    #[schema(value_type = Slug)]
     pub key: String,
     /// Display name; the key when omitted.
     #[serde(default)]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// Free text.
     #[serde(default)]
+    #[schema(value_type = Description)]
     pub description: String,
     /// Tags for filtering.
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>)]
     pub tags: Vec<String>,
     /// The type of value served; cannot be changed later.
     pub kind: FlagKind,
@@ -40,7 +45,7 @@ pub struct CreateFlag {
     pub variants: Option<Vec<Variant>>,
 }
 
-fn boolean_variants() -> Vec<Variant> {
+pub(crate) fn boolean_variants() -> Vec<Variant> {
     vec![
         Variant { key: "on".into(), value: Value::Bool(true), name: None },
         Variant { key: "off".into(), value: Value::Bool(false), name: None },
@@ -48,7 +53,7 @@ fn boolean_variants() -> Vec<Variant> {
 }
 
 /// A salt of 16 hex digits: bucketing mixes it in so that flags assign contexts independently.
-fn new_salt() -> String {
+pub(crate) fn new_salt() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 

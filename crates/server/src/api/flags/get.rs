@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::super::common::etag;
 use super::FlagBody;
+use super::usage::FlagUsageBody;
 use crate::app::state::AppState;
 use crate::auth::Viewer;
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
@@ -22,6 +23,8 @@ pub struct FlagDetail {
     pub flag: FlagBody,
     /// The config in each environment, by environment key.
     pub environments: BTreeMap<String, FlagConfig>,
+    /// When it was last evaluated, how often, and whether it is a cleanup candidate.
+    pub usage: FlagUsageBody,
 }
 
 /// Get a flag: its definition (`ETag` is its version) and its config in every environment.
@@ -36,5 +39,6 @@ pub(super) async fn get_flag(
     let (record, configs) = state.store.get_flag_with_configs(&flag).await?;
     let version = record.version;
     let environments = configs.into_iter().map(|c| (c.environment.clone(), c)).collect();
-    Ok((etag(version), Json(FlagDetail { flag: record.into(), environments })))
+    let usage = super::usage::of_flag(&state, &flag).await?;
+    Ok((etag(version), Json(FlagDetail { flag: record.into(), environments, usage })))
 }

@@ -8,13 +8,15 @@ use pennon_engine::Serve;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::super::common::{Page, decode_cursor, page_limit, rfc3339};
+use super::super::common::{Page, cursor_param, page_limit, rfc3339};
 use super::super::flag_states::{GuardCounts, PlanStepBody};
 use super::FlagBody;
+use super::usage::{StatusFilter, reasons};
 use crate::app::state::AppState;
 use crate::auth::Viewer;
+use crate::domain::lifecycle::Cleanup;
 use crate::http::error::{ApiError, Json, ProblemBody, Query};
-use crate::store::{FlagEnvironmentState, FlagFilter};
+use crate::store::{FlagEnvironmentState, FlagFilter, now_millis};
 
 /// Which flags the list holds by their archived mark.
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
@@ -38,14 +40,19 @@ pub(super) struct ListParams {
     /// Only flags whose key, name, description or one of whose tags contains this text (case-insensitive).
     q: Option<String>,
     /// `false` (default) lists live flags, `true` archived ones instead, `include` both.
-    #[param(value_type = Option<ArchivedFilter>)]
+    #[param(value_type = Option<ArchivedFilter>, inline)]
     archived: Option<ArchivedFilter>,
-    /// `true` adds each flag's state in every environment (`environments`) and when it last changed
-    /// (`changed_at`).
+    /// `true` adds each flag's state in every environment (`environments`), when it last changed
+    /// (`changed_at`), when it was last evaluated (`last_seen`) and why it is a cleanup candidate (`cleanup`).
     environments: Option<bool>,
+    /// Only cleanup candidates: `stale` (either kind), `unused` (not evaluated in any environment for
+    /// `--stale-after-days`) or `rolled_out` (one variant to everyone in every environment for as long).
+    #[param(value_type = Option<StatusFilter>, inline)]
+    status: Option<StatusFilter>,
     /// From a previous page's `next_cursor`.
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -61,6 +68,13 @@ pub struct FlagListItem {
     /// With `environments=true`: the last change to the definition or to any environment's config (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<String>,
+    /// With `environments=true` or `status`: when it was last evaluated in any environment (RFC 3339, to the
+    /// minute); absent when never, or when not asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// With `environments=true` or `status`: why it is a cleanup candidate (empty when it is not one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<Vec<Cleanup>>,
 }
 
 /// A flag's state in one environment, as the flags list shows it.
@@ -124,7 +138,7 @@ pub(super) async fn list_flags(
     Query(params): Query<ListParams>,
 ) -> Result<Json<Page<FlagListItem>>, ApiError> {
     let limit = page_limit(params.limit)?;
-    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = cursor_param(params.cursor.as_deref())?;
     let filter = FlagFilter {
         tag: params.tag.filter(|t| !t.is_empty()),
         query: params.q.filter(|q| !q.is_empty()),
@@ -133,10 +147,32 @@ pub(super) async fn list_flags(
             ArchivedFilter::True => Some(true),
             ArchivedFilter::Include => None,
         },
-        after,
-        limit: limit + 1,
+        after: after.clone(),
+        // With a status, the page is filled after the facts have ruled out the flags that are not listed.
+        limit: if params.status.is_some() { u32::MAX >> 1 } else { limit + 1 },
     };
     let mut records = state.store.list_flags(&filter).await?;
+    let with_usage = params.environments.unwrap_or(false) || params.status.is_some();
+    let mut facts = match (with_usage, records.first(), records.last()) {
+        (true, Some(first), Some(last)) => {
+            let (from, to) = match params.status {
+                Some(_) => (after.as_deref(), None),
+                None => (Some(first.flag.key.as_str()), Some(last.flag.key.as_str())),
+            };
+            Some(state.store.flag_facts(from, to).await?)
+        }
+        _ => None,
+    };
+    let now = now_millis();
+    let mut cleanups: BTreeMap<String, Vec<Cleanup>> = BTreeMap::new();
+    if let Some(facts) = &facts {
+        for record in &records {
+            cleanups.insert(record.flag.key.clone(), reasons(&state, facts.get(&record.flag.key), now));
+        }
+    }
+    if let Some(status) = params.status {
+        records.retain(|r| cleanups.get(&r.flag.key).is_some_and(|c| status.admits(c)));
+    }
     records.truncate(limit as usize + 1);
     let mut states = match (params.environments.unwrap_or(false), records.first(), records.last()) {
         (true, Some(first), Some(last)) => {
@@ -153,7 +189,10 @@ pub(super) async fn list_flags(
                 rfc3339(latest)
             });
             let environments = cells.map(|cells| cells.into_iter().map(|(env, c)| (env, FlagCell::from(c))).collect());
-            FlagListItem { flag: FlagBody::from(record), environments, changed_at }
+            let flag_facts = facts.as_mut().map(|f| f.remove(&record.flag.key));
+            let last_seen = flag_facts.flatten().and_then(|f| f.last_seen.values().max().copied()).map(rfc3339);
+            let cleanup = with_usage.then(|| cleanups.remove(&record.flag.key).unwrap_or_default());
+            FlagListItem { flag: FlagBody::from(record), environments, changed_at, last_seen, cleanup }
         })
         .collect();
     Ok(Json(Page::from_overfetch(items, limit, |f: &FlagListItem| f.flag.key.clone())))

@@ -4,10 +4,11 @@
 //! delete).
 
 mod archive;
-mod create;
+pub(crate) mod create;
 mod get;
 mod list;
-mod update;
+pub(crate) mod update;
+mod usage;
 
 use pennon_engine::{Flag, FlagKind, Variant};
 use serde::Serialize;
@@ -77,10 +78,7 @@ impl From<FlagRecord> for FlagBody {
 }
 
 pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad_field("name", "name must be 1 to 200 characters"));
-    }
-    check_text("name", name, false)
+    crate::api::common::check_name("name", name)
 }
 
 pub(crate) fn check_description(description: &str) -> Result<(), ApiError> {

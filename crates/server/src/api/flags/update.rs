@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::super::common::{IfMatch, etag};
 use super::{FlagBody, check_description, check_name, check_tags, dedup_tags};
+use crate::api::rules::{Description, Name, Tag};
 use crate::app::state::AppState;
 use crate::auth::Editor;
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
@@ -18,15 +19,19 @@ use crate::store::FlagPatch;
 #[serde(deny_unknown_fields)]
 pub struct UpdateFlag {
     /// New display name.
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// New description.
+    #[schema(value_type = Option<Description>)]
     pub description: Option<String>,
     /// New tags (replacing the old ones).
+    #[schema(value_type = Option<Vec<Tag>>)]
     pub tags: Option<Vec<String>>,
     /// New variants (replacing the old ones). A variant still used by a config, in any environment, cannot
     /// be removed; values may change.
     pub variants: Option<Vec<Variant>>,
     /// The version this change is based on (or `If-Match`).
+    #[serde(default, deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -55,7 +60,7 @@ fn variant_uses(config: &FlagConfig) -> Vec<(String, &str)> {
 
 /// The new definition's own problems, and every use of a variant it no longer has, located as
 /// `environments.{env}.{path in the config}`.
-fn check(flag: &Flag, configs: &[FlagConfig]) -> Vec<Problem> {
+pub(crate) fn check(flag: &Flag, configs: &[FlagConfig]) -> Vec<Problem> {
     let mut problems = validate_flag(flag);
     for config in configs {
         for (path, variant) in variant_uses(config) {

@@ -48,10 +48,10 @@ pub(super) async fn create_guard(
     Json(input): Json<GuardInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     if input.version.is_some() {
-        return Err(ApiError::bad_field("version", "a new guard has no version to name"));
+        return Err(ApiError::invalid("version", "a new guard has no version to name"));
     }
     let flag = state.store.get_flag(&at.flag).await?;
-    let draft = draft(input, &flag.flag)?;
+    let draft = draft(input, &flag.flag, &state.config)?;
     let guard = state.store.create_guard(&at.env, &at.flag, &draft, caller.actor()).await?;
     reload_watched(&state).await;
     Ok((StatusCode::CREATED, etag(guard.version), Json(GuardBody::from(guard))))
@@ -94,7 +94,7 @@ pub(super) async fn update_guard(
     // 404 before 422: a guard that does not exist has nothing to validate against.
     state.store.get_guard(&at.env, &at.flag, at.id).await?;
     let flag = state.store.get_flag(&at.flag).await?;
-    let draft = draft(input, &flag.flag)?;
+    let draft = draft(input, &flag.flag, &state.config)?;
     let guard = state.store.update_guard(&at.env, &at.flag, at.id, expected, &draft, caller.actor()).await?;
     reload_watched(&state).await;
     Ok((etag(guard.version), Json(GuardBody::from(guard))))

@@ -10,6 +10,8 @@ mod crud;
 mod series;
 mod validate;
 
+pub use validate::{GuardInput, draft as guard_draft, input_of};
+
 use pennon_engine::guards::{Evidence, GuardSpec};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,6 +20,7 @@ use utoipa_axum::routes;
 
 use super::common::rfc3339;
 use crate::app::state::AppState;
+use crate::domain::guard_sources::GuardSource;
 use crate::store::{Guard, GuardAction};
 
 /// Routes of this resource.
@@ -55,14 +58,14 @@ pub struct GuardBody {
     /// The tracked metric's name, as `track()` reports it.
     pub metric: String,
     /// `rate` (events per exposure) or `mean` (average tracked value).
-    #[schema(value_type = String, example = "rate")]
+    #[schema(value_type = crate::api::rules::GuardStatistic, example = "rate")]
     pub statistic: pennon_engine::guards::Statistic,
     /// `higher_is_worse` or `lower_is_worse`.
-    #[schema(value_type = String, example = "higher_is_worse")]
+    #[schema(value_type = crate::api::rules::GuardDirection, example = "higher_is_worse")]
     pub direction: pennon_engine::guards::Direction,
     /// `{"absolute": 0.02}` (the treatment must not pass 2%) or `{"relative": 0.1}` (not more than 10% worse
     /// than the control).
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::rules::GuardThreshold)]
     pub threshold: pennon_engine::guards::Threshold,
     /// Samples each compared arm needs before a verdict.
     pub min_samples: u64,
@@ -74,10 +77,15 @@ pub struct GuardBody {
     pub variant: String,
     /// The variant it is compared with; absent for an absolute threshold.
     pub control: Option<String>,
-    /// Data older than this are not counted, e.g. `1h`.
+    /// How far back the guard's charts look by default, e.g. `1h`; the test counts all data since `since`.
     pub window: String,
     /// What a breach does.
     pub action: GuardAction,
+    /// Where the guard reads its numbers: the SDK metrics, or Prometheus.
+    pub source: GuardSource,
+    /// Why the last check could not read the source (a Prometheus query that failed, answered an error or
+    /// found no series); absent when it read. Such a check decides nothing: the state is the previous one.
+    pub source_error: Option<String>,
     /// `insufficient_data`, `healthy` or `breached`.
     #[schema(value_type = String, example = "healthy")]
     pub state: pennon_engine::guards::GuardState,
@@ -87,7 +95,8 @@ pub struct GuardBody {
     pub evidence: Option<Evidence>,
     /// RFC 3339 time of the last check.
     pub checked_at: Option<String>,
-    /// RFC 3339 time the guard's data start: its creation, last change, or reset after a breach.
+    /// RFC 3339 time the guard's data start: its creation, last change, or reset after a breach. Its test
+    /// counts the 10-second metric buckets that start at or after it.
     pub since: String,
     /// Bumped by every change (a person's edit, a breach, a reset), for `If-Match`.
     pub version: u64,
@@ -122,6 +131,8 @@ impl From<Guard> for GuardBody {
             control: d.control,
             window: window_text(d.window_ms),
             action: d.action,
+            source: d.source,
+            source_error: g.source_error,
             state: g.state,
             evidence: g.evidence,
             checked_at: g.checked_at.map(rfc3339),

@@ -6,9 +6,11 @@ use pennon_engine::guards::{
     DEFAULT_ALPHA, DEFAULT_MIN_SAMPLES, DEFAULT_TUNING_SAMPLES, Direction, GuardSpec, Statistic, Threshold,
 };
 use pennon_engine::{Flag, FlagKind, Problem};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::config::ServeConfig;
+use crate::domain::guard_sources::GuardSource;
 use crate::http::error::ApiError;
 use crate::ingest::BUCKET_MS;
 use crate::store::{GuardAction, GuardDraft};
@@ -18,44 +20,54 @@ pub const DEFAULT_WINDOW: &str = "1h";
 /// The longest window: metric buckets are not kept (by default) much longer.
 const MAX_WINDOW: Duration = Duration::from_hours(30 * 24);
 
-/// What a person sets on a guard.
-#[derive(Debug, Deserialize, ToSchema)]
+/// What a person sets on a guard; also a guard of a flags document (without `version`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuardInput {
     /// The tracked metric's name, as `track()` reports it.
     pub metric: String,
     /// `rate` (events per exposure, e.g. an error rate) or `mean` (average tracked value, e.g. a latency).
-    #[schema(value_type = String, example = "rate")]
+    #[schema(value_type = crate::api::rules::GuardStatistic, example = "rate")]
     pub statistic: Statistic,
     /// `higher_is_worse` or `lower_is_worse`.
-    #[schema(value_type = String, example = "higher_is_worse")]
+    #[schema(value_type = crate::api::rules::GuardDirection, example = "higher_is_worse")]
     pub direction: Direction,
     /// `{"absolute": 0.02}` or `{"relative": 0.1}` (more than 10% worse than the control).
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::rules::GuardThreshold)]
     pub threshold: Threshold,
     /// Samples each compared arm needs before a verdict (default 100).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub min_samples: Option<u64>,
     /// Significance level (default 0.05).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
     /// Sample size per arm at which the test is sharpest (default 10000).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub tuning_samples: Option<u64>,
     /// The variant under watch (the treatment).
     pub variant: String,
     /// The variant it is compared with. Required for a relative threshold and for `halt_rollout`, except on
     /// a boolean flag, where it defaults to the other variant.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
-    /// Data older than this are not counted: `30m`, `1h`, `1d` (default `1h`; 10s to 30 days).
-    #[serde(default)]
+    /// How far back the guard's charts look by default: `30m`, `1h`, `1d` (default `1h`; 10s to 30 days). The
+    /// test itself counts all data since the guard's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
     /// `disable_flag` (default) or `halt_rollout`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<GuardAction>,
-    /// The version this change is based on (or `If-Match`); updates only.
+    /// Where the guard reads its numbers: `{"kind": "sdk"}` (default, the SDK metrics) or
+    /// `{"kind": "prometheus", "url"?, "events", "requests"}` (rate) / `{..., "sum", "count", "sum_squares"}`
+    /// (mean): PromQL templates with `{{flag}}`, `{{environment}}`, `{{variant}}` and `{{range}}`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::domain::guard_sources::GuardSource>)]
+    pub source: Option<GuardSource>,
+    /// The version this change is based on (or `If-Match`); updates only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "pennon_engine::whole_numbers::optional")]
     pub version: Option<u64>,
 }
 
@@ -80,8 +92,33 @@ fn other_variant<'a>(flag: &'a Flag, variant: &str) -> Option<&'a str> {
     flag.variants.iter().map(|v| v.key.as_str()).find(|k| *k != variant)
 }
 
+/// A guard's definition as a document states it: every default filled in, so that the same guard always
+/// reads the same.
+pub fn input_of(draft: &GuardDraft) -> GuardInput {
+    let spec = draft.spec.clone();
+    GuardInput {
+        metric: spec.metric,
+        statistic: spec.statistic,
+        direction: spec.direction,
+        threshold: spec.threshold,
+        min_samples: Some(spec.min_samples),
+        alpha: Some(spec.alpha),
+        tuning_samples: Some(spec.tuning_samples),
+        variant: draft.variant.clone(),
+        control: draft.control.clone(),
+        window: Some(super::window_text(draft.window_ms)),
+        action: Some(draft.action),
+        // SDK metrics, the default, is left out, so that documents without sources read as before.
+        source: match &draft.source {
+            GuardSource::Sdk => None,
+            source @ GuardSource::Prometheus(_) => Some(source.clone()),
+        },
+        version: None,
+    }
+}
+
 /// Checks the input against the flag and builds the guard, or answers 422 naming every bad field.
-pub fn draft(input: GuardInput, flag: &Flag) -> Result<GuardDraft, ApiError> {
+pub fn draft(input: GuardInput, flag: &Flag, config: &ServeConfig) -> Result<GuardDraft, ApiError> {
     let spec = GuardSpec {
         metric: input.metric,
         statistic: input.statistic,
@@ -126,8 +163,12 @@ pub fn draft(input: GuardInput, flag: &Flag) -> Result<GuardDraft, ApiError> {
         problem(&mut problems, "window", message);
         0
     });
+    let source = input.source.unwrap_or_default();
+    if let GuardSource::Prometheus(p) = &source {
+        problems.extend(p.validate(spec.statistic, config.prometheus_url.is_some(), config.prometheus_max_query_bytes));
+    }
     if problems.is_empty() {
-        Ok(GuardDraft { spec, variant: input.variant, control, window_ms, action })
+        Ok(GuardDraft { spec, variant: input.variant, control, window_ms, action, source })
     } else {
         Err(ApiError::Invalid(problems))
     }

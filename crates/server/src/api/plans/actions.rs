@@ -17,6 +17,11 @@ async fn act(
     if_match: IfMatch,
     action: PlanAction,
 ) -> Result<impl IntoResponse + use<>, ApiError> {
+    // Starting or resuming raises the share served by the config step by step, without a change request: where
+    // config changes need approval, only an admin may. Pausing and aborting lower the risk and stay open.
+    if matches!(action, PlanAction::Start | PlanAction::Resume) {
+        crate::api::change_requests::only_approved_paths(state, caller.0.role, &at.env).await?;
+    }
     let (_, revisions) = state.store.plan_action(&at.flag, &at.env, if_match.0, action, caller.actor()).await?;
     state.snapshots.after_commit(&revisions).await;
     let (plan, history) = state.store.get_plan(&at.flag, &at.env).await?;

@@ -6,6 +6,8 @@
 mod actions;
 mod write;
 
+pub use write::PutPlan;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -35,7 +37,7 @@ pub(crate) struct PlanPath {
 }
 
 /// One step as written and shown: `{"percent": 5, "hold": "30m"}`; the last step has no hold.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepDoc {
     /// The share of contexts that get the ramped variant: above 0, at most 100, larger than the step before;

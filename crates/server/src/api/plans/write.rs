@@ -3,18 +3,19 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::super::common::{IfMatch, etag};
 use super::{PlanBody, PlanPath, StepDoc};
 use crate::app::state::AppState;
 use crate::auth::{Editor, Viewer};
-use crate::domain::plans::PlanDraft;
+use crate::domain::plans::{PlanDraft, PlanSpec, format_hold};
 use crate::http::error::{ApiError, Json, Path, ProblemBody};
 
-/// A plan as written: the variant to ramp, the control, and the steps.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A plan as written: the variant to ramp, the control, and the steps; also a plan of a flags document
+/// (without `version`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "variant": "on",
@@ -25,13 +26,48 @@ pub struct PutPlan {
     /// The variant ramped up.
     pub variant: String,
     /// The variant everybody else gets; boolean flags default to the other variant, other flags must name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
     /// The context attribute hashed into a bucket (default `key`, the context key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket_by: Option<String>,
     /// The steps: percentages increasing, the last at 100 with no hold, every other with a hold.
     pub steps: Vec<StepDoc>,
     /// The plan version this replaces (or `If-Match`).
+    #[serde(
+        default,
+        deserialize_with = "pennon_engine::whole_numbers::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Option<u64>,
+}
+
+impl PutPlan {
+    /// A plan's definition as a document states it: control and `bucket_by` filled in, holds as `format_hold`
+    /// writes them, no version.
+    pub fn of(spec: &PlanSpec) -> PutPlan {
+        PutPlan {
+            variant: spec.variant.clone(),
+            control: Some(spec.control.clone()),
+            bucket_by: Some(spec.bucket_by.clone()),
+            steps: spec
+                .steps
+                .iter()
+                .map(|s| StepDoc { percent: s.percent, hold: s.hold_ms.map(format_hold) })
+                .collect(),
+            version: None,
+        }
+    }
+
+    /// The draft the store checks and writes.
+    pub fn draft(&self) -> PlanDraft {
+        PlanDraft {
+            variant: self.variant.clone(),
+            control: self.control.clone(),
+            bucket_by: self.bucket_by.clone(),
+            steps: self.steps.iter().map(|s| (s.percent, s.hold.clone())).collect(),
+        }
+    }
 }
 
 /// Read a flag's rollout plan in an environment: the steps, where it stands, and its history.
@@ -65,12 +101,7 @@ pub(super) async fn put_plan(
     Json(body): Json<PutPlan>,
 ) -> Result<impl IntoResponse, ApiError> {
     let expected = if_match.or(body.version)?;
-    let draft = PlanDraft {
-        variant: body.variant,
-        control: body.control,
-        bucket_by: body.bucket_by,
-        steps: body.steps.into_iter().map(|s| (s.percent, s.hold)).collect(),
-    };
+    let draft = body.draft();
     let (_, created) = state.store.put_plan(&at.flag, &at.env, expected, caller.actor(), &draft).await?;
     let (plan, history) = state.store.get_plan(&at.flag, &at.env).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

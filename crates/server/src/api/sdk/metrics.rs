@@ -4,13 +4,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use pennon_engine::protocol::{MAX_COUNT, MAX_SUM, MAX_SUM_SQUARES, MetricsBatch};
-use pennon_engine::{Problem, SLUG_RULE, Snapshot, is_slug};
+use pennon_engine::{Problem, SLUG_RULE, is_slug};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::state::AppState;
 use crate::auth::ServerKey;
+use crate::delivery::snapshots::EnvSnapshot;
 use crate::http::error::{ApiError, Json, ProblemBody};
 use crate::ingest::{Exposure, Tracked};
 use crate::store::now_millis;
@@ -109,11 +110,8 @@ fn check_batch(batch: &MetricsBatch) -> Result<(), ApiError> {
 }
 
 /// Whether the environment's snapshot has this flag with this variant.
-fn known(snapshot: &Snapshot, flag: &str, variant: &str) -> bool {
-    snapshot
-        .flags
-        .binary_search_by(|f| f.definition.key.as_str().cmp(flag))
-        .is_ok_and(|i| snapshot.flags[i].definition.variants.iter().any(|v| v.key == variant))
+fn known(snapshot: &EnvSnapshot, flag: &str, variant: &str) -> bool {
+    snapshot.flag(flag).is_some_and(|f| f.definition.variants.iter().any(|v| v.key == variant))
 }
 
 /// Report exposures and tracked metrics.
@@ -146,7 +144,7 @@ pub(super) async fn post_metrics(
         .snapshots
         .get(&environment)
         .ok_or_else(|| ApiError::NotFound(format!("environment \"{environment}\"")))?;
-    let raw = &snapshot.raw;
+    let raw = &*snapshot;
     let watched = state.snapshots.watched().of(&environment);
     let exposures: Vec<Exposure<'_>> = batch
         .exposures
@@ -174,8 +172,13 @@ pub(super) async fn post_metrics(
         }
     }
     state.intake.record(&environment, &exposures, &metrics, now_millis()).map_err(|_| ApiError::Unavailable)?;
+    // An SDK's exposures are its evaluations: they move the flag's last-seen time like the server's own.
+    for e in &exposures {
+        state.metrics.usage.add(&environment, e.flag, e.count);
+    }
     state.metrics.sdk_metrics_dropped(DropReason::Unknown, unknown);
     state.metrics.sdk_metrics_dropped(DropReason::Unwatched, unwatched);
+    state.metrics.sdk_metrics_accepted.inc_by((exposures.len() + metrics.len()) as u64);
     Ok((
         StatusCode::ACCEPTED,
         Json(MetricsAccepted { accepted: exposures.len() + metrics.len(), ignored: unknown + unwatched }),

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use super::current::at_least;
 use crate::app::state::AppState;
 use crate::auth::ServerKey;
 use crate::delivery::snapshots::EnvSnapshot;
@@ -30,30 +31,34 @@ fn last_event_id(headers: &HeaderMap) -> Option<u64> {
 /// environment revision; a `: heartbeat` comment at the configured interval (15 s by default). With
 /// `Last-Event-ID` the changes since that revision are replayed instead of the `put` (nothing when it is
 /// current), or a `put` comes when they are no longer known. A subscriber that falls too far behind, or
-/// stops reading, is disconnected and resumes with `Last-Event-ID`.
+/// stops reading, is disconnected and resumes with `Last-Event-ID`. A `Last-Event-ID` ahead of this server
+/// makes it catch up first, or answer 503 with `Retry-After`: it never sends an older `put`. The stream ends
+/// when its key is revoked, rotated out or expires.
 #[utoipa::path(get, path = "/api/v1/sdk/stream", tag = "sdk",
     security(("sdk_key" = ["server"])),
     params(("Last-Event-ID" = Option<String>, Header, description = "The revision held, on reconnection")),
     responses(
         (status = 200, description = "The event stream", body = String, content_type = "text/event-stream"),
         (status = 401, body = ProblemBody), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody),
-        (status = 503, description = "The server is shutting down", body = ProblemBody)))]
+        (status = 503, description = "The server is shutting down, or has not reached the revision of `Last-Event-ID` \
+            and cannot catch up now (with `Retry-After`)", body = ProblemBody)))]
 pub(super) async fn stream(
     ServerKey(grant): ServerKey,
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let environment = grant.environment;
+    let environment = grant.environment.clone();
+    let held = last_event_id(&headers);
     // Subscribed before the snapshot is read: nothing committed after it can be missed, and frames the
     // snapshot already holds are skipped by revision.
     let rx = state.streams.sdk.subscribe(&environment).ok_or(ApiError::Unavailable)?;
-    let snapshot = state
-        .snapshots
-        .get(&environment)
-        .ok_or_else(|| ApiError::NotFound(format!("environment \"{environment}\"")))?;
+    let snapshot = match at_least(&state, &environment, held).await {
+        Ok(snapshot) => snapshot,
+        Err(response) => return Ok(response),
+    };
     let revision = snapshot.revision();
     let mut first = vec![frames::retry()];
-    match last_event_id(&headers) {
+    match held {
         Some(held) if held == revision => {}
         Some(held) if held < revision => match replay(&state, &environment, held, revision).await {
             Some(frames) => first.extend(frames),
@@ -61,7 +66,9 @@ pub(super) async fn stream(
         },
         _ => first.extend(put(&state, &snapshot)),
     }
-    let subscriber = Subscriber::new(rx, revision, StreamKind::Sdk, &state.metrics);
+    let keys = state.clone();
+    let subscriber = Subscriber::new(rx, revision, StreamKind::Sdk, &state.metrics)
+        .until(async move { keys.auth.keys.until_unusable(&grant).await });
     Ok(crate::delivery::streams::response(first, subscriber))
 }
 

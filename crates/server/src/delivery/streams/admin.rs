@@ -1,5 +1,7 @@
 //! The dashboard's live feed: `change` events from the snapshot movements and `audit` events from the audit
-//! log, on one broadcast channel shared by every signed-in subscriber of this replica.
+//! log, on two broadcast channels shared by the signed-in subscribers of this replica: admins', with every
+//! audit row in full, and everyone else's, where rows about accounts and credentials are redacted
+//! ([`AuditEntry::for_non_admins`]).
 //!
 //! Audit rows are polled from the database (one poller per replica, only while someone listens), so rows
 //! written by other replicas appear too.
@@ -33,25 +35,45 @@ struct ChangeData<'a> {
 /// The admin feed of this replica.
 #[derive(Debug)]
 pub struct AdminFeed {
-    tx: Mutex<Option<broadcast::Sender<Frame>>>,
+    tx: Mutex<Option<Channels>>,
     /// Where the audit poller is; `None` while nobody listens.
     cursor: tokio::sync::Mutex<Option<AuditCursor>>,
+}
+
+/// The admins' channel and everyone else's.
+#[derive(Debug)]
+struct Channels {
+    admins: broadcast::Sender<Frame>,
+    others: broadcast::Sender<Frame>,
+}
+
+impl Channels {
+    fn receivers(&self) -> usize {
+        self.admins.receiver_count() + self.others.receiver_count()
+    }
 }
 
 impl AdminFeed {
     /// A feed whose subscribers may fall `capacity` frames behind before they are disconnected.
     pub fn new(capacity: usize) -> Self {
-        AdminFeed { tx: Mutex::new(Some(broadcast::channel(capacity.max(1)).0)), cursor: tokio::sync::Mutex::new(None) }
+        let channels =
+            Channels { admins: broadcast::channel(capacity.max(1)).0, others: broadcast::channel(capacity.max(1)).0 };
+        AdminFeed { tx: Mutex::new(Some(channels)), cursor: tokio::sync::Mutex::new(None) }
     }
 
-    fn sender(&self) -> MutexGuard<'_, Option<broadcast::Sender<Frame>>> {
+    fn sender(&self) -> MutexGuard<'_, Option<Channels>> {
         self.tx.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Subscribes; `None` once the server is shutting down. Audit rows committed from now on are delivered
-    /// (the poller's cursor is placed at the newest row if nobody was listening before).
-    pub async fn subscribe(&self, store: &Store) -> Option<broadcast::Receiver<Frame>> {
-        let rx = self.sender().as_ref()?.subscribe();
+    /// Subscribes, to every audit row in full when `admin`, else with rows about accounts redacted; `None`
+    /// once the server is shutting down. Audit rows committed from now on are delivered (the poller's cursor
+    /// is placed at the newest row if nobody was listening before).
+    pub async fn subscribe(&self, store: &Store, admin: bool) -> Option<broadcast::Receiver<Frame>> {
+        let rx = {
+            let channels = self.sender();
+            let channels = channels.as_ref()?;
+            if admin { channels.admins.subscribe() } else { channels.others.subscribe() }
+        };
         let mut cursor = self.cursor.lock().await;
         if cursor.is_none() {
             match tokio::time::timeout(Duration::from_secs(2), store.last_audit_id()).await {
@@ -65,14 +87,21 @@ impl AdminFeed {
 
     /// How many subscribers there are.
     pub fn subscribers(&self) -> usize {
-        self.sender().as_ref().map_or(0, broadcast::Sender::receiver_count)
+        self.sender().as_ref().map_or(0, Channels::receivers)
     }
 
     fn publish(&self, bytes: Bytes) {
-        if let Some(tx) = self.sender().as_ref()
-            && tx.receiver_count() > 0
-        {
-            let _ = tx.send(Frame { order: Order::Always, bytes });
+        self.publish_to(bytes.clone(), bytes);
+    }
+
+    fn publish_to(&self, admins: Bytes, others: Bytes) {
+        if let Some(channels) = self.sender().as_ref() {
+            if channels.admins.receiver_count() > 0 {
+                let _ = channels.admins.send(Frame { order: Order::Always, bytes: admins });
+            }
+            if channels.others.receiver_count() > 0 && !others.is_empty() {
+                let _ = channels.others.send(Frame { order: Order::Always, bytes: others });
+            }
         }
     }
 
@@ -86,7 +115,7 @@ impl AdminFeed {
             text.push_str(&frames::event("change", None, &serde_json::to_string(data).expect("serialisable")));
         };
         match event {
-            SnapshotEvent::Changes { environment, changes } => {
+            SnapshotEvent::Changes { environment, changes, .. } => {
                 for c in changes.iter() {
                     let op = if c.payload.is_some() { "put" } else { "delete" };
                     let (kind, key) = (c.kind.as_str(), c.key.as_str());
@@ -137,10 +166,12 @@ impl AdminFeed {
                 return;
             }
         };
-        let text: String = rows.iter().filter(|row| position.seen.insert(row.id)).map(audit_event).collect();
+        let new: Vec<&AuditEntry> = rows.iter().filter(|row| position.seen.insert(row.id)).collect();
         position.advance(Instant::now());
-        if !text.is_empty() {
-            self.publish(Bytes::from(text));
+        if !new.is_empty() {
+            let full: String = new.iter().map(|row| audit_event(row)).collect();
+            let redacted: String = new.iter().map(|row| audit_event(&(*row).clone().for_non_admins())).collect();
+            self.publish_to(Bytes::from(full), Bytes::from(redacted));
         }
     }
 

@@ -151,7 +151,7 @@ mod tests {
     use super::*;
 
     fn row(revision: u64, kind: ObjectKind, key: &str, payload: Option<&str>) -> ChangeRow {
-        ChangeRow { revision, kind, key: key.into(), payload: payload.map(str::to_owned) }
+        ChangeRow { revision, kind, key: key.into(), payload: payload.map(str::to_owned), committed_at: 0 }
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub mod frames;
 pub mod sdk;
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +66,7 @@ pub async fn dispatch(
     snapshots: Arc<Snapshots>,
     mut events: broadcast::Receiver<SnapshotEvent>,
     heartbeat: Duration,
+    metrics: Arc<Metrics>,
 ) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -73,8 +76,10 @@ pub async fn dispatch(
                 Ok(event) => {
                     streams.admin.publish_snapshot_event(&event);
                     match event {
-                        SnapshotEvent::Changes { environment, changes } => {
+                        SnapshotEvent::Changes { environment, changes, applied_at } => {
                             streams.sdk.publish_changes(&environment, &changes);
+                            let committed = changes.iter().map(|c| c.committed_at);
+                            metrics.propagation.observe(committed, applied_at, crate::store::now_millis());
                         }
                         SnapshotEvent::Reloaded { environment, .. } => {
                             if let Some(snapshot) = snapshots.get(&environment) {
@@ -114,13 +119,22 @@ pub async fn poll_audit(streams: Arc<Streams>, store: Store, interval: Duration)
     }
 }
 
+/// A future on whose completion a stream ends (e.g. its credential was revoked).
+pub type Ending = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// One subscriber: its receiver and the revision it holds.
-#[derive(Debug)]
 pub struct Subscriber {
     rx: broadcast::Receiver<Frame>,
     revision: u64,
     open: Gauge,
     lagged: Counter,
+    ends: Option<Ending>,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber").field("revision", &self.revision).finish_non_exhaustive()
+    }
 }
 
 impl Subscriber {
@@ -128,18 +142,33 @@ impl Subscriber {
     pub fn new(rx: broadcast::Receiver<Frame>, revision: u64, kind: StreamKind, metrics: &Metrics) -> Self {
         let open = metrics.sse_subscribers(kind);
         open.inc();
-        Subscriber { rx, revision, open, lagged: metrics.sse_lagged(kind) }
+        Subscriber { rx, revision, open, lagged: metrics.sse_lagged(kind), ends: None }
+    }
+
+    /// Ends the stream as soon as `ends` completes, whatever it is waiting for.
+    #[must_use]
+    pub fn until(mut self, ends: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.ends = Some(Box::pin(ends));
+        self
     }
 
     /// The next bytes to send; `None` ends the stream.
     async fn next(&mut self) -> Option<Bytes> {
         loop {
-            match self.rx.recv().await {
+            let received = match &mut self.ends {
+                Some(ends) => tokio::select! {
+                    biased;
+                    () = ends.as_mut() => return None,
+                    received = self.rx.recv() => received,
+                },
+                None => self.rx.recv().await,
+            };
+            match received {
                 Ok(frame) => {
+                    // Revisions only move forward: a `put` older than what the subscriber holds is not sent.
                     let send = match frame.order {
                         Order::Always => true,
-                        Order::Changes(revision) => revision > self.revision,
-                        Order::Put(revision) => revision != self.revision,
+                        Order::Changes(revision) | Order::Put(revision) => revision > self.revision,
                     };
                     if send {
                         if let Order::Changes(revision) | Order::Put(revision) = frame.order {

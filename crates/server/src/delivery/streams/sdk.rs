@@ -98,7 +98,7 @@ impl SdkHub {
 
     /// The snapshot as JSON, encoded once per revision.
     pub fn snapshot_json(&self, snapshot: &EnvSnapshot) -> Bytes {
-        let environment = &snapshot.raw.environment;
+        let environment = snapshot.environment();
         let revision = snapshot.revision();
         if let Some(hub) = self.lock().environments.get(environment)
             && let Some((cached, json)) = &hub.snapshot
@@ -107,11 +107,11 @@ impl SdkHub {
             return json.clone();
         }
         // Encoded outside the lock: a large snapshot must not hold the others up.
-        let json = Bytes::from(serde_json::to_vec(&snapshot.raw).expect("a snapshot serialises"));
+        let json = Bytes::from(snapshot.to_json());
         let mut inner = self.lock();
         if !inner.closed {
             let capacity = self.capacity;
-            let hub = inner.environments.entry(environment.clone()).or_insert_with(|| EnvHub::new(capacity));
+            let hub = inner.environments.entry(environment.to_owned()).or_insert_with(|| EnvHub::new(capacity));
             if hub.snapshot.as_ref().is_none_or(|(cached, _)| *cached < revision) {
                 hub.snapshot = Some((revision, json.clone()));
             }
@@ -154,7 +154,7 @@ impl SdkHub {
     pub fn publish_put(&self, snapshot: &EnvSnapshot) {
         {
             let mut inner = self.lock();
-            let Some(hub) = inner.environments.get_mut(&snapshot.raw.environment) else { return };
+            let Some(hub) = inner.environments.get_mut(snapshot.environment()) else { return };
             hub.forget();
             if hub.tx.receiver_count() == 0 {
                 return;
@@ -163,7 +163,7 @@ impl SdkHub {
         let json = self.snapshot_json(snapshot);
         let revision = snapshot.revision();
         let frame = Frame { order: Order::Put(revision), bytes: frames::put(revision, &json) };
-        if let Some(hub) = self.lock().environments.get(&snapshot.raw.environment) {
+        if let Some(hub) = self.lock().environments.get(snapshot.environment()) {
             let _ = hub.tx.send(frame);
         }
     }
@@ -201,7 +201,7 @@ mod tests {
     use crate::store::ObjectKind;
 
     fn change(revision: u64) -> ChangeRow {
-        ChangeRow { revision, kind: ObjectKind::Flag, key: "f".into(), payload: None }
+        ChangeRow { revision, kind: ObjectKind::Flag, key: "f".into(), payload: None, committed_at: 0 }
     }
 
     #[test]

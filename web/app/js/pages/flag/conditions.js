@@ -23,6 +23,7 @@ export const OPERATORS = /** @type {const} */ ([
   ['before', 'is before (time)', 'time'],
   ['after', 'is after (time)', 'time'],
   ['exists', 'exists', 'none'],
+  ['unleash_rollout', 'is in the Unleash rollout', 'rollout'],
 ]);
 
 /** @param {string} op */
@@ -32,6 +33,10 @@ export const operatorLabel = (op) => OPERATORS.find(([k]) => k === op)?.[1] ?? o
 
 /** A condition in words: `plan is one of pro, enterprise`. @param {any} c */
 export function conditionText(c) {
+  if (c.operator === 'unleash_rollout') {
+    const [group, share] = c.values ?? [];
+    return `${c.negate ? 'not: ' : ''}${c.attribute} is in the Unleash rollout of ${share}% (group ${group})`;
+  }
   const values = (c.values ?? []).map((/** @type {any} */ v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ');
   return `${c.negate ? 'not: ' : ''}${c.attribute} ${operatorLabel(c.operator)}${values ? ` ${values}` : ''}`;
 }
@@ -72,7 +77,7 @@ export function conditionRow(condition, onRemove) {
       parts.values.append(h('p', { class: 'hint' }, 'No values: holds when the attribute is present.'), error());
       return;
     }
-    if (kind === 'many' || kind === 'lines') {
+    if (kind === 'many' || kind === 'lines' || kind === 'rollout') {
       values = /** @type {HTMLTextAreaElement} */ (h('textarea', { rows: Math.max(2, Math.min(texts.length, 6)), class: 'values' }));
       values.value = texts.join('\n');
     } else {
@@ -87,6 +92,7 @@ export function conditionRow(condition, onRemove) {
       many: 'One per line, or separated by commas.',
       lines: 'One regular expression per line; any may match.',
       number: 'A number.', semver: 'A semantic version.', time: 'An RFC 3339 time.', one: 'One value.',
+      rollout: 'The Unleash group id, then the percentage (0 to 100), one per line.',
     };
     const hint = h('p', { class: 'hint', id: `${values.id}-hint` }, hints[kind]);
     const err = error();
@@ -102,7 +108,7 @@ export function conditionRow(condition, onRemove) {
     if (!values) return [];
     const kind = shape(operator.value);
     const raw = values.value;
-    const list = kind === 'many' ? raw.split(/[\n,]/) : kind === 'lines' ? raw.split('\n') : [raw];
+    const list = kind === 'many' ? raw.split(/[\n,]/) : kind === 'lines' || kind === 'rollout' ? raw.split('\n') : [raw];
     return list.map((s) => s.trim()).filter((s) => s !== '');
   }
 
@@ -119,8 +125,8 @@ export function conditionRow(condition, onRemove) {
     /** The Condition as the API takes it. */
     value() {
       const kind = shape(operator.value);
-      const list = texts().map((t) => {
-        if (kind === 'number') return t !== '' && Number.isFinite(Number(t)) ? Number(t) : t;
+      const list = texts().map((t, i) => {
+        if (kind === 'number' || (kind === 'rollout' && i === 1)) return t !== '' && Number.isFinite(Number(t)) ? Number(t) : t;
         return typed.has(t) ? typed.get(t) : t;
       });
       /** @type {any} */

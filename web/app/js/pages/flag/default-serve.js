@@ -17,7 +17,7 @@ export function defaultSection(ctx) {
   const planRuns = plan && (plan.state === 'running' || plan.state === 'paused');
   const form = h('form', { class: 'default-form' }, editor.el,
     planRuns ? h('p', { class: 'alert alert-info plan-warning' }, `A rollout plan is ${plan.state}: its next step replaces the default you save here.`) : null,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Save default')));
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, ctx.proposes ? 'Propose change' : 'Save default')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     /** @type {any} */

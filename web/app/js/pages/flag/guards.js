@@ -84,8 +84,13 @@ export async function guardsPage(view, params, query) {
         h('button', { type: 'button', class: 'button small subtle', 'aria-label': `Delete guard ${guard.metric} #${guard.id}`, onclick: () => remove(guard) }, 'Delete')) : null),
     h('p', { class: 'guard-spec' },
       `${guard.statistic} · ${thresholdText(guard)} · window ${guard.window} · at least ${guard.min_samples} samples · alpha ${guard.alpha} · on breach: ${guard.action === 'halt_rollout' ? 'halt the rollout' : 'turn the flag off'}`),
-    h('p', { class: 'hint' }, `Data since ${time(guard.since)}${guard.checked_at ? ` · checked ${time(guard.checked_at)}` : ''}`),
+    h('p', { class: 'hint' }, `Data since ${time(guard.since)}${guard.checked_at ? ` · checked ${time(guard.checked_at)}` : ''}`,
+      guard.source?.kind === 'prometheus' ? ` · from Prometheus${guard.source.url ? ` (${guard.source.url})` : ''}` : ''),
+    guard.source_error ? h('p', { class: 'alert alert-danger source-error', role: 'status' },
+      `The last check could not read its source, and decided nothing: ${guard.source_error}`) : null,
     series ? guardChart(guard, series) : h('p', { class: 'hint' }, 'The chart could not be loaded.'),
+    h('p', { class: 'hint' }, h('a', { class: 'results-link', href: `#/flags/${seg(flag.key)}/results?env=${encodeURIComponent(env)}&metric=${encodeURIComponent(guard.metric)}` },
+      guard.state === 'breached' ? `The breach on the Results tab: ${guard.metric}'s interval over time` : `${guard.metric} on the Results tab, over time`)),
     guardEvidence(guard, guard.state === 'breached' ? breach : null));
 
   let first = true;

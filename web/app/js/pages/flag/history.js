@@ -2,13 +2,14 @@
 // in a sentence (who did what, when); the diff against the version before; "Restore this version" on older
 // ones and "Undo" on the newest (editors; production asks), which write an old config again as a new version.
 
-import { api, seg } from '../../api.js';
+import { api, isChangeRequest, seg } from '../../api.js';
 import { h, loadError, replace, time } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { banner, clearErrors, confirmDialog, isConflict, showError } from '../../forms.js';
 import { debounce, onChange } from '../../live.js';
 import { current, navigate } from '../../router.js';
 import { session } from '../../session.js';
+import { proposedNotice } from './approvals.js';
 import { configDiff } from './diff.js';
 import { auditSentence } from '../sentences.js';
 import { flagHeader, pageEnvironment } from './header.js';
@@ -58,9 +59,11 @@ export async function historyPage(view, params, query) {
     const latest = versions[0];
     if (environment?.production && !(await confirmDialog(`${question} This is ${environment.name}, a production environment.`))) return;
     try {
-      await api.post(`${base}/revert`, { version: entry.version, base_version: latest.version }, latest.version);
+      const answer = await api.post(`${base}/revert`, { version: entry.version, base_version: latest.version }, latest.version);
       await load();
-      replace(status, h('p', { class: 'alert alert-ok', role: 'status' }, `Restored version ${entry.version}: now version ${versions[0]?.version}.`));
+      // Where approvals are required, the restore is proposed, not made.
+      if (isChangeRequest(answer) && answer.state !== 'applied') replace(status, proposedNotice(answer));
+      else replace(status, h('p', { class: 'alert alert-ok', role: 'status' }, `Restored version ${entry.version}: now version ${versions[0]?.version}.`));
     } catch (err) {
       if (isConflict(err)) {
         const now = await api.get(`${base}/history`, { limit: 1 }).catch(() => null);

@@ -2,10 +2,11 @@
 // targets, rules, default, prerequisites and off variant become a new version there. It always asks first,
 // naming a production target as such.
 
-import { api, seg } from '../../api.js';
+import { api, isChangeRequest, seg } from '../../api.js';
 import { h, replace, uid } from '../../dom.js';
 import { confirmDialog, isConflict, showError } from '../../forms.js';
 import { environments } from '../../environments.js';
+import { proposedNotice } from './approvals.js';
 
 /** @param {import('./targeting.js').Ctx} ctx */
 export function promoteSection(ctx) {
@@ -31,7 +32,9 @@ export function promoteSection(ctx) {
     try {
       const version = ctx.flag.environments?.[to.key]?.version;
       const copied = await api.post(`/flags/${seg(ctx.flag.key)}/promote`, { from: ctx.env, to: to.key }, version);
-      replace(status, h('p', { class: 'alert alert-ok' }, `Copied to ${to.name}: now version ${copied.version} there. `,
+      // Where the target requires approvals, the copy is proposed there, not made.
+      if (isChangeRequest(copied) && copied.state !== 'applied') replace(status, proposedNotice(copied));
+      else replace(status, h('p', { class: 'alert alert-ok' }, `Copied to ${to.name}: now version ${copied.version} there. `,
         h('a', { href: `#/flags/${seg(ctx.flag.key)}?env=${seg(to.key)}` }, `Open it in ${to.name}`)));
     } catch (err) {
       showError(status, isConflict(err) ? new Error(`${to.name}'s config changed meanwhile; reload the page and try again.`) : err);

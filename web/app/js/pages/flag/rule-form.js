@@ -71,7 +71,7 @@ export function ruleForm(ctx, rule, index, close) {
     serve.el,
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'button subtle', onclick: close }, 'Cancel'),
-      h('button', { type: 'submit', class: 'button primary' }, rule ? 'Save rule' : 'Add rule')));
+      h('button', { type: 'submit', class: 'button primary' }, ctx.proposes ? 'Propose change' : rule ? 'Save rule' : 'Add rule')));
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

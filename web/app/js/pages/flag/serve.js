@@ -91,10 +91,17 @@ export function serveEditor(flag, serve, path, label) {
   asSplit.addEventListener('change', sync);
   sync();
 
+  // A split bucketed as another system does (imported from Unleash) is kept as it is: its weights count in
+  // that system's units, and changing them here would move contexts. It can be replaced by a variant.
+  const imported = isSplit && serve.split.bucketing ? serve : null;
+  if (imported) {
+    splitBox.replaceChildren(h('p', { class: 'hint imported-split' },
+      `${serveText(imported)}. Kept as imported; serve a variant to replace it.`));
+  }
   const el = fieldset(label, path,
     h('div', { class: 'choice' },
       h('label', { class: 'check' }, asVariant, ' A variant'),
-      h('label', { class: 'check' }, asSplit, boolean ? ' A percentage rollout' : ' A percentage split')),
+      h('label', { class: 'check' }, asSplit, imported ? ' The imported split' : boolean ? ' A percentage rollout' : ' A percentage split')),
     variantField, splitBox);
 
   /**
@@ -103,6 +110,7 @@ export function serveEditor(flag, serve, path, label) {
    */
   function value() {
     if (/** @type {HTMLInputElement} */ (asVariant).checked) return { variant: variant.value };
+    if (imported) return imported;
     const bucket = /** @type {HTMLInputElement} */ (bucketBy).value.trim() || 'key';
     const bad = (/** @type {string} */ message) => new ApiError(422, { errors: [{ path: `${path}.split.weights`, message }] });
     if (boolean) {
@@ -134,6 +142,21 @@ export function variantLabel(v) {
 export function serveText(serve) {
   if (serve?.variant !== undefined) return serve.variant;
   const weights = serve?.split?.weights ?? [];
+  if (serve?.split?.bucketing) {
+    const total = weights.reduce((/** @type {number} */ s, /** @type {any} */ w) => s + w.weight, 0) || 1;
+    const shares = weights.map((/** @type {any} */ w) => `${w.variant} ${percent(Math.round((w.weight * TOTAL) / total))}`);
+    return `${shares.join(' · ')}, ${bucketingText(serve.split)}`;
+  }
   const by = serve?.split?.bucket_by && serve.split.bucket_by !== 'key' ? ` (by ${serve.split.bucket_by})` : '';
   return weights.map((/** @type {any} */ w) => `${w.variant} ${percent(w.weight)}`).join(' · ') + by;
+}
+
+/**
+ * How a split imported from elsewhere buckets: `bucketed as Unleash (stickiness userId, group grp-a)`.
+ * @param {any} split
+ */
+export function bucketingText(split) {
+  const b = split.bucketing;
+  if (b?.scheme === 'unleash') return `bucketed as Unleash (stickiness ${split.bucket_by}, group ${b.group_id})`;
+  return `bucketed as ${b?.scheme ?? 'Pennon'}`;
 }

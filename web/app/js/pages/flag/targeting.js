@@ -2,14 +2,16 @@
 // targets, rules and the default, for the environment shown. Every section writes through `ctx.write`, which
 // sends the config version the page was drawn from, puts API problems at their fields, and answers a stale
 // version with who changed it. Changes made elsewhere redraw the page, unless a form is being edited: then
-// the page says so and offers a reload instead of throwing the edit away.
+// the page says so and offers a reload instead of throwing the edit away. Where the environment requires
+// approvals, a change is proposed as a change request instead, and the page says so (`approvals.js`).
 
-import { api, ApiError } from '../../api.js';
+import { api, ApiError, forNextChange, isChangeRequest } from '../../api.js';
 import { h, loadError, replace } from '../../dom.js';
 import { environments } from '../../environments.js';
 import { clearErrors, confirmProduction, isConflict, showConflict, showError } from '../../forms.js';
+import { approvalCard, approvalHeaders, openRequests, openRequestsBanner, proposedNotice } from './approvals.js';
 import { contextTester } from './context-tester.js';
-import { debounce, onChange } from '../../live.js';
+import { debounce, onAudit, onChange } from '../../live.js';
 import { session } from '../../session.js';
 import { defaultSection } from './default-serve.js';
 import { definitionSection } from './definition.js';
@@ -18,6 +20,7 @@ import { pct } from './plan-timeline.js';
 import { prerequisitesSection } from './prerequisites.js';
 import { promoteSection } from './promote.js';
 import { rulesSection } from './rules.js';
+import { scheduledSection } from './scheduled.js';
 import { statusSection } from './status.js';
 import { targetsSection } from './targets.js';
 
@@ -25,8 +28,8 @@ import { targetsSection } from './targets.js';
  * What every section of the page is drawn from and writes through.
  * @typedef {{
  *   flag: any, config: any, env: string, environment: any, segments: any[], flags: any[],
- *   delivery: {plan: any | null, guards: any[]},
- *   canEdit: boolean, canEditDefinition: boolean, base: string, focusAfter: string[],
+ *   delivery: {plan: any | null, guards: any[]}, requests: any[],
+ *   canEdit: boolean, canEditDefinition: boolean, isAdmin: boolean, proposes: boolean, base: string, focusAfter: string[],
  *   reload: () => Promise<void>,
  *   write: (root: HTMLElement, call: (version: number) => Promise<any>, asked?: boolean) => Promise<boolean>,
  *   track: (form: HTMLElement) => void,
@@ -44,6 +47,8 @@ export async function targetingPage(view, params, query) {
   // Set when the person has left the page: a late answer or change must not draw over the next page.
   let gone = false;
   const staleSlot = h('div', { class: 'stale-slot', role: 'status' });
+  // What the last change proposed (a change request), kept across the redraw that follows it.
+  const proposedSlot = h('div', { class: 'proposed-slot' });
   /** @type {HTMLElement | null} made once, so that what was typed survives redraws */
   let tester = null;
 
@@ -56,8 +61,11 @@ export async function targetingPage(view, params, query) {
     segments: [],
     flags: [],
     delivery: { plan: null, guards: [] },
+    requests: [],
     canEdit: false,
     canEditDefinition: false,
+    isAdmin: false,
+    proposes: false,
     base: '',
     focusAfter: [],
     reload,
@@ -65,6 +73,15 @@ export async function targetingPage(view, params, query) {
       clearErrors(root);
       // Every change in a production environment asks first (unless the caller asked its own question).
       if (!asked && !(await confirmProduction(ctx.environment, `Change ${ctx.flag.key}`))) return false;
+      // Where approvals are required, the card's comment (or an admin's bypass reason) goes with the change.
+      try {
+        forNextChange(ctx.proposes ? approvalHeaders(view) : null);
+      } catch (e) {
+        const card = view.querySelector('.approval-card');
+        showError(card instanceof HTMLElement ? card : root, e);
+        return false;
+      }
+      replace(proposedSlot);
       writing = true;
       // Its buttons and fields wait for the answer, so that a second click sends nothing.
       const busy = [...root.querySelectorAll('button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled])')];
@@ -74,9 +91,12 @@ export async function targetingPage(view, params, query) {
         busy.forEach((el) => el.removeAttribute('disabled'));
         root.removeAttribute('aria-busy');
       };
+      /** @type {any} */
+      let answer;
       try {
-        await call(ctx.config.version);
+        answer = await call(ctx.config.version);
       } catch (e) {
+        forNextChange(null);
         writing = false;
         done();
         if (isConflict(e)) await showConflict(root, /** @type {any} */ (e), { flag: key, env: ctx.env, reload });
@@ -84,9 +104,12 @@ export async function targetingPage(view, params, query) {
         return false;
       }
       writing = false;
+      // A change request: the config is unchanged; the page says what waits, and where.
+      const proposed = isChangeRequest(answer) && answer.state !== 'applied';
       await reload();
+      if (proposed) replace(proposedSlot, proposedNotice(answer));
       done();
-      return true;
+      return !proposed;
     },
     track(form) {
       const mark = () => dirty.add(form);
@@ -102,23 +125,29 @@ export async function targetingPage(view, params, query) {
 
   async function load() {
     const base = `/flags/${encodeURIComponent(key)}/environments/${encodeURIComponent(ctx.env)}`;
-    const [flag, config, segments, flags, delivery] = await Promise.all([
+    const [flag, config, segments, flags, delivery, requests] = await Promise.all([
       loadFlag(key),
       // The config on its own also says who changed it last.
       ctx.env ? api.get(base).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))) : null,
       api.get('/segments', { limit: 100 }).then((p) => p.items).catch(() => []),
       api.get('/flags', { limit: 100 }).then((p) => p.items).catch(() => []),
       ctx.env ? loadDelivery(key, ctx.env) : { plan: null, guards: [] },
+      ctx.env ? openRequests(key, ctx.env) : [],
     ]);
+    const environment = environments.byKey(ctx.env);
+    const canEdit = session.can('editor') && !flag.archived;
     Object.assign(ctx, {
       flag,
       delivery,
+      requests,
       segments,
       flags,
       config: config ?? flag.environments?.[ctx.env] ?? null,
-      environment: environments.byKey(ctx.env),
-      canEdit: session.can('editor') && !flag.archived,
+      environment,
+      canEdit,
       canEditDefinition: session.can('editor'),
+      isAdmin: session.can('admin'),
+      proposes: canEdit && (environment?.approvals_required ?? 0) > 0,
       base,
     });
   }
@@ -148,15 +177,19 @@ export async function targetingPage(view, params, query) {
       return;
     }
     replace(view,
-      flagHeader(flag, '', ctx.env, ctx.delivery),
+      flagHeader(flag, '', ctx.env, ctx.delivery, ctx.requests),
       staleSlot,
+      proposedSlot,
+      openRequestsBanner(ctx),
       flag.archived ? h('p', { class: 'alert alert-info' }, 'This flag is archived: unarchive it to change its targeting.') : null,
       deliveryBanners(ctx),
       // The tester sits beside the config on a wide screen (sticky, so the highlight and its answer are in
       // view together) and after the switch on a narrow one.
       h('div', { class: 'targeting-layout' },
         h('div', { class: 'targeting' },
+          approvalCard(ctx),
           statusSection(ctx),
+          scheduledSection(ctx),
           prerequisitesSection(ctx),
           targetsSection(ctx),
           rulesSection(ctx),
@@ -202,9 +235,18 @@ export async function targetingPage(view, params, query) {
     if (c.kind === 'flag' && c.key === key) check();
     if ((c.kind === 'segment' || c.kind === 'environment') && !dirty.size) void reload();
   });
+  // A change request made, decided or rebased elsewhere: the banner of open ones follows (approving one that
+  // applies also changes the config, which the change event above brings).
+  const requestsChanged = debounce(() => {
+    if (!writing && !gone && !dirty.size) void reload();
+  });
+  const stopAudit = onAudit((a) => {
+    if (a.resource === 'change_request') requestsChanged();
+  });
   const stopEnv = environments.onChange(() => {
     if (environments.current === ctx.env) return;
     ctx.env = environments.current;
+    replace(proposedSlot);
     void reload();
   });
 
@@ -212,6 +254,7 @@ export async function targetingPage(view, params, query) {
   return () => {
     gone = true;
     stopLive();
+    stopAudit();
     stopEnv();
   };
 }

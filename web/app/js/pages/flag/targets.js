@@ -35,7 +35,7 @@ export function targetsSection(ctx) {
     const box = h('div', { class: 'target', dataset: { variant: v.key } });
     const input = /** @type {HTMLInputElement} */ (h('input', { type: 'text', autocomplete: 'off', placeholder: 'user-42', 'aria-label': `Context key to serve ${v.key}` }));
     const addField = h('div', { class: 'field' }, h('div', { class: 'inline' }, input,
-      h('button', { type: 'submit', class: 'button small' }, 'Add')), h('p', { class: 'field-error', hidden: true }));
+      h('button', { type: 'submit', class: 'button small' }, ctx.proposes ? 'Propose' : 'Add')), h('p', { class: 'field-error', hidden: true }));
     const add = h('form', { class: 'target-add' }, addField);
     add.addEventListener('submit', async (e) => {
       e.preventDefault();
