@@ -237,4 +237,15 @@ impl Heard {
     pub fn has(&self, flag: &str, version: u64) -> bool {
         self.0.lock().unwrap().iter().any(|(key, v)| key == flag && *v == Some(version))
     }
+
+    /// Waits until the listener has heard `flag` change to config `version`, failing with what it heard after
+    /// [`PATIENCE`]. The SDK calls listeners just after it swaps the new flags in, so a client can already serve
+    /// a change its listeners have not been told of yet.
+    pub async fn hears(&self, flag: &str, version: u64) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.has(flag, version) {
+            assert!(tokio::time::Instant::now() < deadline, "never heard {flag} v{version}: {:?}", self.all());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
