@@ -8,15 +8,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::common::{parse_time, rfc3339};
+use super::common::rfc3339;
+use super::credentials::{RotateKey, reload_keys};
 use crate::api::rules::Label;
 use crate::app::state::AppState;
-use crate::auth::{Admin, secrets};
+use crate::auth::Admin;
+use crate::auth::secrets::{self, NewSecret};
 use crate::http::error::{ApiError, Json, OptionalJson, Path, ProblemBody};
 use crate::store::{KeyKind, SdkKey, now_millis};
-
-/// How long an old key keeps working after a rotation when the request does not say.
-const DEFAULT_OVERLAP_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -82,15 +81,6 @@ pub struct CreateKey {
     pub name: String,
 }
 
-/// A rotation.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotateKey {
-    /// RFC 3339: until when the old key keeps working (default: 24 hours from now; now = at once).
-    #[schema(format = DateTime)]
-    pub old_key_expires_at: Option<String>,
-}
-
 /// A key just created: the secret is in `key`, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedKey {
@@ -101,14 +91,8 @@ pub struct CreatedKey {
     pub record: KeyBody,
 }
 
-async fn reload_keys(state: &AppState) {
-    if let Err(e) = state.auth.keys.reload(&state.store).await {
-        tracing::warn!(error = %e, "could not reload SDK keys; the refresh loop will");
-    }
-}
-
-fn new_secret(kind: KeyKind) -> String {
-    secrets::generate(match kind {
+fn new_secret(kind: KeyKind) -> NewSecret {
+    NewSecret::generate(match kind {
         KeyKind::Server => secrets::SERVER_KEY_PREFIX,
         KeyKind::Client => secrets::CLIENT_KEY_PREFIX,
     })
@@ -139,12 +123,10 @@ async fn create_key(
 ) -> Result<impl IntoResponse, ApiError> {
     crate::api::common::check_name("name", &body.name)?;
     let name = body.name.trim();
-    let secret = new_secret(body.kind);
-    let hash = secrets::hash(&secret);
-    let prefix = secrets::display_prefix(&secret);
-    let record = state.store.create_sdk_key(&env, body.kind, name, &hash, &prefix, caller.actor()).await?;
+    let new = new_secret(body.kind);
+    let record = state.store.create_sdk_key(&env, body.kind, name, &new.hash, &new.prefix, caller.actor()).await?;
     reload_keys(&state).await;
-    Ok((StatusCode::CREATED, Json(CreatedKey { key: secret, record: record.into() })))
+    Ok((StatusCode::CREATED, Json(CreatedKey { key: new.secret, record: record.into() })))
 }
 
 /// Rotate an SDK key: a new key replaces it; the old one keeps working until `old_key_expires_at`.
@@ -158,18 +140,12 @@ async fn rotate_key(
     Path((env, id)): Path<(String, i64)>,
     OptionalJson(body): OptionalJson<RotateKey>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let now = now_millis();
-    let old_expires = match body.old_key_expires_at.as_deref() {
-        Some(t) => parse_time("old_key_expires_at", t)?.max(now),
-        None => now + DEFAULT_OVERLAP_MS,
-    };
+    let old_expires = body.old_key_expiry(now_millis())?;
     let old = state.store.sdk_key(&env, id).await?;
-    let secret = new_secret(old.kind);
-    let hash = secrets::hash(&secret);
-    let prefix = secrets::display_prefix(&secret);
-    let record = state.store.rotate_sdk_key(&env, id, &hash, &prefix, old_expires, caller.actor()).await?;
+    let new = new_secret(old.kind);
+    let record = state.store.rotate_sdk_key(&env, id, &new.hash, &new.prefix, old_expires, caller.actor()).await?;
     reload_keys(&state).await;
-    Ok((StatusCode::CREATED, Json(CreatedKey { key: secret, record: record.into() })))
+    Ok((StatusCode::CREATED, Json(CreatedKey { key: new.secret, record: record.into() })))
 }
 
 /// Revoke an SDK key: it stops working at once.

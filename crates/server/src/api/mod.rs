@@ -9,6 +9,7 @@ mod audit;
 mod change_requests;
 pub mod common;
 mod configs;
+mod credentials;
 pub mod doc;
 mod document;
 pub use document::document_schema;

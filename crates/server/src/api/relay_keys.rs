@@ -11,15 +11,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::common::{parse_time, rfc3339};
+use super::common::rfc3339;
+use super::credentials::{RotateKey, reload_keys};
 use crate::api::rules::Label;
 use crate::app::state::AppState;
-use crate::auth::{Admin, secrets};
+use crate::auth::Admin;
+use crate::auth::secrets::{NewSecret, RELAY_KEY_PREFIX};
 use crate::http::error::{ApiError, Json, OptionalJson, Path, ProblemBody};
 use crate::store::{RelayKey, now_millis};
-
-/// How long an old credential keeps working after a rotation when the request does not say.
-const DEFAULT_OVERLAP_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Routes of this resource.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -85,15 +84,6 @@ pub struct CreateRelayKey {
     pub environments: Vec<String>,
 }
 
-/// A rotation.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotateRelayKey {
-    /// RFC 3339: until when the old credential keeps working (default: 24 hours from now; now = at once).
-    #[schema(format = DateTime)]
-    pub old_key_expires_at: Option<String>,
-}
-
 /// A relay credential just created: the secret is in `key`, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedRelayKey {
@@ -115,12 +105,6 @@ fn check_environments(environments: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn reload_keys(state: &AppState) {
-    if let Err(e) = state.auth.keys.reload(&state.store).await {
-        tracing::warn!(error = %e, "could not reload SDK and relay keys; the refresh loop will");
-    }
-}
-
 /// List the relay credentials.
 #[utoipa::path(get, path = "/api/v1/relay-keys", tag = "relay-keys", security(("bearer" = ["admin"])),
     responses((status = 200, body = RelayKeyList), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody)))]
@@ -140,38 +124,32 @@ async fn create_relay_key(
 ) -> Result<impl IntoResponse, ApiError> {
     crate::api::common::check_name("name", &body.name)?;
     check_environments(&body.environments)?;
-    let secret = secrets::generate(secrets::RELAY_KEY_PREFIX);
-    let hash = secrets::hash(&secret);
-    let prefix = secrets::display_prefix(&secret);
-    let record =
-        state.store.create_relay_key(body.name.trim(), &body.environments, &hash, &prefix, caller.actor()).await?;
+    let new = NewSecret::generate(RELAY_KEY_PREFIX);
+    let record = state
+        .store
+        .create_relay_key(body.name.trim(), &body.environments, &new.hash, &new.prefix, caller.actor())
+        .await?;
     reload_keys(&state).await;
-    Ok((StatusCode::CREATED, Json(CreatedRelayKey { key: secret, record: record.into() })))
+    Ok((StatusCode::CREATED, Json(CreatedRelayKey { key: new.secret, record: record.into() })))
 }
 
 /// Rotate a relay credential: a new one naming the same environments replaces it; the old one keeps working
 /// until `old_key_expires_at`.
 #[utoipa::path(post, path = "/api/v1/relay-keys/{id}/rotate", tag = "relay-keys",
-    request_body = Option<RotateRelayKey>,
+    request_body = Option<RotateKey>,
     params(("id" = i64, Path, description = "Relay key id")), security(("bearer" = ["admin"])),
     responses((status = 201, body = CreatedRelayKey), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn rotate_relay_key(
     caller: Admin,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    OptionalJson(body): OptionalJson<RotateRelayKey>,
+    OptionalJson(body): OptionalJson<RotateKey>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let now = now_millis();
-    let old_expires = match body.old_key_expires_at.as_deref() {
-        Some(t) => parse_time("old_key_expires_at", t)?.max(now),
-        None => now + DEFAULT_OVERLAP_MS,
-    };
-    let secret = secrets::generate(secrets::RELAY_KEY_PREFIX);
-    let hash = secrets::hash(&secret);
-    let prefix = secrets::display_prefix(&secret);
-    let record = state.store.rotate_relay_key(id, &hash, &prefix, old_expires, caller.actor()).await?;
+    let old_expires = body.old_key_expiry(now_millis())?;
+    let new = NewSecret::generate(RELAY_KEY_PREFIX);
+    let record = state.store.rotate_relay_key(id, &new.hash, &new.prefix, old_expires, caller.actor()).await?;
     reload_keys(&state).await;
-    Ok((StatusCode::CREATED, Json(CreatedRelayKey { key: secret, record: record.into() })))
+    Ok((StatusCode::CREATED, Json(CreatedRelayKey { key: new.secret, record: record.into() })))
 }
 
 /// Revoke a relay credential: it stops working at once, and the streams opened with it end.

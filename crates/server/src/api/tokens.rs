@@ -110,20 +110,10 @@ async fn create_token(
     if expires_at.is_some_and(|t| t <= now_millis()) {
         return Err(ApiError::invalid("expires_at", "expires_at must be in the future"));
     }
-    let secret = secrets::generate(secrets::API_TOKEN_PREFIX);
-    let record = state
-        .store
-        .create_token(
-            name,
-            body.role,
-            &secrets::hash(&secret),
-            &secrets::display_prefix(&secret),
-            expires_at,
-            caller.actor(),
-        )
-        .await?;
+    let new = secrets::NewSecret::generate(secrets::API_TOKEN_PREFIX);
+    let record = state.store.create_token(name, body.role, &new.hash, &new.prefix, expires_at, caller.actor()).await?;
     reload_tokens(&state).await;
-    Ok((StatusCode::CREATED, Json(CreatedToken { token: secret, record: record.into() })))
+    Ok((StatusCode::CREATED, Json(CreatedToken { token: new.secret, record: record.into() })))
 }
 
 /// Revoke an API token: it stops working at once.

@@ -25,6 +25,25 @@ pub fn generate(prefix: &str) -> String {
     secret
 }
 
+/// A secret just made, with what is stored of it: the one value shown once and the two kept.
+#[derive(Debug)]
+pub struct NewSecret {
+    /// The secret itself, shown once.
+    pub secret: String,
+    /// Its stored form ([`hash`]).
+    pub hash: String,
+    /// The part that may be shown again ([`display_prefix`]).
+    pub prefix: String,
+}
+
+impl NewSecret {
+    /// A new secret of the kind `prefix` names.
+    pub fn generate(prefix: &str) -> Self {
+        let secret = generate(prefix);
+        NewSecret { hash: hash(&secret), prefix: display_prefix(&secret), secret }
+    }
+}
+
 /// Whether a credential looks like an SDK key (server or client).
 pub fn is_sdk_key(credential: &str) -> bool {
     credential.starts_with(SERVER_KEY_PREFIX) || credential.starts_with(CLIENT_KEY_PREFIX)
@@ -68,5 +87,8 @@ mod tests {
         assert_eq!(display_prefix(&a).len(), 12);
         assert_eq!(digest_of_hash(&hash(&a)), Some(digest(&a)));
         assert_eq!(digest_of_hash("not hex"), None);
+        let new = NewSecret::generate(RELAY_KEY_PREFIX);
+        assert!(new.secret.starts_with(RELAY_KEY_PREFIX));
+        assert_eq!((new.hash, new.prefix), (hash(&new.secret), display_prefix(&new.secret)));
     }
 }

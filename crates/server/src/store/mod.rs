@@ -16,6 +16,7 @@ mod approvals;
 mod audit;
 mod change_requests;
 mod configs;
+mod credentials;
 mod environments;
 mod flag_states;
 mod flags;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::credentials::Credentials;
 use super::write::{Actor, Audit, WriteTx};
 use super::{Store, StoreError, StoreResult};
 
@@ -77,11 +78,7 @@ impl Store {
             return Err(StoreError::Conflict(format!("relay key {id} is revoked")));
         }
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE relay_keys SET expires_at = $2 WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)")
-            .bind(id)
-            .bind(old_expires_at)
-            .execute(tx.conn())
-            .await?;
+        Credentials::RelayKeys.expire_old(&mut tx, id, old_expires_at).await?;
         let key = insert(&mut tx, &old.name, &old.environments, hash, prefix, actor).await?;
         let audit = Audit::new(actor, "relay_key.rotate", "relay_key", id.to_string())
             .change(Some(&old), Some(&key), None)
@@ -93,12 +90,7 @@ impl Store {
     /// Revokes a relay credential at once.
     pub async fn revoke_relay_key(&self, id: i64, actor: &Actor) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE relay_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(tx.at())
-            .execute(tx.conn())
-            .await?;
-        if done.rows_affected() == 0 {
+        if !Credentials::RelayKeys.revoke(&mut tx, id, None).await? {
             return Err(StoreError::NotFound(format!("active relay key {id}")));
         }
         tx.commit(Audit::new(actor, "relay_key.revoke", "relay_key", id.to_string())).await?;

@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::credentials::Credentials;
 use super::users::Role;
 use super::write::{Actor, Audit};
 use super::{Store, StoreError, StoreResult};
@@ -170,12 +171,7 @@ impl Store {
     /// Revokes an API token.
     pub async fn revoke_token(&self, id: i64, actor: &Actor) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(tx.at())
-            .execute(tx.conn())
-            .await?;
-        if done.rows_affected() == 0 {
+        if !Credentials::ApiTokens.revoke(&mut tx, id, None).await? {
             return Err(StoreError::NotFound(format!("active API token {id}")));
         }
         tx.credentials_changed();
@@ -219,11 +215,7 @@ impl Store {
             return Err(StoreError::Conflict(format!("SDK key {id} is revoked")));
         }
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE sdk_keys SET expires_at = $2 WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)")
-            .bind(id)
-            .bind(old_expires_at)
-            .execute(tx.conn())
-            .await?;
+        Credentials::SdkKeys.expire_old(&mut tx, id, old_expires_at).await?;
         let key = insert_key(&mut tx, environment, old.kind, &old.name, hash, prefix, actor).await?;
         let audit = Audit::new(actor, "key.rotate", "sdk_key", id.to_string())
             .on(None, Some(environment))
@@ -236,15 +228,7 @@ impl Store {
     /// Revokes an SDK key at once.
     pub async fn revoke_sdk_key(&self, environment: &str, id: i64, actor: &Actor) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE sdk_keys SET revoked_at = $3 WHERE id = $1 AND environment = $2 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(environment)
-        .bind(tx.at())
-        .execute(tx.conn())
-        .await?;
-        if done.rows_affected() == 0 {
+        if !Credentials::SdkKeys.revoke(&mut tx, id, Some(environment)).await? {
             return Err(StoreError::NotFound(format!("active SDK key {id} in environment \"{environment}\"")));
         }
         tx.commit(Audit::new(actor, "key.revoke", "sdk_key", id.to_string()).on(None, Some(environment))).await?;

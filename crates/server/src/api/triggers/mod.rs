@@ -181,9 +181,7 @@ async fn create_trigger(
         None => None,
     };
     let draft = TriggerDraft { name, action: body.action, on_resolved: body.on_resolved };
-    let secret = secrets::generate(secrets::TRIGGER_PREFIX);
-    let hash = secrets::hash(&secret);
-    let prefix = secrets::display_prefix(&secret);
+    let secrets::NewSecret { secret, hash, prefix } = secrets::NewSecret::generate(secrets::TRIGGER_PREFIX);
     let record = state.store.create_trigger(&at.flag, &at.env, &draft, &hash, &prefix, caller.actor()).await?;
     reload_triggers(&state).await;
     let path = format!("{TRIGGER_PATH}{secret}");
