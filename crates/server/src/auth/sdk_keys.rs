@@ -1,7 +1,7 @@
 //! The in-memory table of SDK keys: evaluation and streaming check keys without touching the database, so
-//! they keep working while it is down. Reloaded after every key change and by the refresh loop; every reload
-//! wakes the streams opened with a key ([`KeyTable::until_unusable`]), which end once their key is revoked or
-//! expired.
+//! they keep working while it is down. Reloaded after every key change and by the refresh loop; a reload that
+//! changes which keys work (or until when) wakes the streams opened with a key ([`KeyTable::until_unusable`]),
+//! which end once their key is revoked or expired.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ pub struct RelayedKey {
 #[derive(Debug)]
 pub struct KeyTable {
     keys: ArcSwap<Loaded>,
-    /// Bumped after every reload.
+    /// Bumped after every reload that changed which keys work or until when.
     reloaded: watch::Sender<u64>,
 }
 
@@ -91,9 +91,18 @@ impl KeyTable {
             .filter_map(|(hash, key)| Some((secrets::digest_of_hash(&hash)?, key)))
             .collect();
         let relay_expiry_by_id = relay_by_digest.values().map(|key| (key.id, key.expires_at)).collect();
-        self.keys.store(Arc::new(Loaded { by_digest, expiry_by_id, relay_by_digest, relay_expiry_by_id }));
-        self.reloaded.send_modify(|generation| *generation = generation.wrapping_add(1));
+        self.swap(Loaded { by_digest, expiry_by_id, relay_by_digest, relay_expiry_by_id });
         Ok(())
+    }
+
+    /// Puts `loaded` in place, and wakes the streams ([`KeyTable::until_unusable`]) only when a key stopped
+    /// working or its expiry moved: the periodic reload of an unchanged table costs no stream anything.
+    fn swap(&self, loaded: Loaded) {
+        let before = self.keys.swap(Arc::new(loaded));
+        let after = self.keys.load();
+        if before.expiry_by_id != after.expiry_by_id || before.relay_expiry_by_id != after.relay_expiry_by_id {
+            self.reloaded.send_modify(|generation| *generation = generation.wrapping_add(1));
+        }
     }
 
     /// When the credential of `grant` stops working (Unix milliseconds; `i64::MAX` when it has no expiry), or
@@ -178,8 +187,7 @@ impl KeyTable {
         let expiry_by_id = by_digest.values().map(|key| (key.id, key.expires_at)).collect();
         let relay_by_digest = current.relay_by_digest.clone();
         let relay_expiry_by_id = current.relay_expiry_by_id.clone();
-        self.keys.store(Arc::new(Loaded { by_digest, expiry_by_id, relay_by_digest, relay_expiry_by_id }));
-        self.reloaded.send_modify(|generation| *generation = generation.wrapping_add(1));
+        self.swap(Loaded { by_digest, expiry_by_id, relay_by_digest, relay_expiry_by_id });
     }
 
     /// What the key `secret` grants now, if it is known, not revoked and not past its expiry.
@@ -208,5 +216,30 @@ impl KeyTable {
             return Err(RelayRefusal::NotNamed);
         }
         Ok(KeyGrant { environment: environment.to_owned(), kind: KeyKind::Server, id: key.id, relay: true })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: i64, expires_at: Option<i64>) -> RelayedKey {
+        RelayedKey { id, kind: KeyKind::Server, digest: format!("{id:064x}"), expires_at }
+    }
+
+    #[test]
+    fn streams_are_woken_only_when_a_key_changes() {
+        let table = KeyTable::default();
+        let generation = || *table.reloaded.borrow();
+        table.replace_environment("production", &[key(1, None), key(2, None)]);
+        assert_eq!(generation(), 1, "keys appeared");
+        table.replace_environment("production", &[key(1, None), key(2, None)]);
+        assert_eq!(generation(), 1, "the same keys again: nobody woken");
+        table.replace_environment("production", &[key(1, None), key(2, Some(5))]);
+        assert_eq!(generation(), 2, "an expiry moved");
+        table.replace_environment("production", &[key(1, None)]);
+        assert_eq!(generation(), 3, "a key went");
+        let grant = KeyGrant { environment: "production".into(), kind: KeyKind::Server, id: 2, relay: false };
+        assert_eq!(table.usable_until(&grant), None);
     }
 }
