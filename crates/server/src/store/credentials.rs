@@ -38,18 +38,15 @@ impl Credentials {
     /// one was there to revoke.
     pub(super) async fn revoke(self, tx: &mut WriteTx, id: i64, environment: Option<&str>) -> StoreResult<bool> {
         let at = tx.at();
-        let done = match environment {
-            Some(environment) => {
-                let sql = format!(
-                    "UPDATE {} SET revoked_at = $2 WHERE id = $1 AND environment = $3 AND revoked_at IS NULL",
-                    self.table()
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(at).bind(environment).execute(tx.conn()).await?
-            }
-            None => {
-                let sql = format!("UPDATE {} SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", self.table());
-                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(at).execute(tx.conn()).await?
-            }
+        let done = if let Some(environment) = environment {
+            let sql = format!(
+                "UPDATE {} SET revoked_at = $2 WHERE id = $1 AND environment = $3 AND revoked_at IS NULL",
+                self.table()
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(at).bind(environment).execute(tx.conn()).await?
+        } else {
+            let sql = format!("UPDATE {} SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", self.table());
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(at).execute(tx.conn()).await?
         };
         Ok(done.rows_affected() > 0)
     }
