@@ -34,13 +34,14 @@ async fn the_stream_is_retried_no_sooner_than_retry_after() {
 #[tokio::test]
 async fn retry_after_may_be_a_date() {
     let server = ScriptedServer::start().await;
-    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    // An HTTP date has whole seconds, so three seconds from now is at least two from when it was made: more
+    // than one second from the refusal whatever the setup in between took.
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
     server.plan_streams([StreamPlan::RetryAfter(503, date), StreamPlan::Open]);
     let client = builder(&server).build().await.unwrap();
     let conn = server.connection().await;
     conn.event("put", 1, &snapshot(1, vec![flag("a", 1, "on")]));
     client.wait_until_ready(Duration::from_secs(10)).await.unwrap();
-    // The date has whole seconds: two seconds from now is at least one second and a bit.
     let gaps = gaps(&server.seen("/sdk/stream"));
     assert!(gaps[0] >= ONE_SECOND, "retried after {:?}", gaps[0]);
 }
