@@ -11,6 +11,11 @@
 //! - a request in progress whose body is read (or that has none): no clock, however long the answer takes.
 //!   An SDK's stream is such a request, so it is never cut off for being quiet between heartbeats (the
 //!   write stall guard of [`crate::http::listener`] covers a client that stops reading it).
+//!
+//! Nothing tells the watcher ([`Activity::expired`]) that a clock started: it looks at the connection at the
+//! deadline of the clock that runs, and at least once per the shortest timeout. A clock that starts between
+//! two looks cannot run out before the next one, so no deadline is missed, and a busy keep-alive connection
+//! costs no timer and no wake-up per request.
 
 use std::io;
 use std::pin::Pin;
@@ -22,7 +27,6 @@ use std::time::Duration;
 use axum::body::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The timeouts of a connection.
@@ -58,6 +62,9 @@ impl Phase {
     }
 }
 
+/// The watcher looks at least once a day, whatever the timeouts (which keeps its instants far from overflow).
+const LOOK_AT_LEAST_EVERY_MS: u64 = 86_400_000;
+
 /// "Not running", for the millisecond clocks below.
 const NONE: u64 = u64::MAX;
 
@@ -73,8 +80,6 @@ pub struct Activity {
     idle_since: AtomicU64,
     /// When the head of a request whose body is still arriving was read.
     body_since: AtomicU64,
-    /// Woken when a clock starts, so that the watcher looks again.
-    changed: Notify,
     /// Whether a request's body was left unread: closing then lingers (see [`Watched`]).
     unread: std::sync::atomic::AtomicBool,
 }
@@ -88,7 +93,6 @@ impl Activity {
             head_since: AtomicU64::new(0),
             idle_since: AtomicU64::new(NONE),
             body_since: AtomicU64::new(NONE),
-            changed: Notify::new(),
             unread: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -102,7 +106,6 @@ impl Activity {
         if self.in_flight.load(Ordering::Relaxed) == 0 && self.head_since.load(Ordering::Relaxed) == NONE {
             self.head_since.store(self.now(), Ordering::Relaxed);
             self.idle_since.store(NONE, Ordering::Relaxed);
-            self.changed.notify_one();
         }
     }
 
@@ -120,7 +123,6 @@ impl Activity {
         self.idle_since.store(NONE, Ordering::Relaxed);
         if body {
             self.body_since.store(self.now(), Ordering::Relaxed);
-            self.changed.notify_one();
         }
         (InFlight(Some(self.clone())), BodyGuard(body.then(|| self.clone())))
     }
@@ -142,21 +144,20 @@ impl Activity {
 
     /// Resolves when a clock runs out.
     pub async fn expired(&self, timeouts: Timeouts) -> Phase {
+        // Any clock that starts after a look runs out no sooner than this after it.
+        let look_every = timeouts.header_read.min(timeouts.body_read).min(timeouts.idle).as_millis() as u64;
+        let look_every = look_every.clamp(1, LOOK_AT_LEAST_EVERY_MS);
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
         loop {
-            let changed = self.changed.notified();
-            match self.deadline(&timeouts) {
-                Some((deadline, phase)) => {
-                    let now = self.now();
-                    if deadline <= now {
-                        return phase;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(deadline - now)) => {}
-                        () = changed => {}
-                    }
-                }
-                None => changed.await,
-            }
+            let now = self.now();
+            let next = match self.deadline(&timeouts) {
+                Some((deadline, phase)) if deadline <= now => return phase,
+                Some((deadline, _)) => deadline.min(now.saturating_add(look_every)),
+                None => now.saturating_add(look_every),
+            };
+            timer.as_mut().reset(self.opened + Duration::from_millis(next));
+            timer.as_mut().await;
         }
     }
 }
@@ -171,7 +172,6 @@ impl InFlight {
             if activity.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
                 activity.idle_since.store(activity.now(), Ordering::Relaxed);
             }
-            activity.changed.notify_one();
         }
     }
 }
@@ -374,5 +374,34 @@ mod tests {
         assert_eq!(activity.deadline(&TIMEOUTS), None, "reads during a request start no clock");
         drop(in_flight);
         assert_eq!(activity.deadline(&TIMEOUTS).map(|d| d.1), Some(Phase::Idle));
+    }
+
+    /// The watcher is told nothing: a clock that starts while it sleeps must still be caught on time.
+    #[tokio::test]
+    async fn clocks_that_start_unannounced_run_out_on_time() {
+        let timeouts = Timeouts {
+            header_read: Duration::from_millis(400),
+            body_read: Duration::from_secs(3),
+            idle: Duration::from_secs(3),
+        };
+        let activity = Activity::new();
+        let (in_flight, body) = activity.request(false);
+        drop(body);
+        let watcher = tokio::spawn({
+            let activity = activity.clone();
+            async move { (activity.expired(timeouts).await, activity.now()) }
+        });
+        // A long answer (no clock) ends: the idle clock runs from then, for three seconds.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(in_flight);
+        // Then bytes of the next head arrive: the header clock runs out 400 ms later, long before the idle one.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        activity.read();
+        let read_at = activity.now();
+        let watched = tokio::time::timeout(Duration::from_secs(5), watcher).await;
+        let (phase, at) = watched.expect("the head's clock ran out unseen").unwrap();
+        assert_eq!(phase, Phase::Header);
+        let after = at - read_at;
+        assert!((400..1400).contains(&after), "ran out {after} ms after the head began, not at its deadline");
     }
 }
