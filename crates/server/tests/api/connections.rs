@@ -1,5 +1,5 @@
 //! The connection level, over raw TCP: clients too slow to send a request, or quiet for too long, are cut
-//! off (SDK streams are not); a body announced over the limit is refused at once, without `100 Continue`;
+//! off (SDK streams are not, and end as soon as their client leaves); a body announced over the limit is refused at once, without `100 Continue`;
 //! every 413 is a problem; connections past the limit are refused at once and counted.
 
 use std::net::SocketAddr;
@@ -17,6 +17,7 @@ use crate::sse::{SseReader, bearer, sdk_key};
 both!(
     slow_and_quiet_clients_are_cut_off,
     streams_outlive_the_idle_timeout,
+    streams_whose_client_leaves_end_at_once,
     bodies_announced_over_the_limit_are_refused_at_once,
     every_413_is_a_problem,
     connections_past_the_limit_are_refused_and_counted,
@@ -140,6 +141,29 @@ async fn streams_outlive_the_idle_timeout(db: Db) {
         assert!(stream.next().await.is_heartbeat(), "a heartbeat on the open stream");
     }
     assert!((metric(&app, "pennon_sse_subscribers", "stream=\"sdk\"").await - 1.0).abs() < f64::EPSILON);
+}
+
+/// A stream whose client leaves ends at once (hyper reads the socket during the answer and sees the close),
+/// not at the next heartbeat, whose write would be the first to fail.
+async fn streams_whose_client_leaves_end_at_once(db: Db) {
+    let app = app_with(db, |c| c.sse_heartbeat = Duration::from_mins(10)).await;
+    app.environment("production").await;
+    let key = sdk_key(&app, "production", "server").await;
+    let mut stream = SseReader::open(&app, "/api/v1/sdk/stream", &[("authorization", &bearer(&key))]).await;
+    while stream.next().await.event.as_deref() != Some("put") {}
+    let open = "pennon_http_connections_open";
+    assert!((metric(&app, "pennon_sse_subscribers", "stream=\"sdk\"").await - 1.0).abs() < f64::EPSILON);
+    drop(stream);
+    let started = tokio::time::Instant::now();
+    loop {
+        let subscribers = metric(&app, "pennon_sse_subscribers", "stream=\"sdk\"").await;
+        // The scrape itself holds one connection open.
+        if subscribers == 0.0 && metric(&app, open, "").await <= 1.0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "the stream outlived its client: {subscribers}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The paths of several endpoints that take a body, besides one that does not exist.
