@@ -168,10 +168,10 @@ pub struct InFlight(Option<Arc<Activity>>);
 
 impl InFlight {
     fn end(&mut self) {
-        if let Some(activity) = self.0.take() {
-            if activity.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-                activity.idle_since.store(activity.now(), Ordering::Relaxed);
-            }
+        if let Some(activity) = self.0.take()
+            && activity.in_flight.fetch_sub(1, Ordering::Relaxed) == 1
+        {
+            activity.idle_since.store(activity.now(), Ordering::Relaxed);
         }
     }
 }
