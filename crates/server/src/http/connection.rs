@@ -398,8 +398,8 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(500)).await;
         activity.read();
         let read_at = activity.now();
-        let watched = tokio::time::timeout(Duration::from_secs(5), watcher).await;
-        let (phase, at) = watched.expect("the head's clock ran out unseen").unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(5), watcher).await;
+        let (phase, at) = outcome.expect("the head's clock ran out unseen").unwrap();
         assert_eq!(phase, Phase::Header);
         let after = at - read_at;
         assert!((400..1400).contains(&after), "ran out {after} ms after the head began, not at its deadline");
