@@ -27,6 +27,9 @@ use crate::monitoring::{PrometheusApi, Series, Stack, StackConfig, free_port, pr
 const ERROR_RATES: [(&str, &str, f64); 4] =
     [("checkout", "on", 0.05), ("checkout", "off", 0.01), ("search", "on", 0.01), ("search", "off", 0.01)];
 
+/// Exposures an arm before the equal-rates guard decides (see `the_guards_decide`).
+const EQUAL_MIN_SAMPLES: u64 = 20_000;
+
 fn repo_file(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
@@ -223,9 +226,13 @@ async fn the_guards_decide(admin: &Admin, pennon: &Replica, prom_url: &str, sdk:
     let worse = admin
         .call(pennon, Method::POST, &guards("checkout"), Some(guard_body(0.05, None, "demo_errors_total")), 201)
         .await;
-    let equal = admin
-        .call(pennon, Method::POST, &guards("search"), Some(guard_body(0.01, Some(prom_url), "demo_errors_total")), 201)
-        .await;
+    // The equal-rates guard decides from 20,000 exposures an arm (about eight seconds of traffic) rather than
+    // 500: a guard's window runs from its creation, and over its first second or two Prometheus's `increase`
+    // extrapolates from one or two scrapes, which inflates the counts, and with them the test statistic, by
+    // up to twice. Once tripped that way with equal rates (z = 4.0 on 4,776 and 4,724 exposures).
+    let mut equal_body = guard_body(0.01, Some(prom_url), "demo_errors_total");
+    equal_body["min_samples"] = json!(EQUAL_MIN_SAMPLES);
+    let equal = admin.call(pennon, Method::POST, &guards("search"), Some(equal_body), 201).await;
     let missing = admin
         .call(pennon, Method::POST, &guards("payments"), Some(guard_body(0.05, None, "nothing_like_this_total")), 201)
         .await;
@@ -251,7 +258,7 @@ async fn the_guards_decide(admin: &Admin, pennon: &Replica, prom_url: &str, sdk:
     assert!(detail["control"]["samples"].as_u64().unwrap() >= 500, "{detail}");
 
     // Equal rates: still healthy with more samples than the breach needed; the query without series says so.
-    let needed = breached["evidence"]["treatment"]["n"].as_u64().unwrap().max(5_000) * 2;
+    let needed = breached["evidence"]["treatment"]["n"].as_u64().unwrap().max(EQUAL_MIN_SAMPLES) * 2;
     let healthy = until(
         || get("search", &equal),
         "the equal-rates guard has the samples",
