@@ -1,6 +1,7 @@
 //! The connection level, over raw TCP: clients too slow to send a request, or quiet for too long, are cut
-//! off (SDK streams are not, and end as soon as their client leaves); a body announced over the limit is refused at once, without `100 Continue`;
-//! every 413 is a problem; connections past the limit are refused at once and counted.
+//! off (SDK streams are not, and end as soon as their client leaves); a body announced over the limit is
+//! refused at once, without `100 Continue`; every 413 is a problem; connections past the limit are refused at
+//! once and counted.
 
 use std::net::SocketAddr;
 use std::time::Duration;
