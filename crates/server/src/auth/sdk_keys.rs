@@ -120,12 +120,17 @@ impl KeyTable {
         let mut reloaded = self.reloaded.subscribe();
         loop {
             let Some(expires_at) = self.usable_until(grant) else { return };
-            let expiry = async {
-                if expires_at == i64::MAX {
-                    std::future::pending::<()>().await;
-                }
+            // Boxed, and only for a key that expires: every open stream holds this future, most for keys that
+            // never do.
+            let expiry = (expires_at != i64::MAX).then(|| {
                 let left = u64::try_from(expires_at.saturating_sub(now_millis())).unwrap_or(0);
-                tokio::time::sleep(Duration::from_millis(left)).await;
+                Box::pin(tokio::time::sleep(Duration::from_millis(left)))
+            });
+            let expiry = async {
+                match expiry {
+                    Some(timer) => timer.await,
+                    None => std::future::pending().await,
+                }
             };
             // The sender lives in `self`, which outlives this call: `changed` cannot fail.
             tokio::select! {

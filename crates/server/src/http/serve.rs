@@ -8,7 +8,9 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -24,9 +26,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tower::{Service, ServiceExt as _};
 
-use crate::http::connection::{Activity, RequestBody, ResponseBody, Timeouts, Watched};
+use crate::http::connection::{Activity, Phase, RequestBody, ResponseBody, Timeouts, Watched};
 use crate::http::listener::StallGuard;
+use crate::http::woken_apart::WokenApart;
 use crate::telemetry::metrics::Metrics;
+
+/// The future of one request's answer.
+type Answer = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<Body>>, Infallible>> + Send>>;
 
 /// How the connections are served.
 #[derive(Debug, Clone, Copy)]
@@ -90,12 +96,9 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let connection = serve_connection(stream, peer, app.clone(), settings, metrics.clone(), signal.clone());
-        let done = done_rx.clone();
-        tokio::spawn(async move {
-            connection.await;
-            drop((permit, done));
-        });
+        // Spawned as it is: a future wrapped in another that awaits it would be stored twice in the task.
+        let held = (permit, done_rx.clone());
+        tokio::spawn(serve_connection(stream, peer, app.clone(), settings, metrics.clone(), signal.clone(), held));
     }
     drop(listener);
     drop(signal_rx);
@@ -104,7 +107,8 @@ where
     Ok(())
 }
 
-/// Serves one connection until it ends, a clock runs out, or (gracefully) the server shuts down.
+/// Serves one connection until it ends, a clock runs out, or (gracefully) the server shuts down; then drops
+/// `held` (the connection's permit, and what tells the server that it ended).
 async fn serve_connection<S>(
     stream: TcpStream,
     peer: SocketAddr,
@@ -112,6 +116,7 @@ async fn serve_connection<S>(
     settings: ConnectionSettings,
     metrics: Arc<Metrics>,
     signal: watch::Sender<()>,
+    held: impl Send,
 ) where
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
@@ -127,7 +132,9 @@ async fn serve_connection<S>(
         request.extensions_mut().insert(ConnectInfo(peer));
         let answer = app.clone().oneshot(request);
         let activity = requests.clone();
-        async move {
+        // Boxed: hyper keeps a place for the service's future as long as the connection lives, which for an
+        // SDK's stream is long after the answer's head was sent; a box of its own is freed with the future.
+        let answer: Answer = Box::pin(async move {
             let mut response = answer.await?;
             if activity.body_unread() {
                 // The body was refused or left unread: the client must not send another request on this
@@ -135,33 +142,52 @@ async fn serve_connection<S>(
                 response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             }
             Ok::<_, Infallible>(response.map(|body| ResponseBody::new(body, in_flight)))
-        }
+        });
+        answer
     });
-    let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-    tokio::pin!(connection);
-    let expired = activity.expired(settings.timeouts);
-    tokio::pin!(expired);
+    // Made where they stay (`pin!` of the expression): a future made first and pinned after is stored twice
+    // in this one, which an SDK's stream holds for as long as it is open.
+    let mut connection = std::pin::pin!(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
+    // The clocks and the shutdown signal, polled only when they woke the task, not on its every wake-up.
+    let mut expired = std::pin::pin!(activity.expired(settings.timeouts));
+    let mut closed = std::pin::pin!(signal.closed());
     let mut shutting_down = false;
+    let mut sidelines = WokenApart::new(std::future::poll_fn(move |cx| {
+        if !shutting_down && closed.as_mut().poll(cx).is_ready() {
+            shutting_down = true;
+            return Poll::Ready(Sideline::ShuttingDown);
+        }
+        expired.as_mut().poll(cx).map(Sideline::Expired)
+    }));
     loop {
         tokio::select! {
+            biased;
             result = connection.as_mut() => {
                 if let Err(e) = result {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
                 break;
             }
-            phase = &mut expired => {
-                metrics.connection_timed_out(phase.as_str());
-                tracing::debug!(%peer, phase = phase.as_str(), "closing a connection whose client is too slow or quiet");
-                break;
-            }
-            () = signal.closed(), if !shutting_down => {
-                shutting_down = true;
-                connection.as_mut().graceful_shutdown();
-            }
+            sideline = &mut sidelines => match sideline {
+                Sideline::ShuttingDown => connection.as_mut().graceful_shutdown(),
+                Sideline::Expired(phase) => {
+                    metrics.connection_timed_out(phase.as_str());
+                    tracing::debug!(%peer, phase = phase.as_str(), "closing a connection whose client is too slow or quiet");
+                    break;
+                }
+            },
         }
     }
     open.dec();
+    drop(held);
+}
+
+/// What a connection's task watches besides the connection.
+enum Sideline {
+    /// The server began to shut down: the connection ends after its request in progress.
+    ShuttingDown,
+    /// A clock ran out.
+    Expired(Phase),
 }
 
 /// Failing accepts: counted, logged at most once per [`ACCEPT_LOG_EVERY`].
