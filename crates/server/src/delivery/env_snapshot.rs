@@ -92,8 +92,14 @@ impl EnvSnapshot {
     }
 
     /// The flag at a position.
+    #[inline]
     pub fn at(&self, position: usize) -> Option<&ServedFlag> {
         self.flags.get(position)
+    }
+
+    /// Every flag, in the compiled snapshot's order (the order `evaluate_all` answers in).
+    pub fn served(&self) -> impl Iterator<Item = &ServedFlag> {
+        self.flags.iter()
     }
 
     /// A flag by key.

@@ -74,17 +74,29 @@ pub trait Prewritten {
     /// `write_evaluation` would. Written in full when these positions are not the evaluation's (as with
     /// another snapshot's positions).
     fn write(&self, out: &mut Vec<u8>, evaluation: &Evaluation<'_>, position: usize, variant: Option<usize>) {
-        let head = self.head(position).and_then(|flag| {
-            let same = flag.key == evaluation.flag && flag.version == evaluation.version;
-            same.then(|| flag.variants.get(variant?)).flatten()
-        });
-        match head {
-            Some(head) => {
-                out.extend_from_slice(head);
-                write_tail(out, &evaluation.reason);
-            }
-            None => write_evaluation(out, evaluation),
+        write_with_head(out, evaluation, self.head(position), variant);
+    }
+}
+
+/// Appends `evaluation`, which served the variant at `variant`, from `flag`'s prewritten heads when they are
+/// that flag's at that version, and in full otherwise.
+#[inline]
+pub fn write_with_head(
+    out: &mut Vec<u8>,
+    evaluation: &Evaluation<'_>,
+    flag: Option<&PrewrittenFlag>,
+    variant: Option<usize>,
+) {
+    let head = flag.and_then(|flag| {
+        let same = flag.key == evaluation.flag && flag.version == evaluation.version;
+        same.then(|| flag.variants.get(variant?)).flatten()
+    });
+    match head {
+        Some(head) => {
+            out.extend_from_slice(head);
+            write_tail(out, &evaluation.reason);
         }
+        None => write_evaluation(out, evaluation),
     }
 }
 
@@ -95,24 +107,24 @@ impl Prewritten for [PrewrittenFlag] {
 }
 
 /// Appends every flag's evaluations, `{"environment","revision","evaluations":[...]}` (an
-/// [`EvaluationList`](super::evaluate::EvaluationList)), from what `evaluate_all_served` gives and the snapshot's [`Prewritten`] heads.
-pub(crate) fn write_all(
+/// [`EvaluationList`](super::evaluate::EvaluationList)): each as `evaluate_all_served` gives it, with the
+/// variant it served and its flag's prewritten heads ([`write_with_head`]).
+pub(crate) fn write_all<'e, 'a: 'e>(
     out: &mut Vec<u8>,
     environment: &str,
     revision: u64,
-    evaluations: &[(Evaluation<'_>, Option<usize>)],
-    prewritten: &(impl Prewritten + ?Sized),
+    evaluations: impl IntoIterator<Item = (&'e Evaluation<'a>, Option<usize>, Option<&'e PrewrittenFlag>)>,
 ) {
     out.extend_from_slice(b"{\"environment\":");
     write_str(out, environment);
     out.extend_from_slice(b",\"revision\":");
     write_u64(out, revision);
     out.extend_from_slice(b",\"evaluations\":[");
-    for (i, (evaluation, variant)) in evaluations.iter().enumerate() {
+    for (i, (evaluation, variant, flag)) in evaluations.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        prewritten.write(out, evaluation, i, *variant);
+        write_with_head(out, evaluation, flag, variant);
     }
     out.extend_from_slice(b"]}");
 }
@@ -272,7 +284,8 @@ mod tests {
                 let ctx: Context = serde_json::from_value(case["context"].clone()).unwrap();
                 let served = compiled.evaluate_all_served(&ctx);
                 let mut out = Vec::new();
-                write_all(&mut out, compiled.environment(), compiled.revision(), &served, prewritten.as_slice());
+                let heads = served.iter().zip(&prewritten).map(|((e, variant), head)| (e, *variant, Some(head)));
+                write_all(&mut out, compiled.environment(), compiled.revision(), heads);
                 let evaluations = served.iter().map(|(e, _)| e.clone()).collect();
                 let list =
                     EvaluationList { environment: compiled.environment(), revision: compiled.revision(), evaluations };

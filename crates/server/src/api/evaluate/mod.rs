@@ -329,18 +329,20 @@ fn answer(
         return Ok(json_bytes(out));
     }
     let evaluations = compiled.evaluate_all_served(context);
-    // Every flag of the snapshot, in its order: each evaluation's position is its flag's.
-    for (i, (evaluation, _)) in evaluations.iter().enumerate() {
-        match snapshot.at(i) {
-            Some(flag) => {
-                flag.counters.count(&state.metrics, compiled.environment(), evaluation.flag, &evaluation.reason);
-            }
-            None => state.metrics.evaluation(compiled.environment(), evaluation.flag, evaluation.reason.kind()),
+    // Every flag of the snapshot, in its order: each evaluation is its flag's, whose counters count it and
+    // whose prewritten heads write it, in one pass.
+    let mut flags = snapshot.served();
+    let environment = compiled.environment();
+    let counted = evaluations.iter().map(|(evaluation, variant)| {
+        let flag = flags.next();
+        match flag {
+            Some(flag) => flag.counters.count(&state.metrics, environment, evaluation.flag, &evaluation.reason),
+            None => state.metrics.evaluation(environment, evaluation.flag, evaluation.reason.kind()),
         }
-    }
+        (evaluation, *variant, flag.map(|flag| &flag.json))
+    });
     let mut out = Vec::with_capacity(64 + 128 * evaluations.len());
-    let (environment, revision) = (compiled.environment(), compiled.revision());
-    crate::delivery::evaluation_json::write_all(&mut out, environment, revision, &evaluations, &*snapshot);
+    crate::delivery::evaluation_json::write_all(&mut out, environment, compiled.revision(), counted);
     Ok(json_bytes(out))
 }
 
