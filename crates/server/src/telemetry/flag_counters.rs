@@ -28,16 +28,17 @@ fn reason_index(reason: &Reason<'_>) -> usize {
 #[derive(Debug, Default)]
 pub struct FlagCounters {
     counters: [OnceLock<Counter>; REASON_KINDS],
-    usage: OnceLock<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl FlagCounters {
-    /// Counts one evaluation of `flag` in `environment`, and its use for last-seen.
+    /// Counts one evaluation of `flag` in `environment` (which, watched by [`Metrics::usage`], is also its use
+    /// for last-seen).
     pub fn count(&self, metrics: &Metrics, environment: &str, flag: &str, reason: &Reason<'_>) {
-        let kind = reason.kind();
-        self.counters[reason_index(reason)].get_or_init(|| metrics.evaluation_counter(environment, flag, kind)).inc();
-        self.usage
-            .get_or_init(|| metrics.usage.counter(environment, flag))
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let counter = self.counters[reason_index(reason)].get_or_init(|| {
+            let counter = metrics.evaluation_counter(environment, flag, reason.kind());
+            metrics.usage.watch(environment, flag, &counter);
+            counter
+        });
+        counter.inc();
     }
 }
